@@ -1,0 +1,142 @@
+// Command usher is Usher's binary: the service and its admin commands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/usherhq/usher/internal/api"
+	"github.com/usherhq/usher/internal/config"
+	"github.com/usherhq/usher/internal/store/sqlite"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+type cli struct {
+	Serve   serveCmd   `cmd:"" help:"Run Usher."`
+	Migrate migrateCmd `cmd:"" help:"Bring the database schema up to date, then exit."`
+	Version versionCmd `cmd:"" help:"Print the version."`
+}
+
+type serveCmd struct {
+	config.Config `embed:""`
+}
+
+type migrateCmd struct {
+	config.Config `embed:""`
+}
+
+type versionCmd struct{}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	var c cli
+	opts := []kong.Option{
+		kong.Name("usher"),
+		kong.Description("Usher keeps user accounts and authenticates them."),
+		kong.DefaultEnvars("USHER"),
+		kong.UsageOnError(),
+	}
+	if path := config.FilePath(args); path != "" {
+		r, err := config.LoadFile(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "usher:", err)
+			return 2
+		}
+		opts = append(opts, kong.Resolvers(r))
+	}
+	parser, err := kong.New(&c, opts...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "usher:", err)
+		return 2
+	}
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "usher:", err)
+		return 2
+	}
+	switch kctx.Command() {
+	case "serve":
+		return serve(c.Serve.Config)
+	case "migrate":
+		return migrate(c.Migrate.Config)
+	case "version":
+		fmt.Println(versionString())
+		return 0
+	}
+	return 2
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level)) // the flag's enum already checked it
+	return slog.New(api.LogHandler{Handler: slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})})
+}
+
+func serve(cfg config.Config) int {
+	log := newLogger(cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	m := &Main{Config: cfg, Log: log, Out: os.Stdout}
+	if err := m.Start(ctx); err != nil {
+		log.Error("start-up failed", "event", "startup_failed", "error", err)
+		fmt.Fprintln(os.Stderr, "usher:", err)
+		_ = m.Close()
+		return 1
+	}
+	log.Info("ready", "event", "ready", "version", versionString(), "tenant_id", m.Tenant.ID, "public_key", m.Tenant.PublicKey)
+	code := 0
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "event", "shutdown")
+	case err := <-m.Err():
+		log.Error("listener failed", "event", "listener_failed", "error", err)
+		code = 1
+	}
+	if err := m.Close(); err != nil {
+		log.Error("shutdown incomplete", "event", "shutdown_failed", "error", err)
+		code = 1
+	}
+	return code
+}
+
+func migrate(cfg config.Config) int {
+	log := newLogger(cfg.LogLevel)
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "usher:", err)
+		return 2
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, "usher:", err)
+		return 1
+	}
+	applied, err := sqlite.Migrate(context.Background(), SQLitePath(cfg.Data), sqlite.Options{Synchronous: cfg.SQLiteSynchronous})
+	if err != nil {
+		log.Error("migration failed", "event", "migrate_failed", "error", err)
+		return 1
+	}
+	log.Info("migrated", "event", "migrated", "applied", applied)
+	return 0
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}

@@ -1,0 +1,88 @@
+// Package api holds what Usher's HTTP surfaces share: strict request
+// decoding, error rendering, middleware, and route tables in which every
+// route declares its auth policy.
+package api
+
+import (
+	"errors"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/usherhq/usher/internal/usher"
+)
+
+// Status maps an error code to its HTTP status.
+func Status(code usher.Code) int {
+	switch code {
+	case usher.Invalid, usher.InvalidJSON, usher.InvalidEmail, usher.InvalidPassword, usher.InvalidData:
+		return http.StatusBadRequest
+	case usher.Unauthorized:
+		return http.StatusUnauthorized
+	case usher.NotFound:
+		return http.StatusNotFound
+	case usher.MethodNotAllow:
+		return http.StatusMethodNotAllowed
+	case usher.EmailTaken:
+		return http.StatusConflict
+	case usher.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case usher.MediaType:
+		return http.StatusUnsupportedMediaType
+	case usher.RateLimited:
+		return http.StatusTooManyRequests
+	case usher.Unavailable, usher.Overloaded:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    usher.Code `json:"code"`
+	Message string     `json:"message"`
+}
+
+// WriteError renders err as the native error body. Internal causes are
+// logged here, once, and never rendered.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	ctx := r.Context()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return // the client went away; nobody to answer
+	}
+	code := usher.ErrorCode(err)
+	if errors.Is(err, context.DeadlineExceeded) {
+		code = usher.Unavailable
+	}
+	status := Status(code)
+	msg := usher.ErrorMessage(err)
+	switch {
+	case status >= 500 && code == usher.Internal:
+		log.ErrorContext(ctx, "request failed", "event", "internal_error", "error", err)
+		msg = "An internal error occurred."
+	case status >= 500:
+		log.WarnContext(ctx, "request refused", "event", string(code), "error", err)
+	}
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", "1")
+		}
+	}
+	WriteJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: msg}})
+}
+
+// WriteJSON writes v as a JSON response.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil { // only our own response types reach here
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal_error","message":"An internal error occurred."}}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

@@ -1,0 +1,264 @@
+// Package store implements account.Store over database/sql. One
+// implementation serves SQLite and PostgreSQL: the SQL text is shared (both
+// drivers bind $1..$N by position) and a small Dialect holds what differs.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/usherhq/usher/internal/account"
+	"github.com/usherhq/usher/internal/usher"
+)
+
+// Dialect is what differs between database engines.
+type Dialect struct {
+	Name string
+	// UniqueViolation reports a unique-constraint violation, by error code.
+	UniqueViolation func(error) bool
+	// Unavailable reports that the database cannot be reached or is busy:
+	// the request may succeed if retried later.
+	Unavailable func(error) bool
+	// Retryable reports a transaction that lost a conflict (serialization
+	// failure, deadlock) and may simply be run again.
+	Retryable func(error) bool
+	// ForUpdate is appended to a SELECT that locks the rows it reads.
+	ForUpdate string
+}
+
+// Store is account.Store on a SQL database. Writes go through w; reads go
+// through r (on SQLite a separate pool of read-only connections; on
+// PostgreSQL the same pool).
+type Store struct {
+	w, r *sql.DB
+	d    Dialect
+}
+
+var _ account.Store = (*Store)(nil)
+
+// New returns a Store over the given writer and reader pools.
+func New(w, r *sql.DB, d Dialect) *Store { return &Store{w: w, r: r, d: d} }
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	err := s.w.Close()
+	if s.r != s.w {
+		err = errors.Join(err, s.r.Close())
+	}
+	return err
+}
+
+// DB returns the writer pool, for migrations and tests.
+func (s *Store) DB() *sql.DB { return s.w }
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.wrap(s.w.PingContext(ctx))
+}
+
+const maxAttempts = 5
+
+// Update runs fn in a write transaction and commits it, retrying a
+// transaction that lost a conflict.
+func (s *Store) Update(ctx context.Context, fn func(account.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.update(ctx, fn)
+		if err == nil || s.d.Retryable == nil || !s.d.Retryable(errors.Unwrap(err)) || attempt == maxAttempts {
+			return err
+		}
+		select {
+		case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (s *Store) update(ctx context.Context, fn func(account.Tx) error) (err error) {
+	sqlTx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrap(err)
+	}
+	defer func() {
+		if err != nil {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err := fn(&tx{q: sqlTx, s: s}); err != nil {
+		return err
+	}
+	return s.wrap(sqlTx.Commit())
+}
+
+// wrap turns a driver error into a domain error. Domain errors and context
+// errors pass through.
+func (s *Store) wrap(err error) error {
+	var ue *usher.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ue):
+		return err
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case s.d.Unavailable(err):
+		return usher.Wrap(usher.Unavailable, "The database is unavailable; try again shortly.", err)
+	}
+	return usher.Wrap(usher.Internal, "", fmt.Errorf("%s: %w", s.d.Name, err))
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+const userColumns = `id, tenant_id, email, email_key, password_hash, confirmed, enabled, data,
+	created_at, updated_at, failed_checks, failed_since`
+
+// UserByID returns one user.
+func (s *Store) UserByID(ctx context.Context, tenantID, id string) (usher.User, error) {
+	return s.scanUser(s.r.QueryRowContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE id = $1 AND tenant_id = $2`, id, tenantID))
+}
+
+// UserByEmail returns the user with the given email key.
+func (s *Store) UserByEmail(ctx context.Context, tenantID, emailKey string) (usher.User, error) {
+	return s.scanUser(s.r.QueryRowContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE tenant_id = $1 AND email_key = $2`, tenantID, emailKey))
+}
+
+var errNotFound = usher.Errorf(usher.NotFound, "User not found.")
+
+func (s *Store) scanUser(row *sql.Row) (usher.User, error) {
+	var u usher.User
+	var data string
+	var created, updated, failedSince int64
+	err := row.Scan(&u.ID, &u.TenantID, &u.Email, &u.EmailKey, &u.Hash, &u.Confirmed, &u.Enabled, &data,
+		&created, &updated, &u.FailedChecks, &failedSince)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, errNotFound
+	}
+	if err != nil {
+		return u, s.wrap(err)
+	}
+	u.Data = []byte(data)
+	u.CreatedAt, u.UpdatedAt = fromMillis(created), fromMillis(updated)
+	if failedSince != 0 {
+		u.FailedSince = fromMillis(failedSince)
+	}
+	return u, nil
+}
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// tx is account.Tx on one SQL transaction.
+type tx struct {
+	q querier
+	s *Store
+}
+
+func (t *tx) UserByID(ctx context.Context, tenantID, id string) (usher.User, error) {
+	return t.s.scanUser(t.q.QueryRowContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE id = $1 AND tenant_id = $2`, id, tenantID))
+}
+
+func (t *tx) UserByEmail(ctx context.Context, tenantID, emailKey string) (usher.User, error) {
+	return t.s.scanUser(t.q.QueryRowContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE tenant_id = $1 AND email_key = $2`, tenantID, emailKey))
+}
+
+func (t *tx) LockUser(ctx context.Context, tenantID, id string) (usher.User, error) {
+	return t.s.scanUser(t.q.QueryRowContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE id = $1 AND tenant_id = $2`+t.s.d.ForUpdate, id, tenantID))
+}
+
+var errEmailTaken = usher.Errorf(usher.EmailTaken, "A user with this email address already exists.")
+
+func (t *tx) CreateUser(ctx context.Context, u *usher.User) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		u.ID, u.TenantID, u.Email, u.EmailKey, u.Hash, u.Confirmed, u.Enabled, string(u.Data),
+		millis(u.CreatedAt), millis(u.UpdatedAt), u.FailedChecks, millis(u.FailedSince))
+	if err != nil && t.s.d.UniqueViolation(err) {
+		return usher.Wrap(usher.EmailTaken, errEmailTaken.Message, err)
+	}
+	return t.s.wrap(err)
+}
+
+func (t *tx) UpdateUser(ctx context.Context, u *usher.User) error {
+	res, err := t.q.ExecContext(ctx, `UPDATE users SET email = $1, email_key = $2, password_hash = $3,
+		confirmed = $4, enabled = $5, data = $6, updated_at = $7, failed_checks = $8, failed_since = $9
+		WHERE id = $10 AND tenant_id = $11`,
+		u.Email, u.EmailKey, u.Hash, u.Confirmed, u.Enabled, string(u.Data), millis(u.UpdatedAt),
+		u.FailedChecks, millis(u.FailedSince), u.ID, u.TenantID)
+	if err != nil && t.s.d.UniqueViolation(err) {
+		return usher.Wrap(usher.EmailTaken, errEmailTaken.Message, err)
+	}
+	return t.s.affected(res, err)
+}
+
+func (t *tx) DeleteUser(ctx context.Context, tenantID, id string) error {
+	res, err := t.q.ExecContext(ctx, `DELETE FROM users WHERE id = $1 AND tenant_id = $2`, id, tenantID)
+	return t.s.affected(res, err)
+}
+
+func (t *tx) RecordCheck(ctx context.Context, tenantID, id string, failed bool, now, windowStart time.Time) error {
+	var res sql.Result
+	var err error
+	if failed {
+		res, err = t.q.ExecContext(ctx, `UPDATE users SET
+			failed_checks = CASE WHEN failed_since < $1 THEN 1 ELSE failed_checks + 1 END,
+			failed_since = CASE WHEN failed_since < $1 THEN $2 ELSE failed_since END
+			WHERE id = $3 AND tenant_id = $4`, millis(windowStart), millis(now), id, tenantID)
+	} else {
+		// Written even when already clear, so a right password costs the
+		// same write as a wrong one.
+		res, err = t.q.ExecContext(ctx, `UPDATE users SET failed_checks = 0, failed_since = 0
+			WHERE id = $1 AND tenant_id = $2`, id, tenantID)
+	}
+	return t.s.affected(res, err)
+}
+
+// affected maps an UPDATE or DELETE that touched no row to NotFound.
+func (s *Store) affected(res sql.Result, err error) error {
+	if err != nil {
+		return s.wrap(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.wrap(err)
+	}
+	if n == 0 {
+		return errNotFound
+	}
+	return nil
+}
+
+// EnsureTenant creates the tenant if it does not exist and returns it as
+// stored (a tenant created earlier keeps its public key).
+func (s *Store) EnsureTenant(ctx context.Context, t usher.Tenant) (usher.Tenant, error) {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO tenants (id, name, public_key, created_at)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`, t.ID, t.Name, t.PublicKey, millis(t.CreatedAt))
+	if err != nil {
+		return usher.Tenant{}, s.wrap(err)
+	}
+	var created int64
+	err = s.r.QueryRowContext(ctx, `SELECT id, name, public_key, created_at FROM tenants WHERE id = $1`, t.ID).
+		Scan(&t.ID, &t.Name, &t.PublicKey, &created)
+	if err != nil {
+		return usher.Tenant{}, s.wrap(err)
+	}
+	t.CreatedAt = fromMillis(created)
+	return t, nil
+}
