@@ -4,9 +4,9 @@
 package api
 
 import (
-	"errors"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 

@@ -205,4 +205,3 @@ func healthz(w http.ResponseWriter, _ *http.Request) error {
 	api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	return nil
 }
-

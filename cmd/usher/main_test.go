@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/usherhq/usher/internal/config"
+	"github.com/usherhq/usher/internal/password"
+)
+
+// cheapHash keeps tests fast; production always uses password.Default.
+var cheapHash = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// testConfig returns the defaults of `usher serve` on a fresh data directory
+// and free ports.
+func testConfig(t testing.TB) config.Config {
+	t.Helper()
+	return config.Config{
+		Data:              t.TempDir(),
+		BackendAddr:       "127.0.0.1:0",
+		PublicAddr:        "127.0.0.1:0",
+		SQLiteSynchronous: "FULL",
+		PasswordMin:       8,
+		PasswordMax:       128,
+		LockoutMax:        10,
+		LockoutWindow:     15 * time.Minute,
+		HashQueue:         64,
+		HashMaxWait:       10 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ShutdownTimeout:   10 * time.Second,
+		LogLevel:          "info",
+	}
+}
+
+// testServer is a Usher started in-process, with an HTTP client that holds
+// the development client certificate.
+type testServer struct {
+	*Main
+	Backend string       // https://host:port of the backend listener
+	Public  string       // http://host:port of the public listener
+	Client  *http.Client // mutual-TLS client for the backend
+}
+
+// startServer starts Usher with cheap hashing on a fresh data directory;
+// edit adjusts the Main before it starts. Usher is closed when the test ends.
+func startServer(t testing.TB, edit ...func(*Main)) *testServer {
+	t.Helper()
+	m := &Main{Config: testConfig(t), HashParams: &cheapHash}
+	for _, e := range edit {
+		e(m)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		_ = m.Close()
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return &testServer{
+		Main:    m,
+		Backend: "https://" + m.BackendAddr(),
+		Public:  "http://" + m.PublicAddr(),
+		Client:  mustClient(t, m.DevCA.CA, m.DevCA.ClientCert, m.DevCA.ClientKey),
+	}
+}
+
+// mustClient returns an HTTP client trusting caFile and presenting the
+// given client certificate (none when certFile is "").
+func mustClient(t testing.TB, caFile, certFile, keyFile string) *http.Client {
+	t.Helper()
+	pemBytes, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		t.Fatal("no CA certificate in", caFile)
+	}
+	cfg := &tls.Config{RootCAs: pool}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+func TestServerStartsAndAnswersHealth(t *testing.T) {
+	s := startServer(t)
+	res, err := s.Client.Get(s.Backend + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("backend /healthz: got %d, want 200", res.StatusCode)
+	}
+	res, err = http.Get(s.Public + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("public /healthz: got %d, want 200", res.StatusCode)
+	}
+}
