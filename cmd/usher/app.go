@@ -57,11 +57,11 @@ func SQLitePath(dataDir string) string { return filepath.Join(dataDir, "usher.db
 // returns once Usher is ready; Close stops it.
 func (m *Main) Start(ctx context.Context) error {
 	c := &m.Config
-	if err := c.Validate(); err != nil {
-		return err
-	}
 	if m.Log == nil {
 		m.Log = slog.New(slog.DiscardHandler)
+	}
+	if err := c.Validate(); err != nil {
+		return err
 	}
 	if m.Out == nil {
 		m.Out = io.Discard
@@ -203,7 +203,7 @@ func (m *Main) Close() error {
 		errs = append(errs, m.Store.Close())
 	}
 	err := errors.Join(errs...)
-	if err == nil {
+	if err == nil && m.Log != nil {
 		m.Log.Info("stopped", "event", "stopped")
 	}
 	return err

@@ -67,7 +67,7 @@ func (c *Config) Validate() error {
 			bad(name, "%q is not host:port", addr)
 		}
 	}
-	if c.BackendAddr == c.PublicAddr {
+	if c.BackendAddr == c.PublicAddr && !strings.HasSuffix(c.BackendAddr, ":0") {
 		bad("public-addr", "must differ from backend-addr")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
