@@ -23,6 +23,7 @@ import (
 	"github.com/usherhq/usher/internal/password"
 	"github.com/usherhq/usher/internal/server"
 	"github.com/usherhq/usher/internal/store"
+	"github.com/usherhq/usher/internal/store/postgres"
 	"github.com/usherhq/usher/internal/store/sqlite"
 	"github.com/usherhq/usher/internal/usher"
 )
@@ -70,7 +71,7 @@ func (m *Main) Start(ctx context.Context) error {
 		return fmt.Errorf("data directory: %w", err)
 	}
 
-	st, err := sqlite.Open(ctx, SQLitePath(c.Data), sqlite.Options{Synchronous: c.SQLiteSynchronous})
+	st, err := openStore(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -171,6 +172,22 @@ func (m *Main) Start(ctx context.Context) error {
 			m.DevCA.CA, m.DevCA.ClientCert, m.DevCA.ClientKey, m.BackendAddr())
 	}
 	return nil
+}
+
+// openStore opens PostgreSQL when a database URL is configured, SQLite in
+// the data directory otherwise, and migrates it.
+func openStore(ctx context.Context, c *config.Config) (*store.Store, error) {
+	if c.DB != "" {
+		return postgres.Open(ctx, c.DB, pgOptions(c))
+	}
+	return sqlite.Open(ctx, SQLitePath(c.Data), sqlite.Options{Synchronous: c.SQLiteSynchronous, Timeout: c.DBTimeout})
+}
+
+func pgOptions(c *config.Config) postgres.Options {
+	return postgres.Options{
+		MaxOpen: c.DBMaxOpen, MaxIdle: c.DBMaxIdle, ConnMaxLifetime: c.DBConnMaxLifetime,
+		StatementTimeout: c.DBStatementTimeout, Timeout: c.DBTimeout,
+	}
 }
 
 func (m *Main) handler(surface string, routes []api.Route, metrics *api.Metrics) (http.Handler, error) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/usherhq/usher/internal/api"
 	"github.com/usherhq/usher/internal/config"
+	"github.com/usherhq/usher/internal/store/postgres"
 	"github.com/usherhq/usher/internal/store/sqlite"
 )
 
@@ -122,7 +123,13 @@ func migrate(cfg config.Config) int {
 		fmt.Fprintln(os.Stderr, "usher:", err)
 		return 1
 	}
-	applied, err := sqlite.Migrate(context.Background(), SQLitePath(cfg.Data), sqlite.Options{Synchronous: cfg.SQLiteSynchronous})
+	var applied []int64
+	var err error
+	if cfg.DB != "" {
+		applied, err = postgres.Migrate(context.Background(), cfg.DB, pgOptions(&cfg))
+	} else {
+		applied, err = sqlite.Migrate(context.Background(), SQLitePath(cfg.Data), sqlite.Options{Synchronous: cfg.SQLiteSynchronous})
+	}
 	if err != nil {
 		log.Error("migration failed", "event", "migrate_failed", "error", err)
 		return 1

@@ -11,6 +11,7 @@ import (
 
 	"github.com/usherhq/usher/internal/config"
 	"github.com/usherhq/usher/internal/password"
+	"github.com/usherhq/usher/internal/store/postgres/pgtest"
 )
 
 // cheapHash keeps tests fast; production always uses password.Default.
@@ -21,22 +22,26 @@ var cheapHash = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, Ke
 func testConfig(t testing.TB) config.Config {
 	t.Helper()
 	return config.Config{
-		Data:              t.TempDir(),
-		BackendAddr:       "127.0.0.1:0",
-		PublicAddr:        "127.0.0.1:0",
-		SQLiteSynchronous: "FULL",
-		PasswordMin:       8,
-		PasswordMax:       128,
-		LockoutMax:        10,
-		LockoutWindow:     15 * time.Minute,
-		HashQueue:         64,
-		HashMaxWait:       10 * time.Second,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ShutdownTimeout:   10 * time.Second,
-		LogLevel:          "info",
+		Data:               t.TempDir(),
+		BackendAddr:        "127.0.0.1:0",
+		PublicAddr:         "127.0.0.1:0",
+		SQLiteSynchronous:  "FULL",
+		DBTimeout:          3 * time.Second,
+		DBMaxOpen:          20,
+		DBMaxIdle:          10,
+		DBStatementTimeout: 5 * time.Second,
+		PasswordMin:        8,
+		PasswordMax:        128,
+		LockoutMax:         10,
+		LockoutWindow:      15 * time.Minute,
+		HashQueue:          64,
+		HashMaxWait:        10 * time.Second,
+		ReadHeaderTimeout:  5 * time.Second,
+		ReadTimeout:        30 * time.Second,
+		WriteTimeout:       30 * time.Second,
+		IdleTimeout:        120 * time.Second,
+		ShutdownTimeout:    10 * time.Second,
+		LogLevel:           "info",
 	}
 }
 
@@ -49,11 +54,15 @@ type testServer struct {
 	Client  *http.Client // mutual-TLS client for the backend
 }
 
-// startServer starts Usher with cheap hashing on a fresh data directory;
+// startServer starts Usher with cheap hashing on a fresh data directory (and,
+// with USHER_TEST_ENGINE=postgres, a fresh PostgreSQL schema);
 // edit adjusts the Main before it starts. Usher is closed when the test ends.
 func startServer(t testing.TB, edit ...func(*Main)) *testServer {
 	t.Helper()
 	m := &Main{Config: testConfig(t), HashParams: &cheapHash}
+	if os.Getenv("USHER_TEST_ENGINE") == "postgres" {
+		m.Config.DB = pgtest.DSN(t)
+	}
 	for _, e := range edit {
 		e(m)
 	}

@@ -19,7 +19,13 @@ type Config struct {
 	ConfigFile string `name:"config" type:"path" placeholder:"FILE" help:"YAML configuration file. Its keys are the flag names, nested or dotted (password: {min: 8} or password.min: 8)."`
 
 	Data string `name:"data" default:"./usher-data" placeholder:"DIR" help:"Data directory: the SQLite database and the development certificates."`
-	DB   string `name:"db" placeholder:"URL" help:"Database: empty for SQLite in the data directory."`
+	DB   string `name:"db" placeholder:"URL" help:"Database: empty for SQLite in the data directory, or a PostgreSQL URL (postgres://user:password@host:5432/dbname)."`
+
+	DBTimeout          time.Duration `name:"db-timeout" default:"3s" help:"Longest a single database operation may take (waits for a connection included) before the request gets 503."`
+	DBMaxOpen          int           `name:"db-max-open" default:"20" help:"PostgreSQL: most open connections per node."`
+	DBMaxIdle          int           `name:"db-max-idle" default:"10" help:"PostgreSQL: most idle connections kept per node."`
+	DBConnMaxLifetime  time.Duration `name:"db-conn-max-lifetime" default:"30m" help:"PostgreSQL: connections are replaced after this long (0: never)."`
+	DBStatementTimeout time.Duration `name:"db-statement-timeout" default:"5s" help:"PostgreSQL: server-side statement_timeout (0: none)."`
 
 	BackendAddr string `name:"backend-addr" default:"127.0.0.1:8081" help:"Address of the backend (mutual TLS) listener."`
 	PublicAddr  string `name:"public-addr" default:"127.0.0.1:8080" help:"Address of the public listener."`
@@ -59,8 +65,23 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.Data) == "" {
 		bad("data", "must not be empty")
 	}
-	if c.DB != "" {
-		bad("db", "only SQLite (empty) is supported by this build")
+	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
+		bad("db", "must be empty (SQLite) or a postgres:// URL")
+	}
+	if c.DBTimeout <= 0 {
+		bad("db-timeout", "must be positive")
+	}
+	if c.DBMaxOpen < 1 {
+		bad("db-max-open", "must be at least 1")
+	}
+	if c.DBMaxIdle < 0 || c.DBMaxIdle > c.DBMaxOpen {
+		bad("db-max-idle", "must be between 0 and db-max-open")
+	}
+	if c.DBConnMaxLifetime < 0 {
+		bad("db-conn-max-lifetime", "must not be negative")
+	}
+	if c.DBStatementTimeout < 0 {
+		bad("db-statement-timeout", "must not be negative")
 	}
 	for name, addr := range map[string]string{"backend-addr": c.BackendAddr, "public-addr": c.PublicAddr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {

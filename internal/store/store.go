@@ -33,14 +33,27 @@ type Dialect struct {
 // through r (on SQLite a separate pool of read-only connections; on
 // PostgreSQL the same pool).
 type Store struct {
-	w, r *sql.DB
-	d    Dialect
+	w, r    *sql.DB
+	d       Dialect
+	timeout time.Duration
 }
 
 var _ account.Store = (*Store)(nil)
 
-// New returns a Store over the given writer and reader pools.
-func New(w, r *sql.DB, d Dialect) *Store { return &Store{w: w, r: r, d: d} }
+// New returns a Store over the given writer and reader pools. Every
+// operation is bounded by timeout (0: no bound of its own), so a database
+// that stops answering costs a request a 503, never a hang.
+func New(w, r *sql.DB, d Dialect, timeout time.Duration) *Store {
+	return &Store{w: w, r: r, d: d, timeout: timeout}
+}
+
+// bound applies the operation timeout to ctx.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
+}
 
 // Close closes both pools.
 func (s *Store) Close() error {
@@ -56,6 +69,8 @@ func (s *Store) DB() *sql.DB { return s.w }
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.wrap(s.w.PingContext(ctx))
 }
 
@@ -78,6 +93,8 @@ func (s *Store) Update(ctx context.Context, fn func(account.Tx) error) error {
 }
 
 func (s *Store) update(ctx context.Context, fn func(account.Tx) error) (err error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	sqlTx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return s.wrap(err)
@@ -102,8 +119,10 @@ func (s *Store) wrap(err error) error {
 		return nil
 	case errors.As(err, &ue):
 		return err
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled):
 		return err
+	case errors.Is(err, context.DeadlineExceeded):
+		return usher.Wrap(usher.Unavailable, "The database is unavailable; try again shortly.", err)
 	case s.d.Unavailable(err):
 		return usher.Wrap(usher.Unavailable, "The database is unavailable; try again shortly.", err)
 	}
@@ -121,12 +140,16 @@ const userColumns = `id, tenant_id, email, email_key, password_hash, confirmed, 
 
 // UserByID returns one user.
 func (s *Store) UserByID(ctx context.Context, tenantID, id string) (usher.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.scanUser(s.r.QueryRowContext(ctx,
 		`SELECT `+userColumns+` FROM users WHERE id = $1 AND tenant_id = $2`, id, tenantID))
 }
 
 // UserByEmail returns the user with the given email key.
 func (s *Store) UserByEmail(ctx context.Context, tenantID, emailKey string) (usher.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.scanUser(s.r.QueryRowContext(ctx,
 		`SELECT `+userColumns+` FROM users WHERE tenant_id = $1 AND email_key = $2`, tenantID, emailKey))
 }
@@ -248,6 +271,8 @@ func (s *Store) affected(res sql.Result, err error) error {
 // EnsureTenant creates the tenant if it does not exist and returns it as
 // stored (a tenant created earlier keeps its public key).
 func (s *Store) EnsureTenant(ctx context.Context, t usher.Tenant) (usher.Tenant, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	_, err := s.w.ExecContext(ctx, `INSERT INTO tenants (id, name, public_key, created_at)
 		VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`, t.ID, t.Name, t.PublicKey, millis(t.CreatedAt))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/url"
 	"runtime"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
@@ -29,6 +30,8 @@ type Options struct {
 	Synchronous string
 	// Readers is the size of the read-only connection pool.
 	Readers int
+	// Timeout bounds each store operation, waits for the writer included.
+	Timeout time.Duration
 }
 
 // Open opens (creating if needed) the database at path, migrates it, and
@@ -43,7 +46,7 @@ func Open(ctx context.Context, path string, opts Options) (*store.Store, error) 
 		r.Close()
 		return nil, err
 	}
-	return store.New(w, r, Dialect), nil
+	return store.New(w, r, Dialect, opts.Timeout), nil
 }
 
 // Migrate brings the database at path to the latest schema and returns the

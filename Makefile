@@ -1,0 +1,42 @@
+# Usher's developer commands. `make test` is the test command the README
+# gives and CI runs.
+
+GO ?= go
+FUZZTIME ?= 5s
+
+.PHONY: run test test-postgres fuzz vet build
+
+run:
+	$(GO) run ./cmd/usher serve
+
+build:
+	$(GO) build -o usher ./cmd/usher
+
+vet:
+	$(GO) vet ./...
+
+# Every test, with the race detector. PostgreSQL tests run when
+# USHER_TEST_POSTGRES holds a DSN (they skip otherwise, and fail in CI).
+test: vet
+	$(GO) test -race -count=1 ./...
+	@if [ -n "$$USHER_TEST_POSTGRES" ]; then $(MAKE) --no-print-directory test-postgres; \
+	else echo "USHER_TEST_POSTGRES is not set: the end-to-end suites ran on SQLite only."; fi
+	$(MAKE) --no-print-directory fuzz
+
+# The end-to-end suites again, with Usher running on PostgreSQL.
+test-postgres:
+	USHER_TEST_ENGINE=postgres $(GO) test -race -count=1 ./cmd/usher
+
+# A short run of every fuzz target (go test -fuzz takes one target at a time).
+FUZZ_TARGETS = \
+	./internal/strictjson:FuzzCheck \
+	./internal/api:FuzzDecode \
+	./internal/account:FuzzNormalizeEmail \
+	./internal/account:FuzzNormalizeData
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
