@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,62 +14,76 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/cors"
 
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/api"
 	"github.com/usherhq/usher/internal/api/backend"
+	"github.com/usherhq/usher/internal/api/public"
 	"github.com/usherhq/usher/internal/config"
+	"github.com/usherhq/usher/internal/mail"
+	"github.com/usherhq/usher/internal/outbox"
 	"github.com/usherhq/usher/internal/password"
 	"github.com/usherhq/usher/internal/server"
 	"github.com/usherhq/usher/internal/store"
 	"github.com/usherhq/usher/internal/store/postgres"
 	"github.com/usherhq/usher/internal/store/sqlite"
+	"github.com/usherhq/usher/internal/token"
 	"github.com/usherhq/usher/internal/usher"
 )
 
-// Main is one running Usher: its store, services and listeners. Tests start
-// it in-process on ":0".
+// Main is one running Usher: its store, services, listeners and background
+// jobs. Tests start it in-process on ":0".
 type Main struct {
 	Config config.Config
 	Log    *slog.Logger
-	Out    io.Writer // where the start-up hints (curl command) go
+	Out    io.Writer // start-up hints (curl commands) and, in development, emails
 
 	// HashParams overrides the argon2id parameters; tests use cheap ones.
 	// Production always runs password.Default.
 	HashParams *password.Params
-	// Now overrides the clock of the account service (tests).
+	// Now overrides the clock of use cases and tokens (tests).
 	Now func() time.Time
 
 	Store    *store.Store
 	Hasher   *password.Hasher
 	Accounts *account.Service
 	Tenant   usher.Tenant
+	Keys     *token.Keyring
+	Relay    *outbox.Relay
 	DevCA    server.DevFiles // set when the development CA is in use
 
 	listeners []*server.Listener
 	errc      chan error
+	stop      context.CancelFunc
+	jobs      sync.WaitGroup
 }
 
 // SQLitePath is the database file inside the data directory.
 func SQLitePath(dataDir string) string { return filepath.Join(dataDir, "usher.db") }
 
-// Start opens the store, binds every listener and starts serving. It
-// returns once Usher is ready; Close stops it.
+// Start opens the store, binds every listener, starts serving and the
+// background jobs. It returns once Usher is ready; Close stops it.
 func (m *Main) Start(ctx context.Context) error {
 	c := &m.Config
 	if m.Log == nil {
 		m.Log = slog.New(slog.DiscardHandler)
 	}
-	if err := c.Validate(); err != nil {
-		return err
-	}
 	if m.Out == nil {
 		m.Out = io.Discard
+	}
+	if m.Now == nil {
+		m.Now = time.Now
+	}
+	if err := c.Validate(); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -76,32 +94,40 @@ func (m *Main) Start(ctx context.Context) error {
 		return err
 	}
 	m.Store = st
-	now := time.Now().UTC()
+	now := m.Now().UTC()
 	m.Tenant, err = st.EnsureTenant(ctx, usher.Tenant{
-		ID: usher.DefaultTenantID, Name: "default", PublicKey: usher.NewID(now), CreatedAt: now,
+		ID: usher.DefaultTenantID, Name: "default", PublicKey: newPublicKey(), CreatedAt: now,
 	})
 	if err != nil {
 		return fmt.Errorf("default tenant: %w", err)
 	}
-
-	certFile, keyFile, clientCA := c.TLSCert, c.TLSKey, c.ClientCA
-	if certFile == "" {
-		files, created, err := server.EnsureDevCA(c.Data, now)
-		if err != nil {
-			return fmt.Errorf("development certificates: %w", err)
-		}
-		if created {
-			m.Log.Info("created development certificate authority", "event", "dev_ca_created", "dir", filepath.Dir(files.CA))
-		}
-		m.DevCA = files
-		certFile, keyFile = files.ServerCert, files.ServerKey
-		if clientCA == "" {
-			clientCA = files.CA
-		}
-	}
-	tlsConfig, err := server.MutualTLS(certFile, keyFile, clientCA)
+	box, err := dataBox(c)
 	if err != nil {
 		return err
+	}
+	m.Keys = token.NewKeyring(st, box, c.TokenTTL)
+	if err := m.Keys.Ensure(ctx, now); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+
+	tlsConfig, err := m.backendTLS(now)
+	if err != nil {
+		return err
+	}
+	m.listeners = []*server.Listener{
+		{Name: "backend", Addr: c.BackendAddr, TLS: tlsConfig},
+		{Name: "public", Addr: c.PublicAddr},
+	}
+	timeouts := server.Timeouts{ReadHeader: c.ReadHeaderTimeout, Read: c.ReadTimeout, Write: c.WriteTimeout, Idle: c.IdleTimeout}
+	for _, l := range m.listeners {
+		if err := l.Listen(timeouts, m.Log); err != nil {
+			return err
+		}
+	}
+	publicURL := c.PublicBaseURL(m.PublicAddr())
+	issuer := c.TokenIssuer
+	if issuer == "" {
+		issuer = publicURL
 	}
 
 	params := password.Default
@@ -113,15 +139,76 @@ func (m *Main) Start(ctx context.Context) error {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	m.Hasher = password.NewHasher(params, password.NewPool(workers, c.HashQueue, c.HashMaxWait))
-	m.Accounts = account.New(account.Config{
-		Store:   st,
-		Hasher:  m.Hasher,
-		Policy:  password.Policy{Min: c.PasswordMin, Max: c.PasswordMax},
-		Lockout: account.Lockout{Max: c.LockoutMax, Window: c.LockoutWindow},
-		Log:     m.Log,
-		Now:     m.Now,
+
+	templates, err := mail.LoadTemplates(c.MailTemplates, publicURL, c.ResetTTL, 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	var sender mail.Sender = mail.NewLogSender(m.Out)
+	if c.SMTPHost != "" {
+		sender = mail.NewSMTPSender(mail.SMTP{
+			Host: c.SMTPHost, Port: c.SMTPPort, Username: c.SMTPUsername, Password: c.SMTPPassword,
+			TLS: c.SMTPTLS, From: c.MailFrom, Timeout: 30 * time.Second,
+		})
+	}
+	m.Relay = outbox.New(st, deliverer(box, templates, sender), m.Log, outbox.Config{
+		MaxAttempts: c.MailMaxAttempts, RetryBase: c.MailRetryBase, RetryMax: c.MailRetryMax,
+		PollInterval: c.MailPoll, SendTimeout: 30 * time.Second, Now: m.Now,
 	})
 
+	m.Accounts = account.New(account.Config{
+		Store:      st,
+		Hasher:     m.Hasher,
+		Policy:     password.Policy{Min: c.PasswordMin, Max: c.PasswordMax},
+		Lockout:    account.Lockout{Max: c.LockoutMax, Window: c.LockoutWindow},
+		Tokens:     token.NewTokens(m.Keys, issuer, c.TokenCacheSize, m.Now),
+		Box:        box,
+		SessionTTL: c.TokenTTL,
+		Reset:      account.Reset{TTL: c.ResetTTL, MaxTries: c.ResetMaxTries, PerHour: c.ResetPerHour},
+		Notify:     m.Relay.Notify,
+		Log:        m.Log,
+		Now:        m.Now,
+	})
+
+	if err := m.buildHandlers(); err != nil {
+		return err
+	}
+	m.startJobs()
+	m.errc = make(chan error, len(m.listeners))
+	for _, l := range m.listeners {
+		scheme := "http"
+		if l.TLS != nil {
+			scheme = "https"
+		}
+		m.Log.Info("listening", "event", "listening", "listener", l.Name, "addr", l.BoundAddr(), "url", scheme+"://"+l.BoundAddr())
+		go func() { m.errc <- l.Serve() }()
+	}
+	m.printHints(publicURL)
+	return nil
+}
+
+func (m *Main) backendTLS(now time.Time) (*tls.Config, error) {
+	c := &m.Config
+	certFile, keyFile, clientCA := c.TLSCert, c.TLSKey, c.ClientCA
+	if certFile == "" {
+		files, created, err := server.EnsureDevCA(c.Data, now)
+		if err != nil {
+			return nil, fmt.Errorf("development certificates: %w", err)
+		}
+		if created {
+			m.Log.Info("created development certificate authority", "event", "dev_ca_created", "dir", filepath.Dir(files.CA))
+		}
+		m.DevCA = files
+		certFile, keyFile = files.ServerCert, files.ServerKey
+		if clientCA == "" {
+			clientCA = files.CA
+		}
+	}
+	return server.MutualTLS(certFile, keyFile, clientCA)
+}
+
+func (m *Main) buildHandlers() error {
+	c := &m.Config
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := api.NewMetrics(reg)
@@ -133,45 +220,106 @@ func (m *Main) Start(ctx context.Context) error {
 	}
 	backendRoutes := append(backend.New(m.Accounts, m.Tenant.ID).Routes(),
 		backend.Ops(ready, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))...)
-	backendHandler, err := m.handler("backend", backendRoutes, metrics)
-	if err != nil {
-		return err
-	}
-	publicHandler, err := m.handler("public", []api.Route{
-		{Pattern: "GET /healthz", Auth: api.Public, Handler: func(w http.ResponseWriter, r *http.Request) error {
-			api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-			return nil
-		}},
-	}, metrics)
+	backendHandler, err := m.handler("backend", backendRoutes, metrics, nil)
 	if err != nil {
 		return err
 	}
 
-	m.listeners = []*server.Listener{
-		{Name: "backend", Addr: c.BackendAddr, TLS: tlsConfig, Handler: backendHandler},
-		{Name: "public", Addr: c.PublicAddr, Handler: publicHandler},
+	proxies, _ := c.Proxies() // checked by Validate
+	auth := &api.Auth{
+		Tenant: m.Accounts.TenantByKey,
+		Authenticate: func(ctx context.Context, tenantID, tok string) (usher.User, string, error) {
+			u, claims, err := m.Accounts.Authenticate(ctx, tenantID, tok)
+			return u, claims.SessionID, err
+		},
 	}
-	timeouts := server.Timeouts{ReadHeader: c.ReadHeaderTimeout, Read: c.ReadTimeout, Write: c.WriteTimeout, Idle: c.IdleTimeout}
-	for _, l := range m.listeners {
-		if err := l.Listen(timeouts, m.Log); err != nil {
-			return err
+	pub := public.New(m.Accounts, m.Keys.JWKS, api.RateLimit(c.RateAuth, time.Minute, proxies, m.Log))
+	publicHandler, err := m.handler("public", pub.Routes(), metrics, auth)
+	if err != nil {
+		return err
+	}
+	publicHandler = cors.New(cors.Options{
+		AllowedOrigins: c.CORSOrigins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
+		AllowedHeaders: []string{"SB-PUBLIC-KEY", "Authorization", "Content-Type", "X-Request-ID"},
+		ExposedHeaders: []string{"X-Request-ID", "Retry-After"},
+		MaxAge:         600,
+	}).Handler(api.RateLimit(c.RatePublic, time.Minute, proxies, m.Log)(publicHandler))
+
+	m.listeners[0].Handler = backendHandler
+	m.listeners[1].Handler = publicHandler
+	return nil
+}
+
+func (m *Main) handler(surface string, routes []api.Route, metrics *api.Metrics, auth *api.Auth) (http.Handler, error) {
+	mux, err := api.Mux(routes, m.Log, auth)
+	if err != nil {
+		return nil, err
+	}
+	return api.Wrap(surface, api.NotFound(mux, m.Log), m.Log, metrics, m.Config.LogRequests), nil
+}
+
+// startJobs starts the background jobs: the mail relay, the signing-key
+// refresh, and the sweep of expired rows. Close stops and awaits them.
+func (m *Main) startJobs() {
+	ctx, cancel := context.WithCancel(context.Background())
+	m.stop = cancel
+	run := func(name string, fn func(context.Context) error) {
+		m.jobs.Add(1)
+		go func() {
+			defer m.jobs.Done()
+			if err := fn(ctx); err != nil {
+				m.Log.Error("background job stopped", "event", "job_failed", "job", name, "error", err)
+			}
+		}()
+	}
+	run("relay", m.Relay.Run)
+	run("keys", func(ctx context.Context) error { return m.Keys.Run(ctx, 30*time.Second) })
+	run("sweep", func(ctx context.Context) error {
+		t := time.NewTicker(10 * time.Minute)
+		defer t.Stop()
+		for {
+			if err := m.Store.Sweep(ctx, m.Now()); err != nil && ctx.Err() == nil {
+				m.Log.Warn("sweep failed", "event", "sweep_failed", "error", err)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
 		}
-	}
-	m.errc = make(chan error, len(m.listeners))
-	for _, l := range m.listeners {
-		scheme := "http"
-		if l.TLS != nil {
-			scheme = "https"
-		}
-		m.Log.Info("listening", "event", "listening", "listener", l.Name, "addr", l.BoundAddr(), "url", scheme+"://"+l.BoundAddr())
-		go func() { m.errc <- l.Serve() }()
-	}
+	})
+}
+
+func (m *Main) printHints(publicURL string) {
+	fmt.Fprintf(m.Out, "Usher is ready.\n  Public API:  %s   (SB-PUBLIC-KEY: %s)\n", publicURL, m.Tenant.PublicKey)
 	if m.DevCA.CA != "" {
-		fmt.Fprintf(m.Out, "Backend API (mutual TLS) with the development client certificate:\n"+
-			"  curl --cacert %s --cert %s --key %s https://%s/healthz\n",
+		fmt.Fprintf(m.Out, "  Backend API (mutual TLS) with the development client certificate:\n"+
+			"    curl --cacert %s --cert %s --key %s https://%s/healthz\n",
 			m.DevCA.CA, m.DevCA.ClientCert, m.DevCA.ClientKey, m.BackendAddr())
 	}
-	return nil
+	if m.Config.SMTPHost == "" {
+		fmt.Fprintln(m.Out, "  No SMTP server configured: emails are printed here.")
+	}
+}
+
+// deliverer opens a queued message, renders it and sends it.
+func deliverer(box *token.Box, t *mail.Templates, s mail.Sender) outbox.Deliver {
+	return func(ctx context.Context, msg usher.Message) error {
+		raw, err := box.Open(msg.Params, account.OutboxSealContext(msg.ID))
+		if err != nil {
+			return err
+		}
+		var p usher.MailParams
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return err
+		}
+		e, err := t.Render(msg.Kind, msg.To, p)
+		if err != nil {
+			return err
+		}
+		return s.Send(ctx, e)
+	}
 }
 
 // openStore opens PostgreSQL when a database URL is configured, SQLite in
@@ -190,12 +338,51 @@ func pgOptions(c *config.Config) postgres.Options {
 	}
 }
 
-func (m *Main) handler(surface string, routes []api.Route, metrics *api.Metrics) (http.Handler, error) {
-	mux, err := api.Mux(routes, m.Log)
-	if err != nil {
-		return nil, err
+// dataBox returns the Box of the data key: --secret-key, or the key file
+// in the data directory (created on first start).
+func dataBox(c *config.Config) (*token.Box, error) {
+	if c.SecretKey != "" {
+		k, _ := base64.StdEncoding.DecodeString(c.SecretKey) // checked by Validate
+		return token.NewBox(k)
 	}
-	return api.Wrap(surface, api.NotFound(mux, m.Log), m.Log, metrics, m.Config.LogRequests), nil
+	path := filepath.Join(c.Data, "secret.key")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		k := make([]byte, 32)
+		rand.Read(k)
+		enc := base64.StdEncoding.EncodeToString(k) + "\n"
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("secret key: %w", err)
+		}
+		if _, err := f.WriteString(enc); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := f.Close(); err != nil {
+			return nil, err
+		}
+		b = []byte(enc)
+	} else if err != nil {
+		return nil, fmt.Errorf("secret key: %w", err)
+	}
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(k) != 32 {
+		return nil, fmt.Errorf("secret key %s: not 32 bytes of base64", path)
+	}
+	return token.NewBox(k)
+}
+
+// newPublicKey returns a tenant public key. It is not a secret (browsers
+// send it), only an unguessable name.
+func newPublicKey() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return "pk_" + base64.RawURLEncoding.EncodeToString(b)
 }
 
 // BackendAddr returns the bound address of the backend listener.
@@ -207,14 +394,19 @@ func (m *Main) PublicAddr() string { return m.listeners[1].BoundAddr() }
 // Err delivers a listener's failure while serving.
 func (m *Main) Err() <-chan error { return m.errc }
 
-// Close drains in-flight requests (up to the shutdown timeout), then closes
-// the store.
+// Close drains in-flight requests (up to the shutdown timeout), stops the
+// background jobs (a send in progress finishes or is retried later), then
+// closes the store.
 func (m *Main) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
 	defer cancel()
 	var errs []error
 	for _, l := range m.listeners {
 		errs = append(errs, l.Shutdown(ctx))
+	}
+	if m.stop != nil {
+		m.stop()
+		m.jobs.Wait()
 	}
 	if m.Store != nil {
 		errs = append(errs, m.Store.Close())

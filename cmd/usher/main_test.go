@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alecthomas/kong"
+
 	"github.com/usherhq/usher/internal/config"
 	"github.com/usherhq/usher/internal/password"
 	"github.com/usherhq/usher/internal/store/postgres/pgtest"
@@ -17,32 +19,30 @@ import (
 // cheapHash keeps tests fast; production always uses password.Default.
 var cheapHash = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-// testConfig returns the defaults of `usher serve` on a fresh data directory
-// and free ports.
+// testConfig returns the defaults of `usher serve` (parsed by kong from the
+// Config's tags, so they cannot drift) on a fresh data directory and free
+// ports, with fast mail retries.
 func testConfig(t testing.TB) config.Config {
 	t.Helper()
-	return config.Config{
-		Data:               t.TempDir(),
-		BackendAddr:        "127.0.0.1:0",
-		PublicAddr:         "127.0.0.1:0",
-		SQLiteSynchronous:  "FULL",
-		DBTimeout:          3 * time.Second,
-		DBMaxOpen:          20,
-		DBMaxIdle:          10,
-		DBStatementTimeout: 5 * time.Second,
-		PasswordMin:        8,
-		PasswordMax:        128,
-		LockoutMax:         10,
-		LockoutWindow:      15 * time.Minute,
-		HashQueue:          64,
-		HashMaxWait:        10 * time.Second,
-		ReadHeaderTimeout:  5 * time.Second,
-		ReadTimeout:        30 * time.Second,
-		WriteTimeout:       30 * time.Second,
-		IdleTimeout:        120 * time.Second,
-		ShutdownTimeout:    10 * time.Second,
-		LogLevel:           "info",
+	var cli struct {
+		config.Config `embed:""`
 	}
+	parser, err := kong.New(&cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parser.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	c := cli.Config
+	c.Data = t.TempDir()
+	c.BackendAddr, c.PublicAddr = "127.0.0.1:0", "127.0.0.1:0"
+	c.HashMaxWait = 10 * time.Second
+	c.ShutdownTimeout = 10 * time.Second
+	c.LogRequests = false
+	c.RateAuth, c.RatePublic = 0, 0 // tests that exercise limits set them
+	c.MailRetryBase, c.MailRetryMax, c.MailPoll = 100*time.Millisecond, time.Second, 50*time.Millisecond
+	return c
 }
 
 // testServer is a Usher started in-process, with an HTTP client that holds

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/usherhq/usher/internal/password"
+	"github.com/usherhq/usher/internal/token"
 	"github.com/usherhq/usher/internal/usher"
 )
 
@@ -20,24 +21,34 @@ type Lockout struct {
 	Window time.Duration
 }
 
+// Reset are the rules of password reset codes.
+type Reset struct {
+	TTL      time.Duration // a code dies this long after it was sent
+	MaxTries int           // a code dies after this many wrong tries
+	PerHour  int           // reset emails per address per hour
+}
+
 // Config holds a Service's collaborators and rules.
 type Config struct {
-	Store   Store
-	Hasher  *password.Hasher
-	Policy  password.Policy
-	Lockout Lockout
-	Log     *slog.Logger
-	Now     func() time.Time // defaults to time.Now
+	Store      Store
+	Hasher     *password.Hasher
+	Policy     password.Policy
+	Lockout    Lockout
+	Tokens     *token.Tokens
+	Box        *token.Box // seals outbox contents
+	SessionTTL time.Duration
+	Reset      Reset
+	// Notify is called after a transaction that queued email commits, to
+	// wake the relay; may be nil.
+	Notify func()
+	Log    *slog.Logger
+	Now    func() time.Time // defaults to time.Now
 }
 
 // Service runs the use cases.
 type Service struct {
-	store   Store
-	hasher  *password.Hasher
-	policy  password.Policy
-	lockout Lockout
-	log     *slog.Logger
-	now     func() time.Time
+	Config
+	tenants tenants
 }
 
 // New returns a Service.
@@ -48,11 +59,14 @@ func New(c Config) *Service {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: c.Store, hasher: c.Hasher, policy: c.Policy, lockout: c.Lockout, log: c.Log, now: c.Now}
+	if c.Notify == nil {
+		c.Notify = func() {}
+	}
+	return &Service{Config: c}
 }
 
 // Ready reports whether the store answers.
-func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+func (s *Service) Ready(ctx context.Context) error { return s.Store.Ping(ctx) }
 
 var errNotFound = usher.Errorf(usher.NotFound, "User not found.")
 
@@ -67,6 +81,11 @@ type NewUser struct {
 
 // Create validates in, hashes the password and inserts the user.
 func (s *Service) Create(ctx context.Context, tenantID string, in NewUser) (usher.User, error) {
+	return s.create(ctx, tenantID, in, nil)
+}
+
+// create inserts a new user; also, when given, runs in the same transaction.
+func (s *Service) create(ctx context.Context, tenantID string, in NewUser, also func(Tx, *usher.User) error) (usher.User, error) {
 	email, key, err := NormalizeEmail(in.Email)
 	if err != nil {
 		return usher.User{}, err
@@ -80,7 +99,7 @@ func (s *Service) Create(ctx context.Context, tenantID string, in NewUser) (ushe
 	}
 	// A taken email is refused before the costly hash. The insert below
 	// still decides races by the unique index.
-	if _, err := s.store.UserByEmail(ctx, tenantID, key); err == nil {
+	if _, err := s.Store.UserByEmail(ctx, tenantID, key); err == nil {
 		return usher.User{}, errEmailTaken
 	} else if usher.ErrorCode(err) != usher.NotFound {
 		return usher.User{}, err
@@ -89,15 +108,21 @@ func (s *Service) Create(ctx context.Context, tenantID string, in NewUser) (ushe
 	if err != nil {
 		return usher.User{}, err
 	}
-	now := s.now().UTC().Truncate(time.Millisecond)
+	now := s.Now().UTC().Truncate(time.Millisecond)
 	u := usher.User{
 		ID: usher.NewID(now), TenantID: tenantID, Email: email, EmailKey: key, Hash: hash,
 		Confirmed: in.Confirmed, Enabled: in.Enabled, Data: data, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.store.Update(ctx, func(tx Tx) error { return tx.CreateUser(ctx, &u) }); err != nil {
+	err = s.Store.Update(ctx, func(tx Tx) error {
+		if err := tx.CreateUser(ctx, &u); err != nil || also == nil {
+			return err
+		}
+		return also(tx, &u)
+	})
+	if err != nil {
 		return usher.User{}, err
 	}
-	s.log.InfoContext(ctx, "user created", "event", "user_created", "user_id", u.ID)
+	s.Log.InfoContext(ctx, "user created", "event", "user_created", "user_id", u.ID)
 	return u, nil
 }
 
@@ -108,7 +133,7 @@ func (s *Service) User(ctx context.Context, tenantID, id string) (usher.User, er
 	if !usher.ValidID(id) {
 		return usher.User{}, errNotFound
 	}
-	return s.store.UserByID(ctx, tenantID, id)
+	return s.Store.UserByID(ctx, tenantID, id)
 }
 
 // Delete removes a user.
@@ -116,9 +141,9 @@ func (s *Service) Delete(ctx context.Context, tenantID, id string) error {
 	if !usher.ValidID(id) {
 		return errNotFound
 	}
-	err := s.store.Update(ctx, func(tx Tx) error { return tx.DeleteUser(ctx, tenantID, id) })
+	err := s.Store.Update(ctx, func(tx Tx) error { return tx.DeleteUser(ctx, tenantID, id) })
 	if err == nil {
-		s.log.InfoContext(ctx, "user deleted", "event", "user_deleted", "user_id", id)
+		s.Log.InfoContext(ctx, "user deleted", "event", "user_deleted", "user_id", id)
 	}
 	return err
 }
@@ -133,11 +158,13 @@ func (s *Service) SetEmail(ctx context.Context, tenantID, id, raw string) error 
 	if err != nil {
 		return err
 	}
-	return s.modify(ctx, tenantID, id, "email_changed", func(u *usher.User) {
-		if u.EmailKey != key {
+	return s.modify(ctx, tenantID, id, "email_changed", func(u *usher.User) bool {
+		changed := u.EmailKey != key
+		if changed {
 			u.Confirmed = false
 		}
 		u.Email, u.EmailKey = email, key
+		return changed
 	})
 }
 
@@ -149,16 +176,17 @@ func (s *Service) SetPassword(ctx context.Context, tenantID, id, pw string) erro
 	if err := s.checkPolicy(pw); err != nil {
 		return err
 	}
-	if _, err := s.store.UserByID(ctx, tenantID, id); err != nil {
+	if _, err := s.Store.UserByID(ctx, tenantID, id); err != nil {
 		return err // no hashing work for a user that does not exist
 	}
 	hash, err := s.hash(ctx, pw)
 	if err != nil {
 		return err
 	}
-	return s.modify(ctx, tenantID, id, "password_changed", func(u *usher.User) {
+	return s.modify(ctx, tenantID, id, "password_changed", func(u *usher.User) bool {
 		u.Hash = hash
 		u.FailedChecks, u.FailedSince = 0, time.Time{}
+		return true
 	})
 }
 
@@ -171,7 +199,10 @@ func (s *Service) SetEnabled(ctx context.Context, tenantID, id string, enabled b
 	if !enabled {
 		event = "user_disabled"
 	}
-	return s.modify(ctx, tenantID, id, event, func(u *usher.User) { u.Enabled = enabled })
+	return s.modify(ctx, tenantID, id, event, func(u *usher.User) bool {
+		u.Enabled = enabled
+		return !enabled
+	})
 }
 
 // SetData replaces a user's custom data.
@@ -183,24 +214,43 @@ func (s *Service) SetData(ctx context.Context, tenantID, id string, raw []byte) 
 	if err != nil {
 		return err
 	}
-	return s.modify(ctx, tenantID, id, "", func(u *usher.User) { u.Data = data })
+	return s.modify(ctx, tenantID, id, "", func(u *usher.User) bool {
+		u.Data = data
+		return false
+	})
 }
 
-// modify applies change to a locked user in one transaction.
-func (s *Service) modify(ctx context.Context, tenantID, id, event string, change func(*usher.User)) error {
-	err := s.store.Update(ctx, func(tx Tx) error {
+// modify applies change to a locked user in one transaction. When change
+// reports that the user's credentials changed (password, email, disabled),
+// the user's sessions end and outstanding codes die in that transaction.
+func (s *Service) modify(ctx context.Context, tenantID, id, event string, change func(*usher.User) (revoke bool)) error {
+	err := s.Store.Update(ctx, func(tx Tx) error {
 		u, err := tx.LockUser(ctx, tenantID, id)
 		if err != nil {
 			return err
 		}
-		change(&u)
-		u.UpdatedAt = s.now().UTC().Truncate(time.Millisecond)
-		return tx.UpdateUser(ctx, &u)
+		revoke := change(&u)
+		u.UpdatedAt = s.Now().UTC().Truncate(time.Millisecond)
+		if err := tx.UpdateUser(ctx, &u); err != nil {
+			return err
+		}
+		if revoke {
+			return revokeAll(ctx, tx, u)
+		}
+		return nil
 	})
 	if err == nil && event != "" {
-		s.log.InfoContext(ctx, "user changed", "event", event, "user_id", id)
+		s.Log.InfoContext(ctx, "user changed", "event", event, "user_id", id)
 	}
 	return err
+}
+
+// revokeAll ends every session of u and voids its outstanding codes.
+func revokeAll(ctx context.Context, tx Tx, u usher.User) error {
+	if err := tx.DeleteSessions(ctx, u.TenantID, u.ID); err != nil {
+		return err
+	}
+	return tx.DeleteTickets(ctx, u.ID, usher.PurposeReset, usher.PurposeVerify)
 }
 
 // CheckPassword reports whether pw is the password of an enabled, unlocked
@@ -211,25 +261,24 @@ func (s *Service) CheckPassword(ctx context.Context, tenantID, id, pw string) (b
 	if !usher.ValidID(id) {
 		return false, errNotFound
 	}
-	// A password longer than the policy allows is refused before any
-	// hashing work, so a huge body cannot buy a huge hash.
-	if utf8.RuneCountInString(pw) > s.policy.Max {
-		return false, usher.Errorf(usher.InvalidPassword, "Password must be at most %d characters long.", s.policy.Max)
+	if err := s.checkLength(pw); err != nil {
+		return false, err
 	}
-	u, err := s.store.UserByID(ctx, tenantID, id)
+	u, err := s.Store.UserByID(ctx, tenantID, id)
 	if err != nil {
 		return false, err
 	}
-	return s.check(ctx, u, pw)
+	return s.check(ctx, u, pw, nil)
 }
 
-// check verifies pw against u and records the outcome.
-func (s *Service) check(ctx context.Context, u usher.User, pw string) (bool, error) {
-	now := s.now().UTC()
-	windowStart := now.Add(-s.lockout.Window)
-	locked := s.lockout.Max > 0 && u.FailedChecks >= s.lockout.Max && u.FailedSince.After(windowStart)
+// check verifies pw against u and records the outcome; when the check
+// succeeds, onSuccess runs in the same transaction.
+func (s *Service) check(ctx context.Context, u usher.User, pw string, onSuccess func(Tx) error) (bool, error) {
+	now := s.Now().UTC()
+	windowStart := now.Add(-s.Lockout.Window)
+	locked := s.Lockout.Max > 0 && u.FailedChecks >= s.Lockout.Max && u.FailedSince.After(windowStart)
 
-	match, rehash, err := s.hasher.Verify(ctx, pw, u.Hash)
+	match, rehash, err := s.Hasher.Verify(ctx, pw, u.Hash)
 	if err != nil {
 		return false, s.hashErr(err)
 	}
@@ -242,7 +291,7 @@ func (s *Service) check(ctx context.Context, u usher.User, pw string) (bool, err
 			newHash = "" // keep the old hash; the check itself succeeded
 		}
 	}
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err = s.Store.Update(ctx, func(tx Tx) error {
 		if err := tx.RecordCheck(ctx, u.TenantID, u.ID, failed, now, windowStart); err != nil {
 			return err
 		}
@@ -253,8 +302,13 @@ func (s *Service) check(ctx context.Context, u usher.User, pw string) (bool, err
 			}
 			if l.Hash == u.Hash { // not changed meanwhile
 				l.Hash = newHash
-				return tx.UpdateUser(ctx, &l)
+				if err := tx.UpdateUser(ctx, &l); err != nil {
+					return err
+				}
 			}
+		}
+		if ok && onSuccess != nil {
+			return onSuccess(tx)
 		}
 		return nil
 	})
@@ -263,24 +317,33 @@ func (s *Service) check(ctx context.Context, u usher.User, pw string) (bool, err
 	}
 	switch {
 	case failed:
-		s.log.InfoContext(ctx, "password check failed", "event", "login_failed", "user_id", u.ID, "reason", "wrong_password")
+		s.Log.InfoContext(ctx, "password check failed", "event", "login_failed", "user_id", u.ID, "reason", "wrong_password")
 	case !ok && locked:
-		s.log.InfoContext(ctx, "password check refused", "event", "login_failed", "user_id", u.ID, "reason", "locked")
+		s.Log.InfoContext(ctx, "password check refused", "event", "login_failed", "user_id", u.ID, "reason", "locked")
 	case !ok:
-		s.log.InfoContext(ctx, "password check refused", "event", "login_failed", "user_id", u.ID, "reason", "disabled")
+		s.Log.InfoContext(ctx, "password check refused", "event", "login_failed", "user_id", u.ID, "reason", "disabled")
 	}
 	return ok, nil
 }
 
+// checkLength refuses a password longer than any the policy lets be set,
+// before any hashing work, so a huge body cannot buy a huge hash.
+func (s *Service) checkLength(pw string) error {
+	if utf8.RuneCountInString(pw) > s.Policy.Max {
+		return usher.Errorf(usher.InvalidPassword, "Password must be at most %d characters long.", s.Policy.Max)
+	}
+	return nil
+}
+
 func (s *Service) checkPolicy(pw string) error {
-	if err := s.policy.Check(pw); err != nil {
+	if err := s.Policy.Check(pw); err != nil {
 		return usher.Errorf(usher.InvalidPassword, "%s", err.Error())
 	}
 	return nil
 }
 
 func (s *Service) hash(ctx context.Context, pw string) (string, error) {
-	h, err := s.hasher.Hash(ctx, pw)
+	h, err := s.Hasher.Hash(ctx, pw)
 	if err != nil {
 		return "", s.hashErr(err)
 	}

@@ -7,29 +7,56 @@ import (
 	"github.com/usherhq/usher/internal/usher"
 )
 
-// Reader reads users. Every method returns a usher.NotFound error for a
-// user that does not exist.
-type Reader interface {
+// Users reads users. Every method returns a usher.NotFound error for a user
+// that does not exist.
+type Users interface {
 	UserByID(ctx context.Context, tenantID, id string) (usher.User, error)
 	UserByEmail(ctx context.Context, tenantID, emailKey string) (usher.User, error)
 }
 
+// Reader is what use cases read outside a transaction.
+type Reader interface {
+	Users
+	// SessionUser returns the user of a live (existing, unexpired) session.
+	SessionUser(ctx context.Context, tenantID, sessionID, userID string, now time.Time) (usher.User, error)
+	// Ticket returns a user's ticket for purpose.
+	Ticket(ctx context.Context, userID, purpose string) (usher.Ticket, error)
+	// TenantByKey returns the tenant whose public key is key.
+	TenantByKey(ctx context.Context, key string) (usher.Tenant, error)
+}
+
 // Tx is one write transaction.
 type Tx interface {
-	Reader
+	Users
 	// LockUser reads a user and holds it against concurrent writers until
 	// the transaction ends.
 	LockUser(ctx context.Context, tenantID, id string) (usher.User, error)
 	// CreateUser inserts u; a taken email key is a usher.EmailTaken error.
 	CreateUser(ctx context.Context, u *usher.User) error
 	// UpdateUser writes u's mutable fields (email, key, hash, flags, data,
-	// updated_at); a taken email key is a usher.EmailTaken error.
+	// updated_at, lockout counters); a taken email key is usher.EmailTaken.
 	UpdateUser(ctx context.Context, u *usher.User) error
 	DeleteUser(ctx context.Context, tenantID, id string) error
 	// RecordCheck records the outcome of a password check for lockout: a
 	// failure counts in the window that starts at windowStart (a failure
 	// before it starts a new window at now); a success clears the count.
 	RecordCheck(ctx context.Context, tenantID, id string, failed bool, now, windowStart time.Time) error
+
+	CreateSession(ctx context.Context, s usher.Session) error
+	DeleteSession(ctx context.Context, tenantID, id string) error
+	DeleteSessions(ctx context.Context, tenantID, userID string) error
+
+	// PutTicket stores t, replacing the user's ticket of the same purpose.
+	PutTicket(ctx context.Context, t usher.Ticket) error
+	LockTicket(ctx context.Context, userID, purpose string) (usher.Ticket, error)
+	SetTicketTries(ctx context.Context, userID, purpose string, tries int) error
+	DeleteTickets(ctx context.Context, userID string, purposes ...string) error
+
+	// Count adds one to the fixed-window counter key and returns its value;
+	// a window that started before windowStart restarts at now.
+	Count(ctx context.Context, key string, now, windowStart time.Time) (int, error)
+	// Enqueue adds a message to the outbox.
+	Enqueue(ctx context.Context, m usher.Message, now time.Time) error
 }
 
 // Store is the storage Usher runs on.

@@ -16,7 +16,7 @@ import (
 // Status maps an error code to its HTTP status.
 func Status(code usher.Code) int {
 	switch code {
-	case usher.Invalid, usher.InvalidJSON, usher.InvalidEmail, usher.InvalidPassword, usher.InvalidData:
+	case usher.Invalid, usher.InvalidJSON, usher.InvalidEmail, usher.InvalidPassword, usher.InvalidData, usher.InvalidCode:
 		return http.StatusBadRequest
 	case usher.Unauthorized:
 		return http.StatusUnauthorized

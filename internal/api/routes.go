@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/usherhq/usher/internal/usher"
 )
@@ -16,8 +18,53 @@ const (
 	// MutualTLS: the connection presented a client certificate that the
 	// listener verified against the client CA.
 	MutualTLS Policy = "mtls"
-	// Public: no credentials (health checks).
+	// Public: no credentials (health checks, JWKS, verification links).
 	Public Policy = "public"
+	// TenantKey: a known tenant public key in SB-PUBLIC-KEY (or ?sbpk=).
+	TenantKey Policy = "tenant-key"
+	// Bearer: a tenant key and an access token of a live session of that
+	// tenant in "Authorization: Bearer".
+	Bearer Policy = "bearer"
+)
+
+// Auth resolves the credentials that the TenantKey and Bearer policies
+// need.
+type Auth struct {
+	// Tenant returns the tenant whose public key is key.
+	Tenant func(ctx context.Context, key string) (usher.Tenant, error)
+	// Authenticate returns the user and session id of a bearer token.
+	Authenticate func(ctx context.Context, tenantID, token string) (usher.User, string, error)
+}
+
+type principal struct {
+	tenant    usher.Tenant
+	user      usher.User
+	sessionID string
+}
+
+const principalKey ctxKey = 1
+
+// TenantOf returns the tenant that a TenantKey or Bearer route resolved.
+func TenantOf(r *http.Request) usher.Tenant {
+	p, _ := r.Context().Value(principalKey).(*principal)
+	if p == nil {
+		return usher.Tenant{}
+	}
+	return p.tenant
+}
+
+// UserOf returns the user and session id that a Bearer route resolved.
+func UserOf(r *http.Request) (usher.User, string) {
+	p, _ := r.Context().Value(principalKey).(*principal)
+	if p == nil {
+		return usher.User{}, ""
+	}
+	return p.user, p.sessionID
+}
+
+var (
+	errNoKey   = usher.Errorf(usher.Unauthorized, "A valid SB-PUBLIC-KEY is required.")
+	errNoToken = usher.Errorf(usher.Unauthorized, "A valid bearer token is required.")
 )
 
 // HandlerFunc is an HTTP handler that returns its error for rendering.
@@ -32,10 +79,10 @@ type Route struct {
 
 // Mux builds a ServeMux from routes, each wrapped in the check its policy
 // requires. Unknown paths and methods get the native error body.
-func Mux(routes []Route, log *slog.Logger) (*http.ServeMux, error) {
+func Mux(routes []Route, log *slog.Logger, auth *Auth) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	for _, rt := range routes {
-		h, err := guard(rt, log)
+		h, err := guard(rt, log, auth)
 		if err != nil {
 			return nil, err
 		}
@@ -44,7 +91,7 @@ func Mux(routes []Route, log *slog.Logger) (*http.ServeMux, error) {
 	return mux, nil
 }
 
-func guard(rt Route, log *slog.Logger) (http.Handler, error) {
+func guard(rt Route, log *slog.Logger, auth *Auth) (http.Handler, error) {
 	handle := func(w http.ResponseWriter, r *http.Request) {
 		if err := rt.Handler(w, r); err != nil {
 			WriteError(w, r, log, err)
@@ -63,8 +110,54 @@ func guard(rt Route, log *slog.Logger) (http.Handler, error) {
 			}
 			handle(w, r)
 		}), nil
+	case TenantKey, Bearer:
+		if auth == nil {
+			return nil, fmt.Errorf("api: route %q needs an Auth for policy %q", rt.Pattern, rt.Auth)
+		}
+		bearer := rt.Auth == Bearer
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, err := authenticate(r, auth, bearer)
+			if err != nil {
+				if bearer && usher.ErrorCode(err) == usher.Unauthorized {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="usher"`)
+				}
+				WriteError(w, r, log, err)
+				return
+			}
+			handle(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+		}), nil
 	}
 	return nil, fmt.Errorf("api: route %q has no known auth policy (%q)", rt.Pattern, rt.Auth)
+}
+
+func authenticate(r *http.Request, auth *Auth, bearer bool) (*principal, error) {
+	key := r.Header.Get("SB-PUBLIC-KEY")
+	if key == "" {
+		key = r.URL.Query().Get("sbpk")
+	}
+	if key == "" || len(key) > 256 {
+		return nil, errNoKey
+	}
+	t, err := auth.Tenant(r.Context(), key)
+	if usher.ErrorCode(err) == usher.NotFound {
+		return nil, errNoKey
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := &principal{tenant: t}
+	if !bearer {
+		return p, nil
+	}
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return nil, errNoToken
+	}
+	p.user, p.sessionID, err = auth.Authenticate(r.Context(), t.ID, strings.TrimSpace(tok))
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // NotFound answers requests that no route matched: 405 with Allow when the

@@ -5,9 +5,13 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
+	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -51,6 +55,33 @@ type Config struct {
 	WriteTimeout      time.Duration `name:"http-write-timeout" default:"30s" help:"Time to write a response."`
 	IdleTimeout       time.Duration `name:"http-idle-timeout" default:"120s" help:"Time a keep-alive connection may idle."`
 	ShutdownTimeout   time.Duration `name:"shutdown-timeout" default:"20s" help:"Time in-flight requests get to finish on SIGTERM."`
+
+	PublicURL      string        `name:"public-url" placeholder:"URL" help:"Base URL of the public surface as users reach it; links in emails are built from it (default: http:// + public-addr)."`
+	TokenIssuer    string        `name:"token-issuer" placeholder:"URL" help:"The iss claim of access tokens (default: public-url)."`
+	TokenTTL       time.Duration `name:"token-ttl" default:"12h" help:"Lifetime of access tokens and their sessions."`
+	TokenCacheSize int           `name:"token-cache-size" default:"10000" help:"Verified tokens kept in memory, so a repeated token skips signature verification (0: off)."`
+	SecretKey      string        `name:"secret-key" placeholder:"BASE64" help:"32-byte data key (base64) that seals signing keys and pending email at rest. Default: data-dir/secret.key, created on first start. Every node of one database needs the same key."`
+
+	CORSOrigins    []string `name:"cors-origins" default:"*" sep:"," help:"Origins allowed to call the public surface from a browser (comma-separated; * for any)."`
+	RateAuth       int      `name:"rate-auth" default:"60" help:"Requests per minute per client IP to register, login and password reset (0: no limit)."`
+	RatePublic     int      `name:"rate-public" default:"1200" help:"Requests per minute per client IP to the whole public surface (0: no limit)."`
+	TrustedProxies []string `name:"trusted-proxies" sep:"," placeholder:"CIDR,..." help:"Proxies whose X-Forwarded-For is believed for the client IP (ignored from anyone else)."`
+
+	ResetTTL      time.Duration `name:"reset-ttl" default:"30m" help:"Lifetime of a password reset code."`
+	ResetMaxTries int           `name:"reset-max-tries" default:"5" help:"Wrong tries that kill a reset code."`
+	ResetPerHour  int           `name:"reset-per-hour" default:"5" help:"Reset emails per address per hour (further requests get 429, for known and unknown addresses alike)."`
+
+	SMTPHost        string        `name:"smtp-host" help:"SMTP server. Empty: emails are printed to the terminal (development)."`
+	SMTPPort        int           `name:"smtp-port" default:"587" help:"SMTP port."`
+	SMTPUsername    string        `name:"smtp-username" help:"SMTP user (empty: no authentication)."`
+	SMTPPassword    string        `name:"smtp-password" help:"SMTP password."`
+	SMTPTLS         string        `name:"smtp-tls" default:"starttls" enum:"starttls,implicit,none" help:"starttls (required), implicit (TLS from the start, port 465) or none (a relay on localhost only)."`
+	MailFrom        string        `name:"mail-from" default:"Usher <no-reply@localhost>" help:"From address of Usher's emails."`
+	MailTemplates   string        `name:"mail-templates" type:"path" placeholder:"DIR" help:"Directory of templates overriding the defaults (KIND.subject, KIND.txt, KIND.html)."`
+	MailMaxAttempts int           `name:"mail-max-attempts" default:"10" help:"Send attempts before an email is abandoned."`
+	MailRetryBase   time.Duration `name:"mail-retry-base" default:"10s" help:"Delay before the first retry; it doubles with each attempt."`
+	MailRetryMax    time.Duration `name:"mail-retry-max" default:"1h" help:"Longest delay between retries."`
+	MailPoll        time.Duration `name:"mail-poll" default:"2s" help:"How often the relay looks for email queued by other nodes."`
 
 	LogLevel    string `name:"log-level" default:"info" enum:"debug,info,warn,error" help:"Log level."`
 	LogRequests bool   `name:"log-requests" default:"true" negatable:"" help:"Log one line per HTTP request."`
@@ -126,5 +157,68 @@ func (c *Config) Validate() error {
 			bad(name, "must be positive")
 		}
 	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("public-url", "%q is not an http(s) URL", c.PublicURL)
+		}
+	}
+	if c.TokenTTL < time.Minute || c.TokenTTL > 90*24*time.Hour {
+		bad("token-ttl", "must be between 1m and 2160h")
+	}
+	if c.TokenCacheSize < 0 {
+		bad("token-cache-size", "must not be negative")
+	}
+	if c.SecretKey != "" {
+		if k, err := base64.StdEncoding.DecodeString(c.SecretKey); err != nil || len(k) != 32 {
+			bad("secret-key", "must be 32 bytes in base64 (try: openssl rand -base64 32)")
+		}
+	}
+	if _, err := c.Proxies(); err != nil {
+		bad("trusted-proxies", "%v", err)
+	}
+	if c.RateAuth < 0 || c.RatePublic < 0 {
+		bad("rate-auth", "rates must not be negative")
+	}
+	if c.ResetTTL < time.Minute || c.ResetMaxTries < 1 || c.ResetPerHour < 1 {
+		bad("reset-ttl", "reset-ttl must be at least 1m, reset-max-tries and reset-per-hour at least 1")
+	}
+	if c.SMTPHost != "" && (c.SMTPPort < 1 || c.SMTPPort > 65535) {
+		bad("smtp-port", "must be a port number")
+	}
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		bad("mail-from", "%q is not an email address", c.MailFrom)
+	}
+	if c.MailMaxAttempts < 1 || c.MailRetryBase <= 0 || c.MailRetryMax < c.MailRetryBase || c.MailPoll <= 0 {
+		bad("mail-max-attempts", "mail-max-attempts must be at least 1, mail-retry-base and mail-poll positive, mail-retry-max at least mail-retry-base")
+	}
 	return errors.Join(errs...)
+}
+
+// Proxies parses TrustedProxies: CIDR prefixes or single addresses.
+func (c *Config) Proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an address or CIDR prefix", s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// PublicBaseURL returns public-url, or http:// + the public address.
+func (c *Config) PublicBaseURL(boundPublicAddr string) string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	return "http://" + boundPublicAddr
 }

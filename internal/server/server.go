@@ -49,9 +49,9 @@ func MutualTLS(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
 // Listener is one HTTP server on one address.
 type Listener struct {
 	Name    string
-	Addr    string      // as configured; ":0" picks a free port
-	TLS     *tls.Config // nil for plain HTTP
-	Handler http.Handler
+	Addr    string       // as configured; ":0" picks a free port
+	TLS     *tls.Config  // nil for plain HTTP
+	Handler http.Handler // may be set after Listen, before Serve
 
 	srv *http.Server
 	ln  net.Listener
@@ -83,6 +83,7 @@ func (l *Listener) BoundAddr() string { return l.ln.Addr().String() }
 
 // Serve serves until Shutdown; it returns nil after a clean shutdown.
 func (l *Listener) Serve() error {
+	l.srv.Handler = l.Handler
 	var err error
 	if l.TLS != nil {
 		err = l.srv.ServeTLS(l.ln, "", "")

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/usherhq/usher/internal/account"
@@ -27,6 +28,9 @@ type Dialect struct {
 	Retryable func(error) bool
 	// ForUpdate is appended to a SELECT that locks the rows it reads.
 	ForUpdate string
+	// SkipLocked is appended to the outbox claim's inner SELECT, so relays
+	// on several nodes claim different rows without waiting on each other.
+	SkipLocked string
 }
 
 // Store is account.Store on a SQL database. Writes go through w; reads go
@@ -135,8 +139,13 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-const userColumns = `id, tenant_id, email, email_key, password_hash, confirmed, enabled, data,
-	created_at, updated_at, failed_checks, failed_since`
+var userCols = []string{"id", "tenant_id", "email", "email_key", "password_hash", "confirmed", "enabled", "data",
+	"created_at", "updated_at", "failed_checks", "failed_since"}
+
+var (
+	userColumns  = strings.Join(userCols, ", ")
+	userColumnsU = "u." + strings.Join(userCols, ", u.") // for joins on users u
+)
 
 // UserByID returns one user.
 func (s *Store) UserByID(ctx context.Context, tenantID, id string) (usher.User, error) {
@@ -283,6 +292,24 @@ func (s *Store) EnsureTenant(ctx context.Context, t usher.Tenant) (usher.Tenant,
 		Scan(&t.ID, &t.Name, &t.PublicKey, &created)
 	if err != nil {
 		return usher.Tenant{}, s.wrap(err)
+	}
+	t.CreatedAt = fromMillis(created)
+	return t, nil
+}
+
+// TenantByKey returns the tenant whose public key is key.
+func (s *Store) TenantByKey(ctx context.Context, key string) (usher.Tenant, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var t usher.Tenant
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT id, name, public_key, created_at FROM tenants WHERE public_key = $1`, key).
+		Scan(&t.ID, &t.Name, &t.PublicKey, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, usher.Errorf(usher.NotFound, "Tenant not found.")
+	}
+	if err != nil {
+		return t, s.wrap(err)
 	}
 	t.CreatedAt = fromMillis(created)
 	return t, nil

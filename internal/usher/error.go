@@ -15,6 +15,7 @@ const (
 	InvalidEmail    Code = "invalid_email"          // 400
 	InvalidPassword Code = "invalid_password"       // 400
 	InvalidData     Code = "invalid_data"           // 400
+	InvalidCode     Code = "invalid_code"           // 400, a wrong, expired or used code
 	Unauthorized    Code = "unauthorized"           // 401
 	NotFound        Code = "not_found"              // 404
 	MethodNotAllow  Code = "method_not_allowed"     // 405

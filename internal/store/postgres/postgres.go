@@ -124,6 +124,7 @@ var Dialect = store.Dialect{
 	},
 	Unavailable: unavailable,
 	ForUpdate:   " FOR UPDATE",
+	SkipLocked:  " FOR UPDATE SKIP LOCKED",
 }
 
 func pgCode(err error) string {

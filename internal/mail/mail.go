@@ -1,0 +1,223 @@
+// Package mail renders Usher's emails from templates and sends them, over
+// SMTP or, in development, to a terminal.
+package mail
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	texttemplate "text/template"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/usherhq/usher/internal/usher"
+)
+
+//go:embed templates/*
+var defaults embed.FS
+
+// Kinds are the message kinds Usher sends; each has a subject, a text and
+// an HTML template.
+var Kinds = []string{usher.MailReset, usher.MailPasswordChanged, usher.MailVerify}
+
+// Email is a rendered message.
+type Email struct {
+	To, Subject, Text, HTML string
+}
+
+// Templates render messages. Links are built from the configured public
+// base URL, never from a request.
+type Templates struct {
+	subject map[string]*texttemplate.Template
+	text    map[string]*texttemplate.Template
+	html    map[string]*htmltemplate.Template
+	// PublicURL is the base of links in emails, e.g. https://auth.example.com.
+	publicURL string
+	codeTTL   time.Duration
+	linkTTL   time.Duration
+}
+
+// LoadTemplates parses the default templates, replaced by any file of the
+// same name (e.g. password_reset.txt, password_reset.html,
+// password_reset.subject) in dir, if dir is not empty.
+func LoadTemplates(dir, publicURL string, codeTTL, linkTTL time.Duration) (*Templates, error) {
+	t := &Templates{
+		subject: map[string]*texttemplate.Template{}, text: map[string]*texttemplate.Template{},
+		html: map[string]*htmltemplate.Template{}, publicURL: strings.TrimRight(publicURL, "/"),
+		codeTTL: codeTTL, linkTTL: linkTTL,
+	}
+	read := func(name string) (string, error) {
+		if dir != "" {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if err == nil {
+				return string(b), nil
+			}
+			if !errors.Is(err, os.ErrNotExist) {
+				return "", err
+			}
+		}
+		b, err := defaults.ReadFile("templates/" + name)
+		return string(b), err
+	}
+	for _, kind := range Kinds {
+		var err error
+		var src string
+		if src, err = read(kind + ".subject"); err == nil {
+			t.subject[kind], err = texttemplate.New(kind + ".subject").Option("missingkey=error").Parse(strings.TrimSpace(src))
+		}
+		if err == nil {
+			if src, err = read(kind + ".txt"); err == nil {
+				t.text[kind], err = texttemplate.New(kind + ".txt").Option("missingkey=error").Parse(src)
+			}
+		}
+		if err == nil {
+			if src, err = read(kind + ".html"); err == nil {
+				t.html[kind], err = htmltemplate.New(kind + ".html").Option("missingkey=error").Parse(src)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("mail templates: %s: %w", kind, err)
+		}
+	}
+	return t, nil
+}
+
+// data is what templates see.
+type data struct {
+	Email   string
+	Code    string
+	Link    string
+	CodeTTL string
+	LinkTTL string
+}
+
+// VerifyLink returns the email verification link for an address and token.
+func (t *Templates) VerifyLink(email, tok string) string {
+	q := url.Values{"email": {email}, "token": {tok}, "response_type": {"html"}}
+	return t.publicURL + "/verify?" + q.Encode()
+}
+
+// Render renders a message of kind to to.
+func (t *Templates) Render(kind, to string, p usher.MailParams) (Email, error) {
+	subj, ok := t.subject[kind]
+	if !ok {
+		return Email{}, fmt.Errorf("mail: no template for %q", kind)
+	}
+	d := data{Email: p.Email, Code: p.Code, CodeTTL: human(t.codeTTL), LinkTTL: human(t.linkTTL)}
+	if p.Token != "" {
+		d.Link = t.VerifyLink(p.Email, p.Token)
+	}
+	var s, txt, html bytes.Buffer
+	if err := subj.Execute(&s, d); err != nil {
+		return Email{}, err
+	}
+	if err := t.text[kind].Execute(&txt, d); err != nil {
+		return Email{}, err
+	}
+	if err := t.html[kind].Execute(&html, d); err != nil {
+		return Email{}, err
+	}
+	return Email{To: to, Subject: strings.TrimSpace(s.String()), Text: txt.String(), HTML: html.String()}, nil
+}
+
+func human(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		if d == time.Hour {
+			return "1 hour"
+		}
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	case d >= time.Minute:
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+	return d.String()
+}
+
+// Sender delivers rendered emails.
+type Sender interface {
+	Send(ctx context.Context, e Email) error
+}
+
+// SMTP is an SMTP server's settings.
+type SMTP struct {
+	Host     string
+	Port     int
+	Username string
+	Password string
+	// TLS is "starttls" (required), "implicit" (TLS from the first byte,
+	// usually port 465) or "none" (only for a relay on the same host).
+	TLS     string
+	From    string
+	Timeout time.Duration
+}
+
+// SMTPSender sends through an SMTP server.
+type SMTPSender struct{ c SMTP }
+
+// NewSMTPSender returns a sender for c.
+func NewSMTPSender(c SMTP) *SMTPSender { return &SMTPSender{c: c} }
+
+// Send delivers e.
+func (s *SMTPSender) Send(ctx context.Context, e Email) error {
+	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	if err := m.From(s.c.From); err != nil {
+		return fmt.Errorf("mail: from address: %w", err)
+	}
+	if err := m.To(e.To); err != nil {
+		return fmt.Errorf("mail: recipient: %w", err)
+	}
+	m.Subject(e.Subject)
+	m.SetDate()
+	m.SetMessageID()
+	m.SetBodyString(gomail.TypeTextPlain, e.Text)
+	m.AddAlternativeString(gomail.TypeTextHTML, e.HTML)
+
+	opts := []gomail.Option{gomail.WithPort(s.c.Port), gomail.WithTimeout(s.c.Timeout)}
+	switch s.c.TLS {
+	case "implicit":
+		opts = append(opts, gomail.WithSSL())
+	case "none":
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	default:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	}
+	if s.c.Username != "" {
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
+			gomail.WithUsername(s.c.Username), gomail.WithPassword(s.c.Password))
+	}
+	client, err := gomail.NewClient(s.c.Host, opts...)
+	if err != nil {
+		return err
+	}
+	return client.DialAndSendWithContext(ctx, m)
+}
+
+// LogSender prints each email to a writer instead of sending it: the
+// development default, so a newcomer sees reset codes and links in the
+// terminal. It is never used when SMTP is configured.
+type LogSender struct {
+	mu  sync.Mutex
+	out io.Writer
+}
+
+// NewLogSender returns a LogSender writing to out.
+func NewLogSender(out io.Writer) *LogSender { return &LogSender{out: out} }
+
+// Send prints e.
+func (l *LogSender) Send(_ context.Context, e Email) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := fmt.Fprintf(l.out, "\n----- email (development: no SMTP server configured) -----\nTo: %s\nSubject: %s\n\n%s\n-----\n",
+		e.To, e.Subject, strings.TrimSpace(e.Text))
+	return err
+}

@@ -1,0 +1,152 @@
+// Package outbox relays queued email: it claims due messages from the
+// store, sends them, retries failures with exponential backoff, and records
+// each message as sent or abandoned. A restart loses nothing, because the
+// queue is the database.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"time"
+
+	"github.com/usherhq/usher/internal/usher"
+)
+
+// Store is the outbox's view of the database.
+type Store interface {
+	// Claim leases up to limit due messages until now+lease.
+	Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]usher.Message, error)
+	MarkSent(ctx context.Context, id string, now time.Time) error
+	MarkFailed(ctx context.Context, id string, next time.Time, reason string, abandon bool) error
+}
+
+// Deliver sends one message; it opens and renders the message itself.
+type Deliver func(ctx context.Context, m usher.Message) error
+
+// Config tunes a Relay.
+type Config struct {
+	MaxAttempts  int           // give up after this many attempts
+	RetryBase    time.Duration // first retry delay; doubles each attempt
+	RetryMax     time.Duration // longest retry delay
+	PollInterval time.Duration // how often to look for due messages
+	SendTimeout  time.Duration // one send attempt's limit
+	Now          func() time.Time
+}
+
+// Relay sends the outbox.
+type Relay struct {
+	c       Config
+	store   Store
+	deliver Deliver
+	log     *slog.Logger
+	wake    chan struct{}
+}
+
+// New returns a Relay.
+func New(store Store, deliver Deliver, log *slog.Logger, c Config) *Relay {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &Relay{c: c, store: store, deliver: deliver, log: log, wake: make(chan struct{}, 1)}
+}
+
+// Notify wakes the relay to look for messages now rather than at the next
+// poll. It never blocks.
+func (r *Relay) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends due messages until ctx ends.
+func (r *Relay) Run(ctx context.Context) error {
+	t := time.NewTicker(r.c.PollInterval)
+	defer t.Stop()
+	for {
+		r.drain(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-r.wake:
+		}
+	}
+}
+
+const batch = 16
+
+// drain sends due messages until none is left or ctx ends.
+func (r *Relay) drain(ctx context.Context) {
+	for ctx.Err() == nil {
+		lease := r.c.SendTimeout*batch + time.Minute
+		msgs, err := r.store.Claim(ctx, r.c.Now(), lease, batch)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.WarnContext(ctx, "outbox claim failed", "event", "outbox_claim_failed", "error", err)
+			}
+			return
+		}
+		for _, m := range msgs {
+			r.send(ctx, m)
+		}
+		if len(msgs) < batch {
+			return
+		}
+	}
+}
+
+func (r *Relay) send(ctx context.Context, m usher.Message) {
+	sctx, cancel := context.WithTimeout(ctx, r.c.SendTimeout)
+	err := r.safeDeliver(sctx, m)
+	cancel()
+	if ctx.Err() != nil {
+		return // shutting down: the lease lapses and the message is sent later
+	}
+	now := r.c.Now()
+	log := r.log.With("message_id", m.ID, "kind", m.Kind, "attempt", m.Attempts)
+	if err == nil {
+		if err := r.store.MarkSent(ctx, m.ID, now); err != nil {
+			log.WarnContext(ctx, "outbox mark sent failed", "event", "outbox_mark_failed", "error", err)
+		}
+		log.InfoContext(ctx, "email sent", "event", "email_sent")
+		return
+	}
+	abandon := m.Attempts >= r.c.MaxAttempts
+	next := now.Add(r.backoff(m.Attempts))
+	if merr := r.store.MarkFailed(ctx, m.ID, next, err.Error(), abandon); merr != nil {
+		log.WarnContext(ctx, "outbox mark failed failed", "event", "outbox_mark_failed", "error", merr)
+	}
+	if abandon {
+		log.ErrorContext(ctx, "email abandoned", "event", "email_abandoned", "error", err)
+		return
+	}
+	log.WarnContext(ctx, "email send failed; will retry", "event", "email_retry", "error", err, "next_attempt", next)
+}
+
+// safeDeliver turns a panic in delivery into an error.
+func (r *Relay) safeDeliver(ctx context.Context, m usher.Message) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.ErrorContext(ctx, "outbox delivery panicked", "event", "panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = errors.New("delivery panicked")
+		}
+	}()
+	return r.deliver(ctx, m)
+}
+
+// backoff is RetryBase × 2^(attempt-1), capped at RetryMax, with ±20% jitter
+// so that relays on several nodes do not retry in step.
+func (r *Relay) backoff(attempt int) time.Duration {
+	d := r.c.RetryBase
+	for i := 1; i < attempt && d < r.c.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, r.c.RetryMax)
+	jitter := time.Duration(rand.Int64N(int64(d)/5 + 1))
+	return d - d/10 + jitter
+}

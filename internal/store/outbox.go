@@ -1,0 +1,103 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/usherhq/usher/internal/account"
+	"github.com/usherhq/usher/internal/usher"
+)
+
+// Claim takes up to limit due messages for sending, leasing them until
+// now+lease so that no other relay takes them meanwhile. A relay that dies
+// mid-send loses its lease, and the message is sent again later.
+func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]usher.Message, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.w.QueryContext(ctx, `UPDATE outbox SET claimed_until = $1, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM outbox
+			WHERE status = 'pending' AND next_attempt_at <= $2 AND claimed_until <= $2
+			ORDER BY next_attempt_at LIMIT $3`+s.d.SkipLocked+`)
+		RETURNING id, tenant_id, kind, recipient, params, attempts`, millis(now.Add(lease)), millis(now), limit)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	var out []usher.Message
+	for rows.Next() {
+		var m usher.Message
+		if err := rows.Scan(&m.ID, &m.TenantID, &m.Kind, &m.To, &m.Params, &m.Attempts); err != nil {
+			return nil, s.wrap(err)
+		}
+		out = append(out, m)
+	}
+	return out, s.wrap(rows.Err())
+}
+
+// MarkSent records a delivered message and wipes its contents.
+func (s *Store) MarkSent(ctx context.Context, id string, now time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	_, err := s.w.ExecContext(ctx, `UPDATE outbox SET status = 'sent', params = '', sent_at = $1, last_error = ''
+		WHERE id = $2`, millis(now), id)
+	return s.wrap(err)
+}
+
+// MarkFailed records a failed attempt: the message is tried again at next,
+// or, when abandon is set, given up (and its contents wiped).
+func (s *Store) MarkFailed(ctx context.Context, id string, next time.Time, reason string, abandon bool) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if len(reason) > 500 {
+		reason = reason[:500]
+	}
+	q := `UPDATE outbox SET next_attempt_at = $1, claimed_until = 0, last_error = $2 WHERE id = $3`
+	if abandon {
+		q = `UPDATE outbox SET status = 'abandoned', params = '', next_attempt_at = $1, claimed_until = 0, last_error = $2 WHERE id = $3`
+	}
+	_, err := s.w.ExecContext(ctx, q, millis(next), reason, id)
+	return s.wrap(err)
+}
+
+// SigningKeys returns every stored signing key.
+func (s *Store) SigningKeys(ctx context.Context) ([]usher.SigningKey, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.r.QueryContext(ctx, `SELECT kid, algorithm, public_key, private_key, created_at, retired_at
+		FROM signing_keys ORDER BY created_at`)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	var out []usher.SigningKey
+	for rows.Next() {
+		var k usher.SigningKey
+		var created, retired int64
+		if err := rows.Scan(&k.KID, &k.Algorithm, &k.Public, &k.Private, &created, &retired); err != nil {
+			return nil, s.wrap(err)
+		}
+		k.CreatedAt = fromMillis(created)
+		if retired != 0 {
+			k.RetiredAt = fromMillis(retired)
+		}
+		out = append(out, k)
+	}
+	return out, s.wrap(rows.Err())
+}
+
+// AddSigningKey stores k and retires every other key that may sign.
+func (s *Store) AddSigningKey(ctx context.Context, k usher.SigningKey) error {
+	return s.exec(ctx, func(q querier) error {
+		if _, err := q.ExecContext(ctx, `UPDATE signing_keys SET retired_at = $1 WHERE retired_at = 0`, millis(k.CreatedAt)); err != nil {
+			return err
+		}
+		_, err := q.ExecContext(ctx, `INSERT INTO signing_keys (kid, algorithm, public_key, private_key, created_at)
+			VALUES ($1, $2, $3, $4, $5)`, k.KID, k.Algorithm, k.Public, k.Private, millis(k.CreatedAt))
+		return err
+	})
+}
+
+// exec runs fn in a write transaction outside the account use cases.
+func (s *Store) exec(ctx context.Context, fn func(querier) error) error {
+	return s.update(ctx, func(t account.Tx) error { return fn(t.(*tx).q) })
+}
