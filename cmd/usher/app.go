@@ -159,7 +159,7 @@ func (m *Main) Start(ctx context.Context) error {
 	m.Accounts = account.New(account.Config{
 		Store:      st,
 		Hasher:     m.Hasher,
-		Policy:     password.Policy{Min: c.PasswordMin, Max: c.PasswordMax},
+		Policy:     password.Policy{Min: c.PasswordMin, Max: c.PasswordMax, AllowCommon: c.PasswordAllowCommon},
 		Lockout:    account.Lockout{Max: c.LockoutMax, Window: c.LockoutWindow},
 		Tokens:     token.NewTokens(m.Keys, issuer, c.TokenCacheSize, m.Now),
 		Box:        box,

@@ -43,6 +43,8 @@ type Config struct {
 	PasswordMin int `name:"password-min" default:"8" help:"Shortest accepted password, in Unicode code points."`
 	PasswordMax int `name:"password-max" default:"128" help:"Longest accepted password, in Unicode code points (32 matches seed 000 strictly)."`
 
+	PasswordAllowCommon bool `name:"password-allow-common" help:"Accept passwords from the list of the 30,000 most common ones (refused by default)."`
+
 	LockoutMax    int           `name:"lockout-max" default:"10" help:"Failed password checks that lock an account (0 turns lockout off)."`
 	LockoutWindow time.Duration `name:"lockout-window" default:"15m" help:"Window in which failed checks count; the lock lifts when it has passed."`
 

@@ -10,6 +10,8 @@ import (
 type Policy struct {
 	Min int
 	Max int
+	// AllowCommon turns off the refusal of the most common passwords.
+	AllowCommon bool
 }
 
 // Violation says why a password is refused, in words safe to show the user.
@@ -26,6 +28,8 @@ func (p Policy) Check(password string) error {
 		return Violation(fmt.Sprintf("Password must be at least %d characters long.", p.Min))
 	case n > p.Max:
 		return Violation(fmt.Sprintf("Password must be at most %d characters long.", p.Max))
+	case !p.AllowCommon && IsCommon(password):
+		return Violation("This password is one of the most commonly used passwords; choose another.")
 	}
 	return nil
 }
