@@ -9,13 +9,17 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 
 	"github.com/usherhq/usher/internal/api"
 	"github.com/usherhq/usher/internal/config"
+	"github.com/usherhq/usher/internal/store"
 	"github.com/usherhq/usher/internal/store/postgres"
 	"github.com/usherhq/usher/internal/store/sqlite"
+	"github.com/usherhq/usher/internal/token"
+	"github.com/usherhq/usher/internal/usher"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -24,7 +28,17 @@ var version = ""
 type cli struct {
 	Serve   serveCmd   `cmd:"" help:"Run Usher."`
 	Migrate migrateCmd `cmd:"" help:"Bring the database schema up to date, then exit."`
+	Tenant  struct {
+		Show adminCmd `cmd:"" help:"Print the default tenant: its id and public key (SB-PUBLIC-KEY)."`
+	} `cmd:"" help:"Tenants."`
+	Keys struct {
+		Rotate adminCmd `cmd:"" help:"Add a new token signing key; older keys keep verifying until their tokens expire."`
+	} `cmd:"" help:"Token signing keys."`
 	Version versionCmd `cmd:"" help:"Print the version."`
+}
+
+type adminCmd struct {
+	config.Config `embed:""`
 }
 
 type serveCmd struct {
@@ -72,6 +86,10 @@ func run(args []string) int {
 		return serve(c.Serve.Config)
 	case "migrate":
 		return migrate(c.Migrate.Config)
+	case "tenant show":
+		return admin(c.Tenant.Show.Config, tenantShow)
+	case "keys rotate":
+		return admin(c.Keys.Rotate.Config, keysRotate)
 	case "version":
 		fmt.Println(versionString())
 		return 0
@@ -136,6 +154,57 @@ func migrate(cfg config.Config) int {
 	}
 	log.Info("migrated", "event", "migrated", "applied", applied)
 	return 0
+}
+
+// admin runs an administrative command on the configured database.
+func admin(cfg config.Config, fn func(context.Context, *config.Config, *store.Store) error) int {
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "usher:", err)
+		return 2
+	}
+	ctx := context.Background()
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, "usher:", err)
+		return 1
+	}
+	st, err := openStore(ctx, &cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "usher:", err)
+		return 1
+	}
+	defer st.Close()
+	if err := fn(ctx, &cfg, st); err != nil {
+		fmt.Fprintln(os.Stderr, "usher:", err)
+		return 1
+	}
+	return 0
+}
+
+func tenantShow(ctx context.Context, _ *config.Config, st *store.Store) error {
+	now := time.Now().UTC()
+	t, err := st.EnsureTenant(ctx, usher.Tenant{ID: usher.DefaultTenantID, Name: "default", PublicKey: newPublicKey(), CreatedAt: now})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("id:         %s\nname:       %s\npublic key: %s\n", t.ID, t.Name, t.PublicKey)
+	return nil
+}
+
+func keysRotate(ctx context.Context, cfg *config.Config, st *store.Store) error {
+	box, err := dataBox(cfg)
+	if err != nil {
+		return err
+	}
+	ring := token.NewKeyring(st, box, cfg.TokenTTL)
+	if err := ring.Refresh(ctx); err != nil {
+		return err
+	}
+	kid, err := ring.Rotate(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Printf("new signing key: %s\nRunning nodes sign with it within 30 seconds; older keys verify until their tokens expire (token-ttl %s).\n", kid, cfg.TokenTTL)
+	return nil
 }
 
 func versionString() string {
