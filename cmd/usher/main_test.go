@@ -11,6 +11,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/config"
 	"github.com/usherhq/usher/internal/password"
 	"github.com/usherhq/usher/internal/store/postgres/pgtest"
@@ -126,4 +127,9 @@ func TestServerStartsAndAnswersHealth(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("public /healthz: got %d, want 200", res.StatusCode)
 	}
+}
+
+// testNewUser is a valid new user with the given email.
+func testNewUser(email string) account.NewUser {
+	return account.NewUser{Email: email, Password: "correct horse battery", Enabled: true}
 }
