@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -27,6 +27,7 @@ import (
 	"github.com/usherhq/usher/internal/api"
 	"github.com/usherhq/usher/internal/api/backend"
 	"github.com/usherhq/usher/internal/api/public"
+	"github.com/usherhq/usher/internal/api/thunder"
 	"github.com/usherhq/usher/internal/config"
 	"github.com/usherhq/usher/internal/mail"
 	"github.com/usherhq/usher/internal/outbox"
@@ -118,6 +119,9 @@ func (m *Main) Start(ctx context.Context) error {
 		{Name: "backend", Addr: c.BackendAddr, TLS: tlsConfig},
 		{Name: "public", Addr: c.PublicAddr},
 	}
+	if c.ThunderAddr != "" {
+		m.listeners = append(m.listeners, &server.Listener{Name: "thunder", Addr: c.ThunderAddr})
+	}
 	timeouts := server.Timeouts{ReadHeader: c.ReadHeaderTimeout, Read: c.ReadTimeout, Write: c.WriteTimeout, Idle: c.IdleTimeout}
 	for _, l := range m.listeners {
 		if err := l.Listen(timeouts, m.Log); err != nil {
@@ -140,7 +144,7 @@ func (m *Main) Start(ctx context.Context) error {
 	}
 	m.Hasher = password.NewHasher(params, password.NewPool(workers, c.HashQueue, c.HashMaxWait))
 
-	templates, err := mail.LoadTemplates(c.MailTemplates, publicURL, c.ResetTTL, 24*time.Hour)
+	templates, err := mail.LoadTemplates(c.MailTemplates, publicURL, c.ResetTTL, c.VerifyTTL)
 	if err != nil {
 		return err
 	}
@@ -165,6 +169,7 @@ func (m *Main) Start(ctx context.Context) error {
 		Box:        box,
 		SessionTTL: c.TokenTTL,
 		Reset:      account.Reset{TTL: c.ResetTTL, MaxTries: c.ResetMaxTries, PerHour: c.ResetPerHour},
+		Verify:     account.Verify{TTL: c.VerifyTTL, OnRegister: c.VerifyOnRegister},
 		Notify:     m.Relay.Notify,
 		Log:        m.Log,
 		Now:        m.Now,
@@ -233,7 +238,7 @@ func (m *Main) buildHandlers() error {
 			return u, claims.SessionID, err
 		},
 	}
-	pub := public.New(m.Accounts, m.Keys.JWKS, api.RateLimit(c.RateAuth, time.Minute, proxies, m.Log))
+	pub := public.New(m.Accounts, m.Tenant.ID, m.Keys.JWKS, api.RateLimit(c.RateAuth, time.Minute, proxies, m.Log))
 	publicHandler, err := m.handler("public", pub.Routes(), metrics, auth)
 	if err != nil {
 		return err
@@ -248,7 +253,39 @@ func (m *Main) buildHandlers() error {
 
 	m.listeners[0].Handler = backendHandler
 	m.listeners[1].Handler = publicHandler
+	if len(m.listeners) > 2 {
+		th, err := m.thunderHandler(metrics)
+		if err != nil {
+			return err
+		}
+		m.listeners[2].Handler = th
+	}
 	return nil
+}
+
+// thunderHandler builds the Thunder surface from its settings.
+func (m *Main) thunderHandler(metrics *api.Metrics) (http.Handler, error) {
+	c := &m.Config
+	tc := thunder.Config{
+		HeaderCheck: c.ThunderHeaderCheck,
+		Properties:  thunder.Properties{AllowSubset: c.ThunderAllowSubset, AllowSuperset: c.ThunderAllowSuperset},
+	}
+	for _, a := range c.ThunderApps {
+		name, secret, _ := strings.Cut(a, ":") // checked by Validate
+		tc.Apps = append(tc.Apps, thunder.App{Name: name, Secret: secret})
+	}
+	for _, p := range c.ThunderProperties {
+		prop, err := thunder.ParseProperty(p)
+		if err != nil {
+			return nil, fmt.Errorf("invalid setting thunder-property: %w", err)
+		}
+		tc.Properties.Allowed = append(tc.Properties.Allowed, prop)
+	}
+	h, err := thunder.New(m.Accounts, m.Tenant.ID, tc, m.Log).Mux()
+	if err != nil {
+		return nil, err
+	}
+	return api.Wrap("thunder", h, m.Log, metrics, c.LogRequests), nil
 }
 
 func (m *Main) handler(surface string, routes []api.Route, metrics *api.Metrics, auth *api.Auth) (http.Handler, error) {
@@ -390,6 +427,14 @@ func (m *Main) BackendAddr() string { return m.listeners[0].BoundAddr() }
 
 // PublicAddr returns the bound address of the public listener.
 func (m *Main) PublicAddr() string { return m.listeners[1].BoundAddr() }
+
+// ThunderAddr returns the bound address of the Thunder listener, or "".
+func (m *Main) ThunderAddr() string {
+	if len(m.listeners) < 3 {
+		return ""
+	}
+	return m.listeners[2].BoundAddr()
+}
 
 // Err delivers a listener's failure while serving.
 func (m *Main) Err() <-chan error { return m.errc }

@@ -16,15 +16,26 @@ import (
 var errLogin = usher.Errorf(usher.Unauthorized, "Invalid email or password.")
 
 // Register creates an enabled, unconfirmed user and logs it in: one hash,
-// one transaction (user and session), one token.
+// one transaction (user, session and, with Verify.OnRegister, the
+// verification email), one token.
 func (s *Service) Register(ctx context.Context, tenantID, email, pw string) (string, error) {
 	var sess usher.Session
 	_, err := s.create(ctx, tenantID, NewUser{Email: email, Password: pw, Enabled: true}, func(tx Tx, u *usher.User) error {
 		sess = s.newSession(*u)
-		return tx.CreateSession(ctx, sess)
+		if err := tx.CreateSession(ctx, sess); err != nil {
+			return err
+		}
+		if s.Verify.OnRegister {
+			_, err := s.issueVerification(ctx, tx, *u)
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		return "", err
+	}
+	if s.Verify.OnRegister {
+		s.Notify()
 	}
 	return s.Tokens.Issue(sess)
 }

@@ -38,6 +38,7 @@ type Config struct {
 	Box        *token.Box // seals outbox contents
 	SessionTTL time.Duration
 	Reset      Reset
+	Verify     Verify
 	// Notify is called after a transaction that queued email commits, to
 	// wake the relay; may be nil.
 	Notify func()

@@ -73,6 +73,16 @@ type Config struct {
 	ResetMaxTries int           `name:"reset-max-tries" default:"5" help:"Wrong tries that kill a reset code."`
 	ResetPerHour  int           `name:"reset-per-hour" default:"5" help:"Reset emails per address per hour (further requests get 429, for known and unknown addresses alike)."`
 
+	VerifyTTL        time.Duration `name:"verify-ttl" default:"24h" help:"Lifetime of an email verification token."`
+	VerifyOnRegister bool          `name:"verify-on-register" default:"true" negatable:"" help:"Send a verification email on public registration."`
+
+	ThunderAddr          string   `name:"thunder-addr" placeholder:"HOST:PORT" help:"Address of the Thunder-compatible listener (off when empty)."`
+	ThunderApps          []string `name:"thunder-app" sep:"none" placeholder:"NAME:SECRET" help:"An application allowed on the Thunder surface (HTTP Basic); repeatable."`
+	ThunderHeaderCheck   bool     `name:"thunder-header-check" default:"true" negatable:"" help:"Require the user's password in the password header (Thunder's headerCheck)."`
+	ThunderProperties    []string `name:"thunder-property" sep:"none" placeholder:"NAME:TYPE" help:"An allowed custom property (types: string, integer, double, boolean, list, map); repeatable."`
+	ThunderAllowSubset   bool     `name:"thunder-allow-subset" default:"true" negatable:"" help:"Accept users that lack some allowed properties (Thunder's allowSubset)."`
+	ThunderAllowSuperset bool     `name:"thunder-allow-superset" default:"true" negatable:"" help:"Accept properties that are not listed (Thunder's allowSuperset)."`
+
 	SMTPHost        string        `name:"smtp-host" help:"SMTP server. Empty: emails are printed to the terminal (development)."`
 	SMTPPort        int           `name:"smtp-port" default:"587" help:"SMTP port."`
 	SMTPUsername    string        `name:"smtp-username" help:"SMTP user (empty: no authentication)."`
@@ -192,6 +202,22 @@ func (c *Config) Validate() error {
 	}
 	if c.MailMaxAttempts < 1 || c.MailRetryBase <= 0 || c.MailRetryMax < c.MailRetryBase || c.MailPoll <= 0 {
 		bad("mail-max-attempts", "mail-max-attempts must be at least 1, mail-retry-base and mail-poll positive, mail-retry-max at least mail-retry-base")
+	}
+	if c.VerifyTTL < time.Minute {
+		bad("verify-ttl", "must be at least 1m")
+	}
+	if c.ThunderAddr != "" {
+		if _, _, err := net.SplitHostPort(c.ThunderAddr); err != nil {
+			bad("thunder-addr", "%q is not host:port", c.ThunderAddr)
+		}
+		if len(c.ThunderApps) == 0 {
+			bad("thunder-app", "at least one NAME:SECRET is required with thunder-addr")
+		}
+	}
+	for _, a := range c.ThunderApps {
+		if name, secret, ok := strings.Cut(a, ":"); !ok || name == "" || secret == "" {
+			bad("thunder-app", "each application must be NAME:SECRET") // never echo the secret
+		}
 	}
 	return errors.Join(errs...)
 }

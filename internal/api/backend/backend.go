@@ -37,6 +37,7 @@ func (h *Handler) Routes() []api.Route {
 		{Pattern: "PUT /users/{id}/data", Auth: api.MutualTLS, Handler: h.setData},
 		{Pattern: "GET /users/{id}/data", Auth: api.MutualTLS, Handler: h.getData},
 		{Pattern: "POST /users/{id}/checkpw", Auth: api.MutualTLS, Handler: h.checkPassword},
+		{Pattern: "POST /users/{id}/verify", Auth: api.MutualTLS, Handler: h.sendVerification},
 	}
 }
 
@@ -52,6 +53,9 @@ type user struct {
 }
 
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// Wire returns the wire form of a user, as GET /users/{id} shows it.
+func Wire(u usher.User) any { return toWire(u) }
 
 func toWire(u usher.User) user {
 	return user{
@@ -180,6 +184,14 @@ func (h *Handler) checkPassword(w http.ResponseWriter, r *http.Request) error {
 	api.WriteJSON(w, http.StatusOK, struct {
 		Result bool `json:"result"`
 	}{ok})
+	return nil
+}
+
+func (h *Handler) sendVerification(w http.ResponseWriter, r *http.Request) error {
+	if _, _, err := h.accounts.SendVerification(r.Context(), h.tenantID, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

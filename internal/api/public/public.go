@@ -5,15 +5,20 @@ package public
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/api"
+	"github.com/usherhq/usher/internal/api/backend"
+	"github.com/usherhq/usher/internal/api/thunder"
+	"github.com/usherhq/usher/internal/usher"
 )
 
 // Handler serves the public surface.
 type Handler struct {
 	accounts *account.Service
+	tenantID string // the tenant of verification links
 	jwks     func(time.Time) ([]byte, error)
 	// limitAuth wraps the routes that take credentials or send email.
 	limitAuth func(http.Handler) http.Handler
@@ -21,8 +26,8 @@ type Handler struct {
 
 // New returns a Handler; jwks renders the current key set; limitAuth is
 // the rate limit of the credential routes.
-func New(accounts *account.Service, jwks func(time.Time) ([]byte, error), limitAuth func(http.Handler) http.Handler) *Handler {
-	return &Handler{accounts: accounts, jwks: jwks, limitAuth: limitAuth}
+func New(accounts *account.Service, tenantID string, jwks func(time.Time) ([]byte, error), limitAuth func(http.Handler) http.Handler) *Handler {
+	return &Handler{accounts: accounts, tenantID: tenantID, jwks: jwks, limitAuth: limitAuth}
 }
 
 // Routes is the public surface's route table.
@@ -35,6 +40,8 @@ func (h *Handler) Routes() []api.Route {
 		{Pattern: "POST /password/send", Auth: api.TenantKey, Handler: h.limited(h.sendReset)},
 		{Pattern: "POST /password/reset", Auth: api.TenantKey, Handler: h.limited(h.reset)},
 		{Pattern: "GET /.well-known/jwks.json", Auth: api.Public, Handler: h.keys},
+		{Pattern: "GET /verify", Auth: api.Public, Handler: h.verify},
+		{Pattern: "GET /verify/success", Auth: api.Public, Handler: thunder.SuccessPage},
 		{Pattern: "GET /healthz", Auth: api.Public, Handler: func(w http.ResponseWriter, r *http.Request) error {
 			api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 			return nil
@@ -133,6 +140,25 @@ func (h *Handler) reset(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	api.WriteJSON(w, http.StatusOK, true)
+	return nil
+}
+
+// verify is the link in verification emails. Without a tenant key it works
+// in the default tenant, the one verification emails are sent for.
+func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if q.Get("email") == "" || q.Get("token") == "" {
+		return usher.Errorf(usher.Invalid, "The email and token query parameters are required.")
+	}
+	u, err := h.accounts.VerifyEmail(r.Context(), h.tenantID, q.Get("email"), q.Get("token"))
+	if err != nil {
+		return err
+	}
+	if strings.EqualFold(q.Get("response_type"), "html") {
+		http.Redirect(w, r, "/verify/success", http.StatusSeeOther)
+		return nil
+	}
+	api.WriteJSON(w, http.StatusOK, backend.Wire(u))
 	return nil
 }
 

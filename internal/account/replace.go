@@ -1,0 +1,85 @@
+package account
+
+import (
+	"context"
+	"time"
+
+	"github.com/usherhq/usher/internal/usher"
+)
+
+// UserByEmail returns the user with this email address.
+func (s *Service) UserByEmail(ctx context.Context, tenantID, email string) (usher.User, error) {
+	_, key, err := NormalizeEmail(email)
+	if err != nil {
+		return usher.User{}, err
+	}
+	return s.Store.UserByEmail(ctx, tenantID, key)
+}
+
+// CheckUser reports whether pw is the password of u (enabled, unlocked),
+// with CheckPassword's cost and lockout counting.
+func (s *Service) CheckUser(ctx context.Context, u usher.User, pw string) (bool, error) {
+	if err := s.checkLength(pw); err != nil {
+		return false, nil
+	}
+	return s.check(ctx, u, pw, nil)
+}
+
+// Replacement is a whole user as a client sends it back: the email, a new
+// password (nil keeps the current one), and the custom data.
+type Replacement struct {
+	Email    string
+	Password *string
+	Data     []byte
+}
+
+// Replace overwrites a user's email, password and data in one transaction.
+// A new email clears verification; a new email or password ends sessions
+// and voids codes.
+func (s *Service) Replace(ctx context.Context, tenantID, id string, r Replacement) (usher.User, error) {
+	email, key, err := NormalizeEmail(r.Email)
+	if err != nil {
+		return usher.User{}, err
+	}
+	data, err := NormalizeData(r.Data)
+	if err != nil {
+		return usher.User{}, err
+	}
+	var hash string
+	if r.Password != nil {
+		if err := s.checkPolicy(*r.Password); err != nil {
+			return usher.User{}, err
+		}
+		if hash, err = s.hash(ctx, *r.Password); err != nil {
+			return usher.User{}, err
+		}
+	}
+	var u usher.User
+	err = s.Store.Update(ctx, func(tx Tx) error {
+		var err error
+		if u, err = tx.LockUser(ctx, tenantID, id); err != nil {
+			return err
+		}
+		revoke := hash != ""
+		if u.EmailKey != key {
+			u.Confirmed, revoke = false, true
+		}
+		u.Email, u.EmailKey, u.Data = email, key, data
+		if hash != "" {
+			u.Hash, u.FailedChecks, u.FailedSince = hash, 0, time.Time{}
+		}
+		u.UpdatedAt = s.Now().UTC().Truncate(time.Millisecond)
+		if err := tx.UpdateUser(ctx, &u); err != nil {
+			return err
+		}
+		if revoke {
+			return revokeAll(ctx, tx, u)
+		}
+		return nil
+	})
+	if err != nil {
+		return usher.User{}, err
+	}
+	s.Log.InfoContext(ctx, "user replaced", "event", "user_updated", "user_id", u.ID)
+	return u, nil
+}
