@@ -99,7 +99,25 @@ func (r *FileResolver) Resolve(_ *kong.Context, _ *kong.Path, flag *kong.Flag) (
 	if !ok {
 		return nil, nil
 	}
+	if list, ok := v.([]any); ok {
+		out := make([]any, len(list))
+		for i, el := range list {
+			out[i] = listItem(el)
+		}
+		return out, nil
+	}
 	return fmt.Sprint(v), nil
+}
+
+// listItem renders one element of a list setting. A {name, type} map (the
+// shape of Thunder's allowed properties) becomes "name:type".
+func listItem(el any) string {
+	if m, ok := el.(map[string]any); ok {
+		if name, ok := m["name"]; ok {
+			return fmt.Sprint(name) + ":" + fmt.Sprint(m["type"])
+		}
+	}
+	return fmt.Sprint(el)
 }
 
 // FilePath finds the --config flag or USHER_CONFIG before kong parses, so
