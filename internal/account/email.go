@@ -20,8 +20,8 @@ var errEmail = usher.Errorf(usher.InvalidEmail, "Email address is not valid.")
 // NormalizeEmail validates raw and returns the address to store (trimmed,
 // otherwise as given) and the key that uniqueness is decided on.
 //
-// The key lower-cases and IDNA-converts the domain, and folds the local part
-// to lower case and Unicode NFC. A character outside ASCII never folds into
+// The key lower-cases and IDNA-converts the domain, and puts the local part
+// in Unicode NFC, then lower case (then NFC again). A character outside ASCII never folds into
 // an ASCII one, so look-alikes such as the Kelvin sign (U+212A) or a dotted
 // capital I (U+0130) can never claim the account of a plain k or i.
 func NormalizeEmail(raw string) (email, key string, err error) {
@@ -54,6 +54,7 @@ func NormalizeEmail(raw string) (email, key string, err error) {
 }
 
 func foldLocal(local string) string {
+	local = nfcKeeping(local)
 	var b strings.Builder
 	b.Grow(len(local))
 	for _, r := range local {
@@ -63,5 +64,26 @@ func foldLocal(local string) string {
 		}
 		b.WriteRune(l)
 	}
-	return norm.NFC.String(b.String())
+	return nfcKeeping(b.String())
+}
+
+// nfcKeeping puts s in NFC, except that it keeps the three characters whose
+// canonical decomposition is plain ASCII (KELVIN SIGN to K, GREEK QUESTION
+// MARK to ;, GREEK VARIA to `): NFC would turn a look-alike into the very
+// ASCII character it imitates.
+func nfcKeeping(s string) string {
+	if !strings.ContainsAny(s, "K;`") {
+		return norm.NFC.String(s)
+	}
+	var b strings.Builder
+	start := 0
+	for i, r := range s {
+		if r == '\u212a' || r == '\u037e' || r == '\u1fef' {
+			b.WriteString(norm.NFC.String(s[start:i]))
+			b.WriteRune(r)
+			start = i + utf8.RuneLen(r)
+		}
+	}
+	b.WriteString(norm.NFC.String(s[start:]))
+	return b.String()
 }

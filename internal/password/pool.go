@@ -39,6 +39,9 @@ func NewPool(workers, queue int, maxWait time.Duration) *Pool {
 // Do runs fn on a worker slot, or returns ErrBusy or the context's error
 // without running it.
 func (p *Pool) Do(ctx context.Context, fn func()) error {
+	if err := ctx.Err(); err != nil {
+		return err // the caller is gone: spend no hash on it
+	}
 	select {
 	case p.admit <- struct{}{}:
 	default:

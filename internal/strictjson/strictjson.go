@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -113,13 +114,14 @@ func markValue(stack []frame) {
 func fold(s string) string {
 	ascii := true
 	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf || 'A' <= s[i] && s[i] <= 'Z' {
+		if s[i] >= utf8.RuneSelf {
 			ascii = false
 			break
 		}
 	}
 	if ascii {
-		return s
+		// An ASCII letter's smallest fold is its upper case.
+		return strings.ToUpper(s)
 	}
 	b := make([]rune, 0, len(s))
 	for _, r := range s {
