@@ -4,7 +4,7 @@
 GO ?= go
 FUZZTIME ?= 5s
 
-.PHONY: run test test-postgres fuzz vet build
+.PHONY: run test test-postgres fuzz vet build js-deps
 
 run:
 	$(GO) run ./cmd/usher serve
@@ -17,11 +17,18 @@ vet:
 
 # Every test, with the race detector. PostgreSQL tests run when
 # USHER_TEST_POSTGRES holds a DSN (they skip otherwise, and fail in CI).
-test: vet
+test: vet js-deps
 	$(GO) test -race -count=1 ./...
 	@if [ -n "$$USHER_TEST_POSTGRES" ]; then $(MAKE) --no-print-directory test-postgres; \
 	else echo "USHER_TEST_POSTGRES is not set: the end-to-end suites ran on SQLite only."; fi
 	$(MAKE) --no-print-directory fuzz
+
+# The JavaScript clients that compatibility tests drive (skipped without
+# Node.js, except in CI).
+JS_CLIENTS = clients/staticbackend
+js-deps:
+	@if command -v npm >/dev/null; then for d in $(JS_CLIENTS); do npm ci --silent --no-audit --no-fund --prefix $$d; done; \
+	else echo "npm not found: the JavaScript client tests will skip."; fi
 
 # The end-to-end suites again, with Usher running on PostgreSQL.
 test-postgres:
