@@ -239,17 +239,18 @@ func (m *Main) buildHandlers() error {
 		},
 	}
 	pub := public.New(m.Accounts, m.Tenant.ID, m.Keys.JWKS, api.RateLimit(c.RateAuth, time.Minute, proxies, m.Log))
-	publicHandler, err := m.handler("public", pub.Routes(), metrics, auth)
-	if err != nil {
-		return err
-	}
-	publicHandler = cors.New(cors.Options{
+	corsMiddleware := cors.New(cors.Options{
 		AllowedOrigins: c.CORSOrigins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
 		AllowedHeaders: []string{"SB-PUBLIC-KEY", "Authorization", "Content-Type", "X-Request-ID"},
 		ExposedHeaders: []string{"X-Request-ID", "Retry-After"},
 		MaxAge:         600,
-	}).Handler(api.RateLimit(c.RatePublic, time.Minute, proxies, m.Log)(publicHandler))
+	}).Handler
+	publicHandler, err := m.handler("public", pub.Routes(), metrics, auth,
+		corsMiddleware, api.RateLimit(c.RatePublic, time.Minute, proxies, m.Log))
+	if err != nil {
+		return err
+	}
 
 	m.listeners[0].Handler = backendHandler
 	m.listeners[1].Handler = publicHandler
@@ -288,12 +289,19 @@ func (m *Main) thunderHandler(metrics *api.Metrics) (http.Handler, error) {
 	return api.Wrap("thunder", h, m.Log, metrics, c.LogRequests), nil
 }
 
-func (m *Main) handler(surface string, routes []api.Route, metrics *api.Metrics, auth *api.Auth) (http.Handler, error) {
+// handler builds a surface: the common middleware (request id, recovery,
+// metrics, access log), then the given middleware in order, then the routes.
+func (m *Main) handler(surface string, routes []api.Route, metrics *api.Metrics, auth *api.Auth,
+	middleware ...func(http.Handler) http.Handler) (http.Handler, error) {
 	mux, err := api.Mux(routes, m.Log, auth)
 	if err != nil {
 		return nil, err
 	}
-	return api.Wrap(surface, api.NotFound(mux, m.Log), m.Log, metrics, m.Config.LogRequests), nil
+	h := api.NotFound(mux, m.Log)
+	for i := len(middleware) - 1; i >= 0; i-- {
+		h = middleware[i](h)
+	}
+	return api.Wrap(surface, h, m.Log, metrics, m.Config.LogRequests), nil
 }
 
 // startJobs starts the background jobs: the mail relay, the signing-key

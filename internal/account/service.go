@@ -3,6 +3,7 @@
 package account
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -211,6 +212,9 @@ func (s *Service) SetData(ctx context.Context, tenantID, id string, raw []byte) 
 	if !usher.ValidID(id) {
 		return errNotFound
 	}
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+		return usher.Errorf(usher.InvalidData, "Data must be a JSON object.")
+	}
 	data, err := NormalizeData(raw)
 	if err != nil {
 		return err
@@ -284,7 +288,9 @@ func (s *Service) check(ctx context.Context, u usher.User, pw string, onSuccess 
 		return false, s.hashErr(err)
 	}
 	ok := match && u.Enabled && !locked
-	failed := !match
+	// A right password on a locked account counts as a failure: clearing
+	// the counter would lift the lock after one guess.
+	failed := !match || locked
 
 	var newHash string
 	if ok && rehash {

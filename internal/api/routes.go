@@ -166,7 +166,7 @@ func NotFound(mux *http.ServeMux, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
-			h.ServeHTTP(w, r)
+			mux.ServeHTTP(w, r) // the mux sets the path values and r.Pattern
 			return
 		}
 		// Ask the mux what it would have said (404, or 405 with Allow),
