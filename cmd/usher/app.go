@@ -238,7 +238,8 @@ func (m *Main) buildHandlers() error {
 			return u, claims.SessionID, err
 		},
 	}
-	pub := public.New(m.Accounts, m.Tenant.ID, m.Keys.JWKS, api.RateLimit(c.RateAuth, time.Minute, proxies, m.Log))
+	jwks := func() ([]byte, error) { return m.Keys.JWKS(m.Now()) }
+	pub := public.New(m.Accounts, m.Tenant.ID, jwks, api.RateLimit(c.RateAuth, time.Minute, proxies, m.Log))
 	corsMiddleware := cors.New(cors.Options{
 		AllowedOrigins: c.CORSOrigins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},

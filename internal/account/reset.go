@@ -13,6 +13,9 @@ import (
 // unknown code, or unknown email.
 var errCode = usher.Errorf(usher.InvalidCode, "The code is invalid or has expired.")
 
+// resetWindow is the window of the per-address reset email limit.
+const resetWindow = time.Hour
+
 // SendReset emails a password reset code to the address, if it belongs to
 // an enabled user. The answer, and the work done, are the same whether or
 // not it does: one transaction that counts the address's sends (shared by
@@ -31,7 +34,7 @@ func (s *Service) SendReset(ctx context.Context, tenantID, email string) error {
 	now := s.Now().UTC()
 	limited := false
 	err = s.Store.Update(ctx, func(tx Tx) error {
-		n, err := tx.Count(ctx, counterKey("reset", tenantID, key), now, now.Add(-time.Hour))
+		n, err := tx.Count(ctx, counterKey("reset", tenantID, key), now, now.Add(-resetWindow))
 		if err != nil {
 			return err
 		}
@@ -56,7 +59,9 @@ func (s *Service) SendReset(ctx context.Context, tenantID, email string) error {
 		return err
 	}
 	if limited {
-		return usher.Errorf(usher.RateLimited, "Too many reset requests for this address; try again later.")
+		e := usher.Errorf(usher.RateLimited, "Too many reset requests for this address; try again later.")
+		e.RetryAfter = resetWindow // the window's start is not tracked here; its length bounds the wait
+		return e
 	}
 	if exists {
 		s.Notify()

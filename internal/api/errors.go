@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/usherhq/usher/internal/usher"
 )
@@ -69,7 +71,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		if w.Header().Get("Retry-After") == "" {
-			w.Header().Set("Retry-After", "1")
+			secs := int(math.Ceil(usher.RetryAfter(err).Seconds()))
+			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 		}
 	}
 	WriteJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: msg}})

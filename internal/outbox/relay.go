@@ -105,7 +105,13 @@ func (r *Relay) send(ctx context.Context, m usher.Message) {
 	err := r.safeDeliver(sctx, m)
 	cancel()
 	if ctx.Err() != nil {
-		return // shutting down: the lease lapses and the message is sent later
+		// Shutting down: hand the message back at once rather than leave
+		// it leased, so the next relay (here after a restart, or on another
+		// node) sends it without waiting for the lease to lapse.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = r.store.MarkFailed(rctx, m.ID, r.c.Now(), "interrupted by shutdown", false)
+		return
 	}
 	now := r.c.Now()
 	log := r.log.With("message_id", m.ID, "kind", m.Kind, "attempt", m.Attempts)

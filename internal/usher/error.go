@@ -3,6 +3,7 @@ package usher
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code is a stable, snake_case error code that clients may branch on.
@@ -34,6 +35,9 @@ type Error struct {
 	Code    Code
 	Message string
 	Err     error
+	// RetryAfter tells a client when to try again (429, 503); zero means
+	// the default of one second.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -53,6 +57,15 @@ func Errorf(code Code, format string, args ...any) *Error {
 // Wrap returns an Error with code and message whose internal cause is err.
 func Wrap(code Code, message string, err error) *Error {
 	return &Error{Code: code, Message: message, Err: err}
+}
+
+// RetryAfter returns the RetryAfter of the first *Error in err's chain.
+func RetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, Internal for

@@ -6,7 +6,6 @@ package public
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/api"
@@ -19,14 +18,14 @@ import (
 type Handler struct {
 	accounts *account.Service
 	tenantID string // the tenant of verification links
-	jwks     func(time.Time) ([]byte, error)
+	jwks     func() ([]byte, error)
 	// limitAuth wraps the routes that take credentials or send email.
 	limitAuth func(http.Handler) http.Handler
 }
 
 // New returns a Handler; jwks renders the current key set; limitAuth is
 // the rate limit of the credential routes.
-func New(accounts *account.Service, tenantID string, jwks func(time.Time) ([]byte, error), limitAuth func(http.Handler) http.Handler) *Handler {
+func New(accounts *account.Service, tenantID string, jwks func() ([]byte, error), limitAuth func(http.Handler) http.Handler) *Handler {
 	return &Handler{accounts: accounts, tenantID: tenantID, jwks: jwks, limitAuth: limitAuth}
 }
 
@@ -163,7 +162,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) keys(w http.ResponseWriter, r *http.Request) error {
-	b, err := h.jwks(time.Now())
+	b, err := h.jwks()
 	if err != nil {
 		return err
 	}
