@@ -25,7 +25,7 @@ test: vet js-deps
 
 # The JavaScript clients that compatibility tests drive (skipped without
 # Node.js, except in CI).
-JS_CLIENTS = clients/staticbackend
+JS_CLIENTS = clients/staticbackend clients/thunder
 js-deps:
 	@if command -v npm >/dev/null; then for d in $(JS_CLIENTS); do npm ci --silent --no-audit --no-fund --prefix $$d; done; \
 	else echo "npm not found: the JavaScript client tests will skip."; fi

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/api"
@@ -432,7 +433,7 @@ func emailParam(r *http.Request) (string, error) {
 // authorizedUser finds the user with email and, with HeaderCheck, checks
 // the "password" header against it.
 func (h *Handler) authorizedUser(r *http.Request, email string) (usher.User, error) {
-	pw := r.Header.Get("password")
+	pw := latin1(r.Header.Get("password"))
 	if h.c.HeaderCheck && pw == "" {
 		return usher.User{}, fail(http.StatusBadRequest, msgNoCredentials, email)
 	}
@@ -454,6 +455,19 @@ func (h *Handler) authorizedUser(r *http.Request, email string) (usher.User, err
 		return usher.User{}, fail(http.StatusUnauthorized, msgBadCredentials, email)
 	}
 	return u, nil
+}
+
+// latin1 reads a header value that is not UTF-8 as ISO-8859-1, the way
+// Thunder's Java server reads headers (and Node.js clients send them).
+func latin1(v string) string {
+	if utf8.ValidString(v) {
+		return v
+	}
+	r := make([]rune, len(v))
+	for i := 0; i < len(v); i++ {
+		r[i] = rune(v[i])
+	}
+	return string(r)
 }
 
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) error {
