@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
@@ -43,14 +44,17 @@ var errFormat = errors.New("password: unrecognised hash format")
 type Hasher struct {
 	params Params
 	pool   *Pool
-	dummy  string // a hash of a random password, verified for unknown users
-	runs   atomic.Int64
+	// dummy is a hash of a random password, verified for unknown users.
+	// It is made on first use: making it costs the memory of a hash, which
+	// an idle server should not hold.
+	dummy func() string
+	runs  atomic.Int64
 }
 
 // NewHasher returns a Hasher that makes new hashes with params.
 func NewHasher(params Params, pool *Pool) *Hasher {
 	h := &Hasher{params: params, pool: pool}
-	h.dummy = h.encode(rand.Text())
+	h.dummy = sync.OnceValue(func() string { return h.encode(rand.Text()) })
 	return h
 }
 
@@ -92,7 +96,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 // DummyVerify spends the same work as verifying a real hash, so callers can
 // answer unknown users in the same time as known ones.
 func (h *Hasher) DummyVerify(ctx context.Context, password string) error {
-	_, _, err := h.Verify(ctx, password, h.dummy)
+	_, _, err := h.Verify(ctx, password, h.dummy())
 	return err
 }
 
