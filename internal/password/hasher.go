@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
@@ -44,18 +43,20 @@ var errFormat = errors.New("password: unrecognised hash format")
 type Hasher struct {
 	params Params
 	pool   *Pool
-	// dummy is a hash of a random password, verified for unknown users.
-	// It is made on first use: making it costs the memory of a hash, which
-	// an idle server should not hold.
-	dummy func() string
+	// dummy is verified for unknown users: a PHC string at the current
+	// parameters with a random salt and a random key. Verifying it costs
+	// what verifying a real hash costs, and it matches no password; it
+	// needs no hashing to make, so start-up holds no hashing memory.
+	dummy string
 	runs  atomic.Int64
 }
 
 // NewHasher returns a Hasher that makes new hashes with params.
 func NewHasher(params Params, pool *Pool) *Hasher {
-	h := &Hasher{params: params, pool: pool}
-	h.dummy = sync.OnceValue(func() string { return h.encode(rand.Text()) })
-	return h
+	salt, key := make([]byte, params.SaltLen), make([]byte, params.KeyLen)
+	rand.Read(salt)
+	rand.Read(key)
+	return &Hasher{params: params, pool: pool, dummy: phc(params, salt, key)}
 }
 
 // Runs returns how many hash computations this Hasher has run, dummies
@@ -74,7 +75,10 @@ func (h *Hasher) encode(password string) string {
 	p := h.params
 	salt := make([]byte, p.SaltLen)
 	rand.Read(salt)
-	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	return phc(p, salt, argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen))
+}
+
+func phc(p Params, salt, key []byte) string {
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
 		b64.EncodeToString(salt), b64.EncodeToString(key))
 }
@@ -96,7 +100,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 // DummyVerify spends the same work as verifying a real hash, so callers can
 // answer unknown users in the same time as known ones.
 func (h *Hasher) DummyVerify(ctx context.Context, password string) error {
-	_, _, err := h.Verify(ctx, password, h.dummy())
+	_, _, err := h.Verify(ctx, password, h.dummy)
 	return err
 }
 
