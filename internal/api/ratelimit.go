@@ -62,8 +62,8 @@ func RateLimit(n int, window time.Duration, trusted []netip.Prefix, log *slog.Lo
 		return func(h http.Handler) http.Handler { return h }
 	}
 	retry := strconv.Itoa(int(window.Round(time.Second) / time.Second))
-	return httprate.Limit(n, window,
-		httprate.WithKeyFuncs(func(r *http.Request) (string, error) { return ClientIP(r, trusted), nil }),
+	return httprate.LimitBy(n, window,
+		func(r *http.Request) (string, error) { return ClientIP(r, trusted), nil },
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", retry)
 			WriteError(w, r, log, usher.Errorf(usher.RateLimited, "Too many requests; try again later."))
