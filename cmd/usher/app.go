@@ -133,6 +133,10 @@ func (m *Main) Start(ctx context.Context) error {
 	if issuer == "" {
 		issuer = publicURL
 	}
+	if c.DB != "" && c.PublicURL == "" && c.TokenIssuer == "" {
+		m.Log.Warn("public-url is not set: this node names itself as token issuer, so other nodes will refuse its tokens",
+			"event", "config_warning", "setting", "public-url")
+	}
 
 	params := password.Default
 	if m.HashParams != nil {

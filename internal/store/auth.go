@@ -113,14 +113,18 @@ func (t *tx) Enqueue(ctx context.Context, m usher.Message, now time.Time) error 
 func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	ms := millis(now)
-	for _, q := range []string{
-		`DELETE FROM sessions WHERE expires_at <= $1`,
-		`DELETE FROM codes WHERE expires_at <= $1`,
-		`DELETE FROM rate_counters WHERE window_start <= $1 - 86400000`,
-		`DELETE FROM outbox WHERE status <> 'pending' AND created_at <= $1 - 604800000`,
+	// Cut-offs are computed here: in "$1 - 86400000" PostgreSQL would type
+	// $1 as a 32-bit integer, too small for a millisecond time.
+	for _, d := range []struct {
+		q      string
+		cutoff time.Time
+	}{
+		{`DELETE FROM sessions WHERE expires_at <= $1`, now},
+		{`DELETE FROM codes WHERE expires_at <= $1`, now},
+		{`DELETE FROM rate_counters WHERE window_start <= $1`, now.Add(-24 * time.Hour)},
+		{`DELETE FROM outbox WHERE status <> 'pending' AND created_at <= $1`, now.Add(-7 * 24 * time.Hour)},
 	} {
-		if _, err := s.w.ExecContext(ctx, q, ms); err != nil {
+		if _, err := s.w.ExecContext(ctx, d.q, millis(d.cutoff)); err != nil {
 			return s.wrap(err)
 		}
 	}

@@ -94,7 +94,9 @@ func runMigrations(ctx context.Context, db *sql.DB) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	locker, err := lock.NewPostgresSessionLocker()
+	// Nodes starting together wait for the first to migrate: retry the lock
+	// every second (goose's default is every 5 s), for up to 5 minutes.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return nil, err
 	}
