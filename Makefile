@@ -4,7 +4,7 @@
 GO ?= go
 FUZZTIME ?= 5s
 
-.PHONY: run test test-postgres fuzz vet build js-deps
+.PHONY: run test test-postgres fuzz vet build js-deps bench bench-smoke
 
 run:
 	$(GO) run ./cmd/usher serve
@@ -22,6 +22,7 @@ test: vet js-deps
 	@if [ -n "$$USHER_TEST_POSTGRES" ]; then $(MAKE) --no-print-directory test-postgres; \
 	else echo "USHER_TEST_POSTGRES is not set: the end-to-end suites ran on SQLite only."; fi
 	$(MAKE) --no-print-directory fuzz
+	$(MAKE) --no-print-directory bench-smoke
 
 # The JavaScript clients that compatibility tests drive (skipped without
 # Node.js, except in CI).
@@ -33,6 +34,16 @@ js-deps:
 # The end-to-end suites again, with Usher running on PostgreSQL.
 test-postgres:
 	USHER_TEST_ENGINE=postgres $(GO) test -race -count=1 ./cmd/usher
+
+# The load harness (a separate module in bench/): the full run writes its
+# figures to bench/report.json; see BENCHMARKS.md.
+bench:
+	cd bench && $(GO) run . -out report.json
+
+# Every harness scenario for a few seconds, failing on any unexpected answer
+# (it asserts nothing about speed). Part of `make test`.
+bench-smoke:
+	cd bench && $(GO) test -count=1 ./...
 
 # A short run of every fuzz target (go test -fuzz takes one target at a time).
 FUZZ_TARGETS = \

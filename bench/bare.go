@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// bareFlag is the hidden flag that makes the harness binary (or its test
+// binary) the bare server: `-bare-server DATA`.
+const bareFlag = "-bare-server"
+
+// bareServerArg reports whether args ask for the bare server, and its data
+// directory (where the development certificates are).
+func bareServerArg(args []string) (string, bool) {
+	if len(args) == 2 && (args[0] == bareFlag || args[0] == "-"+bareFlag) {
+		return args[1], true
+	}
+	return "", false
+}
+
+// bareBody is what the bare handler answers: a user of the shape and size
+// GET /users/{id} returns.
+var bareBody = []byte(`{"id":"019a4f0e-7c41-7b8e-9a53-0e4f5d6c7b8a","email":"seed-1@bench.example.com","confirmed":false,` +
+	`"enabled":true,"data":{"plan":"pro"},"created_at":"2026-11-22T10:00:00.000Z","updated_at":"2026-11-22T10:00:00.000Z"}` + "\n")
+
+func bareHandler(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	_, _ = w.Write(bareBody)
+}
+
+// runBareServer is the yardstick server: a bare net/http handler on a plain
+// listener and on a mutual-TLS listener configured as Usher's backend is
+// (its development server certificate, client certificates required and
+// verified against its CA, TLS 1.2 minimum, the same http.Server timeouts).
+// It logs the same JSON "listening" and "ready" lines as Usher and serves
+// until SIGTERM.
+func runBareServer(data string) int {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	fail := func(err error) int {
+		log.Error("bare server failed", "event", "startup_failed", "error", err.Error())
+		return 1
+	}
+	f := devTLS(data)
+	cert, err := tls.LoadX509KeyPair(f.serverCert, f.serverKey)
+	if err != nil {
+		return fail(err)
+	}
+	caPEM, err := os.ReadFile(f.ca)
+	if err != nil {
+		return fail(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return fail(errors.New("no CA certificate in " + f.ca))
+	}
+	tlsConfig := &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientCAs:    pool,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		MinVersion:   tls.VersionTLS12,
+	}
+	newServer := func(tc *tls.Config) *http.Server {
+		return &http.Server{
+			Handler:           http.HandlerFunc(bareHandler),
+			TLSConfig:         tc,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+		}
+	}
+	plainLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	tlsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	plain, secure := newServer(nil), newServer(tlsConfig)
+	errc := make(chan error, 2)
+	go func() { errc <- plain.Serve(plainLn) }()
+	go func() { errc <- secure.ServeTLS(tlsLn, "", "") }()
+	log.Info("listening", "event", "listening", "listener", "plain", "addr", plainLn.Addr().String())
+	log.Info("listening", "event", "listening", "listener", "mtls", "addr", tlsLn.Addr().String())
+	log.Info("ready", "event", "ready")
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return fail(fmt.Errorf("serve: %w", err))
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = plain.Shutdown(sctx)
+	_ = secure.Shutdown(sctx)
+	return 0
+}

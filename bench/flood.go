@@ -1,0 +1,108 @@
+package main
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// FloodResult is the login flood: logins at ten times the hash capacity
+// while a steady stream of backend GETs runs.
+type FloodResult struct {
+	Seconds       float64 `json:"seconds"`          // the flood's length (its answers may arrive later)
+	HashRate      float64 `json:"hash_rate"`        // the argon2id yardstick the flood is sized on
+	LoginRate     int     `json:"login_rate"`       // logins offered per second
+	LoginAchieved float64 `json:"login_rate_sent"`  // logins actually sent per second
+	GetRate       int     `json:"get_rate"`         // backend GETs per second, idle and during the flood
+	IdleGet       *Run    `json:"idle_get"`         // the GET stream alone, just before
+	FloodGet      *Run    `json:"flood_get"`        // the GET stream during the flood
+	GetP99Ratio   float64 `json:"get_p99_ratio"`    // flood p99 / idle p99
+	Logins        uint64  `json:"logins"`           // answered or failed
+	LoginsOK      uint64  `json:"logins_ok"`        // 200
+	Refused       uint64  `json:"refused"`          // 503 or 429
+	RefusedShare  float64 `json:"refused_share"`    // Refused / Logins
+	RefusalP50Ms  float64 `json:"refusal_p50_ms"`   // latency of the refusals
+	RefusalP99Ms  float64 `json:"refusal_p99_ms"`   //
+	SlowRefusals  uint64  `json:"slow_refusals"`    // refusals that took more than 50 ms (waited in the hashing queue)
+	AcceptedP99Ms float64 `json:"accepted_p99_ms"`  // latency of the 200s
+	PeakRSS       uint64  `json:"peak_rss_bytes"`   // Usher's peak RSS during the flood
+	PeakRSSExact  bool    `json:"peak_rss_exact"`   //
+	CPUPerLoginUs float64 `json:"cpu_us_per_login"` // Usher's CPU per login sent (GETs included)
+	// LoginErrors counts login answers other than 200, 503 and 429.
+	LoginErrors       map[string]uint64 `json:"login_errors,omitempty"`
+	LoginErrorSamples []string          `json:"login_error_samples,omitempty"`
+	ServerLog         *LogDigest        `json:"server_log,omitempty"`
+}
+
+// refusalTarget is how fast a refused login should be answered.
+const refusalTarget = 50 * time.Millisecond
+
+// floodGetConns is the initial number of workers of the GET stream; vegeta
+// adds workers if answers slow down, so the stream keeps its rate.
+const floodGetConns = 4
+
+// runFlood measures the GET stream alone, then with the login flood.
+func (e *env) runFlood() error {
+	hash := e.lastHashRate()
+	res := &FloodResult{HashRate: hash, LoginRate: max(int(math.Ceil(10*hash)), 10), GetRate: e.cfg.FloodGetRate}
+	e.report.Flood = res
+	pid := e.usher.pid()
+	getSpec := func(name string, dur time.Duration) attackSpec {
+		return attackSpec{name: name, conns: floodGetConns, rate: res.GetRate, dur: dur, tls: e.clientTLS, target: e.backendGetTargeter()}
+	}
+	e.report.mergeServerLog(e.usher.takeLog()) // lines logged before the flood
+	idleDur := max(e.cfg.Flood/2, time.Second)
+	e.logf("flood: GET stream alone at %d/s for %s", res.GetRate, idleDur)
+	res.IdleGet = runFixed(getSpec("flood-idle-get", idleDur), "flood", pid, 200)
+
+	e.logf("flood: %d logins/s (10 × %.1f hashes/s) with the GET stream, for %s", res.LoginRate, hash, e.cfg.Flood)
+	login := attackSpec{name: "flood-login", conns: 16, rate: res.LoginRate, dur: e.cfg.Flood, target: e.loginTargeter(),
+		classify: func(r *vegeta.Result) string { // called from one goroutine
+			switch r.Code {
+			case 503, 429:
+				if r.Latency > refusalTarget {
+					res.SlowRefusals++
+				}
+				return "refused"
+			case 200:
+				return "ok"
+			}
+			return ""
+		}}
+	w := beginWindow(pid)
+	var wg sync.WaitGroup
+	var getT, loginT *tally
+	var getWall time.Duration
+	wg.Add(2)
+	go func() { defer wg.Done(); getT, getWall = attack(getSpec("flood-get", e.cfg.Flood), nil, nil) }()
+	go func() { defer wg.Done(); loginT, _ = attack(login, nil, nil) }()
+	wg.Wait()
+	cpu, peak, exact := w.end()
+
+	res.Seconds = e.cfg.Flood.Seconds()
+	res.FloodGet = tallyRun("flood-get", "flood", floodGetConns, getT, getWall, 200, 0, peak, exact)
+	if res.IdleGet.P99Ms > 0 {
+		res.GetP99Ratio = res.FloodGet.P99Ms / res.IdleGet.P99Ms
+	}
+	res.Logins, res.LoginsOK, res.Refused = loginT.requests, loginT.count(200), loginT.count(503, 429)
+	if res.Logins > 0 {
+		res.RefusedShare = float64(res.Refused) / float64(res.Logins)
+		res.CPUPerLoginUs = float64(cpu.Microseconds()) / float64(res.Logins)
+	}
+	res.LoginAchieved = float64(res.Logins) / e.cfg.Flood.Seconds()
+	if l := loginT.byClass["refused"]; l != nil {
+		res.RefusalP50Ms, res.RefusalP99Ms = ms(l.Quantile(0.5)), ms(l.Quantile(0.99))
+	}
+	if l := loginT.byClass["ok"]; l != nil {
+		res.AcceptedP99Ms = ms(l.Quantile(0.99))
+	}
+	res.LoginErrors, res.LoginErrorSamples = loginT.others(200, 503, 429), loginT.samples
+	res.PeakRSS, res.PeakRSSExact = peak, exact
+	res.ServerLog = e.usher.takeLog()
+	e.report.mergeServerLog(res.ServerLog)
+	e.logf("flood: %d logins, %.0f%% refused (p99 %.1f ms), GET p99 %.1f ms vs idle %.1f ms, peak RSS %.1f MiB",
+		res.Logins, 100*res.RefusedShare, res.RefusalP99Ms, res.FloodGet.P99Ms, res.IdleGet.P99Ms, mib(peak))
+	return nil
+}

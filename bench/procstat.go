@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTick is the unit of utime and stime in /proc/PID/stat (USER_HZ,
+// which Linux fixes at 100 for user space).
+const clockTick = 10 * time.Millisecond
+
+// cpuTime returns the user+system CPU time a process has used so far.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// count fields from after its closing parenthesis.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// After the name: state(3) ... utime(14) stime(15), so indexes 11 and 12.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
+	}
+	return time.Duration(ut+st) * clockTick, nil
+}
+
+// statusKB returns a "kB" field of /proc/PID/status (VmRSS, VmHWM) in bytes.
+func statusKB(pid int, field string) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, field+":")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/status %s: %w", pid, field, err)
+		}
+		return kb * 1024, nil
+	}
+	return 0, fmt.Errorf("/proc/%d/status has no %s", pid, field)
+}
+
+// resetPeakRSS resets the process's peak RSS (VmHWM) to its current RSS by
+// writing 5 to /proc/PID/clear_refs (Linux 4.0 and later).
+func resetPeakRSS(pid int) error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
+
+// procWindow measures one process over a phase: its CPU time and its peak
+// RSS. When the peak cannot be reset it falls back to the larger of VmRSS at
+// the start and at the end, and says so.
+type procWindow struct {
+	pid      int
+	cpu0     time.Duration
+	resetOK  bool
+	rssStart uint64
+}
+
+func beginWindow(pid int) *procWindow {
+	w := &procWindow{pid: pid}
+	w.cpu0, _ = cpuTime(pid)
+	w.resetOK = resetPeakRSS(pid) == nil
+	w.rssStart, _ = statusKB(pid, "VmRSS")
+	return w
+}
+
+// end returns the CPU time used since begin and the peak RSS (bytes).
+func (w *procWindow) end() (cpu time.Duration, peak uint64, exact bool) {
+	c, _ := cpuTime(w.pid)
+	cpu = c - w.cpu0
+	if w.resetOK {
+		if hwm, err := statusKB(w.pid, "VmHWM"); err == nil {
+			return cpu, hwm, true
+		}
+	}
+	rss, _ := statusKB(w.pid, "VmRSS")
+	return cpu, max(rss, w.rssStart), false
+}

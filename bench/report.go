@@ -1,0 +1,268 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is everything a harness run measured. -out writes it as JSON.
+type Report struct {
+	Started    time.Time `json:"started"`
+	Smoke      bool      `json:"smoke"`
+	NumCPU     int       `json:"num_cpu"`
+	GOMAXPROCS int       `json:"gomaxprocs"`
+	GoVersion  string    `json:"go_version"`
+	DurationS  float64   `json:"duration_s"` // of each run
+	Rate       int       `json:"rate"`       // 0: max-rate mode; N: constant-rate mode at N requests/s
+	Conns      []int     `json:"conns"`
+
+	DB         *DBResult      `json:"db,omitempty"`
+	Startup    *StartupResult `json:"startup,omitempty"`
+	GetLoadRSS *Run           `json:"get_load_rss,omitempty"` // backend GET at 32 connections on a fresh Usher
+	Levels     []*Level       `json:"levels"`
+	Flood      *FloodResult   `json:"flood,omitempty"`
+	// FloodHashYardstick is set when no level measured the hash rate the
+	// flood is sized on.
+	FloodHashYardstick *Run `json:"flood_hash_yardstick,omitempty"`
+
+	Targets    []TargetCheck `json:"targets"`
+	ServerLog  LogDigest     `json:"server_log"`           // WARN/ERROR lines Usher logged
+	Failures   []string      `json:"failures,omitempty"`   // phases that could not be run
+	Unexpected []string      `json:"unexpected,omitempty"` // unexpected answers: what the smoke test fails on
+}
+
+// Level is the schedule run at one concurrency.
+type Level struct {
+	Conns int    `json:"conns"`
+	Runs  []*Run `json:"runs"`
+}
+
+// TargetCheck is one figure next to its target. A miss is reported, never
+// an error.
+type TargetCheck struct {
+	What   string `json:"what"`
+	Value  string `json:"value"`
+	Target string `json:"target"`
+	Pass   bool   `json:"pass"`
+}
+
+func newReport(cfg Config) *Report {
+	return &Report{Started: time.Now().UTC(), Smoke: cfg.Smoke, NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		GoVersion: runtime.Version(), DurationS: cfg.Duration.Seconds(), Rate: cfg.Rate, Conns: cfg.Conns, Levels: []*Level{}}
+}
+
+func (r *Report) mergeServerLog(d *LogDigest) { r.ServerLog.merge(d) }
+
+// finish derives the target checks and the list of unexpected answers.
+func (r *Report) finish() {
+	r.Targets, r.Unexpected = nil, nil
+	check := func(what, value, target string, pass bool) {
+		r.Targets = append(r.Targets, TargetCheck{What: what, Value: value, Target: target, Pass: pass})
+	}
+	unexpected := func(run *Run, where string) {
+		if run == nil {
+			return
+		}
+		switch {
+		case run.Failure != "":
+			r.Unexpected = append(r.Unexpected, fmt.Sprintf("%s %s: %s", where, run.Name, run.Failure))
+		case run.errorCount() > 0:
+			r.Unexpected = append(r.Unexpected, fmt.Sprintf("%s %s: unexpected answers %s %v", where, run.Name, errorString(run.Errors), run.ErrorSamples))
+		case run.OK == 0:
+			r.Unexpected = append(r.Unexpected, fmt.Sprintf("%s %s: no successful request", where, run.Name))
+		}
+	}
+	for _, l := range r.Levels {
+		where := fmt.Sprintf("conns=%d", l.Conns)
+		for _, run := range l.Runs {
+			unexpected(run, where)
+			if run.Kind != "scenario" {
+				continue
+			}
+			if run.Name == "login" || run.Name == "register" {
+				check(fmt.Sprintf("%s errors @%d", run.Name, l.Conns), errorString(run.Errors), "0", run.Failure == "" && run.errorCount() == 0)
+			}
+			for _, ra := range run.Ratios {
+				if ra.Target > 0 {
+					check(fmt.Sprintf("%s/%s @%d", run.Name, ra.Yardstick, l.Conns),
+						fmt.Sprintf("%.2f (%.1f vs %.1f req/s)", ra.Ratio, run.RPS, ra.RPS), fmt.Sprintf("≥ %.2f", ra.Target), ra.Ratio >= ra.Target)
+				}
+			}
+		}
+	}
+	unexpected(r.GetLoadRSS, "rss-probe")
+	if f := r.Flood; f != nil {
+		unexpected(f.IdleGet, "flood")
+		unexpected(f.FloodGet, "flood")
+		if len(f.LoginErrors) > 0 {
+			r.Unexpected = append(r.Unexpected, fmt.Sprintf("flood logins: answers other than 200/503/429: %s %v", errorString(f.LoginErrors), f.LoginErrorSamples))
+		}
+		if f.Logins == 0 {
+			r.Unexpected = append(r.Unexpected, "flood: no login was sent")
+		}
+		check("flood: backend GET p99 vs idle", fmt.Sprintf("%.2f× (%.1f vs %.1f ms)", f.GetP99Ratio, f.FloodGet.P99Ms, f.IdleGet.P99Ms), "≤ 2×", f.GetP99Ratio > 0 && f.GetP99Ratio <= 2)
+		check("flood: refusals' p99 latency", fmt.Sprintf("%.1f ms (%d of %d refused, %.0f%%)", f.RefusalP99Ms, f.Refused, f.Logins, 100*f.RefusedShare),
+			"≤ 50 ms", f.Refused > 0 && f.RefusalP99Ms <= 50)
+		check("flood: peak RSS", fmt.Sprintf("%.1f MiB", mib(f.PeakRSS)), "≤ 150 MiB", f.PeakRSS <= 150<<20)
+		other := f.FloodGet.errorCount() + f.IdleGet.errorCount()
+		for _, n := range f.LoginErrors {
+			other += n
+		}
+		check("flood: errors other than 503/429", fmt.Sprint(other), "0", other == 0)
+	}
+	if s := r.Startup; s != nil {
+		check("idle RSS", fmt.Sprintf("%.1f MiB", mib(s.IdleRSS)), "≤ 20 MiB", s.IdleRSS <= 20<<20)
+	}
+	if g := r.GetLoadRSS; g != nil {
+		check(fmt.Sprintf("RSS under backend GET @%d", g.Conns), fmt.Sprintf("%.1f MiB", mib(g.ServerPeakRSS)), "≤ 40 MiB", g.Failure == "" && g.ServerPeakRSS <= 40<<20)
+	}
+	if s := r.Startup; s != nil {
+		check("start-to-ready (median)", fmt.Sprintf("%.0f ms (max %.0f, %d starts)", s.MedianMs, s.MaxMs, len(s.SamplesMs)), "≤ 300 ms", s.MedianMs <= 300)
+	}
+	if d := r.DB; d != nil {
+		check(fmt.Sprintf("SQLite bytes per user (N=%d)", d.Users), fmt.Sprintf("%.0f B (marginal %.0f B)", d.BytesPerUser, d.MarginalPerUser), "≤ 300 B", d.BytesPerUser <= 300)
+	}
+	r.Unexpected = append(r.Unexpected, r.Failures...)
+}
+
+// writeJSON writes the report to path.
+func (r *Report) writeJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func cpuString(us float64) string {
+	switch {
+	case us == 0:
+		return "-"
+	case us >= 1000:
+		return fmt.Sprintf("%.1fms", us/1000)
+	}
+	return fmt.Sprintf("%.0fµs", us)
+}
+
+func latString(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func passString(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+// print writes the report as text.
+func (r *Report) print(w io.Writer) {
+	mode := "full run"
+	if r.Smoke {
+		mode = "smoke run (short runs: the figures say nothing about speed)"
+	}
+	fmt.Fprintf(w, "\nUsher load harness: %s\n", mode)
+	load := "max-rate mode: each connection sends its next request when answered"
+	if r.Rate > 0 {
+		load = fmt.Sprintf("constant-rate mode: %d requests/s over at most the level's connections", r.Rate)
+	}
+	fmt.Fprintf(w, "machine: %d CPUs, GOMAXPROCS %d, %s; each run %.1fs after a warm-up, HTTP/1.1 keep-alive, %s\n",
+		r.NumCPU, r.GOMAXPROCS, r.GoVersion, r.DurationS, load)
+	fmt.Fprintln(w, "cpu/req and peak RSS are the measured process's: Usher for scenarios, the bare server for bare-*, the harness for argon2id.")
+	for _, l := range r.Levels {
+		fmt.Fprintf(w, "\n== %d connections ==\n", l.Conns)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "run\treq/s\tp50 ms\tp90 ms\tp99 ms\terrors\tcpu/req\tpeak RSS\t vs yardstick\t")
+		for _, run := range l.Runs {
+			name := run.Name
+			if run.Kind == "yardstick" {
+				name = "[" + name + "]"
+			}
+			if run.Failure != "" {
+				fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\t FAILED: %s\t\n", name, run.Failure)
+				continue
+			}
+			var ratios []string
+			for _, ra := range run.Ratios {
+				s := fmt.Sprintf("%.2f×%s", ra.Ratio, ra.Yardstick)
+				if ra.Target > 0 {
+					s += fmt.Sprintf(" (≥%.2f %s)", ra.Target, passString(ra.Ratio >= ra.Target))
+				}
+				ratios = append(ratios, s)
+			}
+			fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%s\t%s\t%s\t%.1f MiB\t %s\t\n", name, run.RPS, latString(run.P50Ms), latString(run.P90Ms),
+				latString(run.P99Ms), errorString(run.Errors), cpuString(run.ServerCPUPerReqUs), mib(run.ServerPeakRSS), strings.Join(ratios, ", "))
+		}
+		tw.Flush()
+	}
+	if f := r.Flood; f != nil {
+		fmt.Fprintf(w, "\n== login flood (%.1fs) ==\n", f.Seconds)
+		fmt.Fprintf(w, "logins offered %d/s (10 × %.1f hashes/s), sent %.1f/s: %d sent, %d answered 200, %d refused 503/429 (%.1f%%), other %s\n",
+			f.LoginRate, f.HashRate, f.LoginAchieved, f.Logins, f.LoginsOK, f.Refused, 100*f.RefusedShare, errorString(f.LoginErrors))
+		fmt.Fprintf(w, "refusal latency p50 %.1f ms, p99 %.1f ms (%d refusals took over 50 ms); accepted logins p99 %.1f ms; Usher CPU %s per login\n",
+			f.RefusalP50Ms, f.RefusalP99Ms, f.SlowRefusals, f.AcceptedP99Ms, cpuString(f.CPUPerLoginUs))
+		fmt.Fprintf(w, "backend GET at %d/s: idle p99 %.2f ms, during the flood p99 %.2f ms (%.2f×); errors idle %s, flood %s\n",
+			f.GetRate, f.IdleGet.P99Ms, f.FloodGet.P99Ms, f.GetP99Ratio, errorString(f.IdleGet.Errors), errorString(f.FloodGet.Errors))
+		fmt.Fprintf(w, "Usher peak RSS during the flood %.1f MiB\n", mib(f.PeakRSS))
+	}
+	if s := r.Startup; s != nil {
+		fmt.Fprintf(w, "\n== start and memory ==\nstart-to-ready on an existing data directory (exec to the \"ready\" log line): %v ms\n", roundAll(s.SamplesMs))
+		fmt.Fprintf(w, "idle RSS after %.0fs idle: %.1f MiB\n", s.SettleS, mib(s.IdleRSS))
+	}
+	if g := r.GetLoadRSS; g != nil {
+		fmt.Fprintf(w, "peak RSS under backend GET at %d connections (fresh process): %.1f MiB (%.1f req/s, errors %s)\n",
+			g.Conns, mib(g.ServerPeakRSS), g.RPS, errorString(g.Errors))
+	}
+	if d := r.DB; d != nil {
+		fmt.Fprintf(w, "\n== SQLite size ==\n%d users: usher.db %d B after a checkpointing stop; compacted %d B (%s); empty database %d B\n",
+			d.Users, d.FileBytes, d.Bytes, d.Method, d.EmptyBytes)
+		fmt.Fprintf(w, "bytes per user: %.0f (compacted size / N), %.0f marginal ((compacted − empty) / N)\n", d.BytesPerUser, d.MarginalPerUser)
+	}
+	fmt.Fprintln(w, "\n== targets (a miss is reported, never a failure) ==")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, t := range r.Targets {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", passString(t.Pass), t.What, t.Value, t.Target)
+	}
+	tw.Flush()
+	if len(r.ServerLog.Counts) > 0 {
+		fmt.Fprintln(w, "\n== WARN/ERROR lines Usher logged, by level and event (overloaded is expected in the flood) ==")
+		keys := make([]string, 0, len(r.ServerLog.Counts))
+		for k := range r.ServerLog.Counts {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "%6d  %s\n", r.ServerLog.Counts[k], k)
+		}
+		fmt.Fprintln(w, "first lines:")
+		for _, l := range r.ServerLog.Samples {
+			fmt.Fprintln(w, "  "+l)
+		}
+	}
+	if len(r.Unexpected) > 0 {
+		fmt.Fprintf(w, "\n== UNEXPECTED (%d) ==\n", len(r.Unexpected))
+		for _, u := range r.Unexpected {
+			fmt.Fprintln(w, u)
+		}
+	} else {
+		fmt.Fprintln(w, "\nno unexpected answer")
+	}
+}
+
+func roundAll(v []float64) []int {
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x + 0.5)
+	}
+	return out
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestMain lets the test binary be the bare server too: the harness
+// re-executes its own binary with the hidden -bare-server flag.
+func TestMain(m *testing.M) {
+	if data, ok := bareServerArg(os.Args[1:]); ok {
+		os.Exit(runBareServer(data))
+	}
+	os.Exit(m.Run())
+}
+
+// TestSmoke runs the whole harness in smoke mode (each scenario and
+// yardstick for 1.5 s at 8 connections, a 3 s flood) against a freshly built
+// Usher. It fails on any unexpected answer: a status other than the
+// scenario's success status (other than 200/503/429 for the flood's
+// logins), a transport error, or a phase that could not run. It asserts
+// nothing about speed.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the smoke run builds and starts Usher; skipped with -short")
+	}
+	var progress strings.Builder
+	report, err := run(context.Background(), smokeConfig(), &progress)
+	var printed strings.Builder
+	report.print(&printed)
+	t.Logf("progress:\n%s", progress.String())
+	t.Logf("report:\n%s", printed.String())
+	if err != nil {
+		t.Fatalf("the harness failed: %v", err)
+	}
+	for _, u := range report.Unexpected {
+		t.Errorf("unexpected: %s", u)
+	}
+	for _, l := range report.Levels {
+		for _, r := range l.Runs {
+			if r.Requests == 0 {
+				t.Errorf("conns=%d %s: no request was made", l.Conns, r.Name)
+			}
+		}
+	}
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"crypto/rand"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Yardsticks: what the same machine does with no Usher in the way.
+const (
+	yardArgon2    = "argon2id"   // raw password hashes per second: the limit of login, register, checkpw
+	yardBareMTLS  = "bare-mtls"  // a bare handler behind the same mutual TLS as the backend
+	yardBarePlain = "bare-plain" // a bare handler on plain HTTP
+)
+
+// Usher's production argon2id parameters (internal/password.Default),
+// restated here: the harness does not import Usher's packages.
+const (
+	argonMemory  = 19456 // KiB
+	argonTime    = 2
+	argonThreads = 1
+	argonSaltLen = 16
+	argonKeyLen  = 32
+)
+
+// hashRate computes argon2id hashes at Usher's parameters on workers
+// goroutines (Usher's hashing pool has GOMAXPROCS workers) for dur, each
+// with a fresh random salt as a new hash has, and returns the Run: hashes
+// per second and this process's CPU per hash.
+func hashRate(dur time.Duration, workers int) *Run {
+	var done atomic.Uint64
+	var wg sync.WaitGroup
+	pw := []byte(benchPassword)
+	w := beginWindow(os.Getpid())
+	t0 := time.Now()
+	deadline := t0.Add(dur)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			salt := make([]byte, argonSaltLen)
+			for time.Now().Before(deadline) {
+				rand.Read(salt)
+				_ = argon2.IDKey(pw, salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(t0)
+	cpu, peak, exact := w.end()
+	n := done.Load()
+	r := &Run{Name: yardArgon2, Kind: "yardstick", Conns: workers, Seconds: wall.Seconds(), Requests: n, OK: n,
+		ServerPeakRSS: peak, PeakRSSExact: exact}
+	if n > 0 {
+		r.RPS = float64(n) / wall.Seconds()
+		r.ServerCPUPerReqUs = float64(cpu.Microseconds()) / float64(n)
+	}
+	// The harness's own heap grew by a hash's memory per worker: give it
+	// back before the next phase so it does not compete with the server.
+	runtime.GC()
+	return r
+}
+
+// runYardstick runs one yardstick at conns connections.
+func (e *env) runYardstick(kind string, conns int) *Run {
+	if kind == yardArgon2 {
+		return hashRate(e.cfg.Duration, runtime.GOMAXPROCS(0))
+	}
+	spec := attackSpec{name: kind, conns: conns, rate: e.cfg.Rate, capped: true, dur: e.cfg.Duration, warmup: e.warmup(), target: e.bareTargeter(kind)}
+	if kind == yardBareMTLS {
+		spec.tls = e.clientTLS
+	}
+	return runFixed(spec, "yardstick", e.bare.pid(), 200)
+}
