@@ -144,7 +144,9 @@ func (m *Main) Start(ctx context.Context) error {
 	}
 	workers := c.HashWorkers
 	if workers == 0 {
-		workers = runtime.GOMAXPROCS(0)
+		// Leave one CPU to everything else, so a login flood cannot take
+		// the latency of the other endpoints with it.
+		workers = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	m.Hasher = password.NewHasher(params, password.NewPool(workers, c.HashQueue, c.HashMaxWait))
 

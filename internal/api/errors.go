@@ -66,6 +66,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	case status >= 500 && code == usher.Internal:
 		log.ErrorContext(ctx, "request failed", "event", "internal_error", "error", err)
 		msg = "An internal error occurred."
+	case code == usher.Overloaded:
+		// Back-pressure under a flood: one line per refusal would turn the
+		// flood into log volume. The metrics count them.
+		log.DebugContext(ctx, "request refused", "event", string(code))
 	case status >= 500:
 		log.WarnContext(ctx, "request refused", "event", string(code), "error", err)
 	}

@@ -48,9 +48,9 @@ type Config struct {
 	LockoutMax    int           `name:"lockout-max" default:"10" help:"Failed password checks that lock an account (0 turns lockout off)."`
 	LockoutWindow time.Duration `name:"lockout-window" default:"15m" help:"Window in which failed checks count; the lock lifts when it has passed."`
 
-	HashWorkers int           `name:"hash-workers" default:"0" help:"Password hashes computed at once (0: one per CPU, GOMAXPROCS)."`
+	HashWorkers int           `name:"hash-workers" default:"0" help:"Password hashes computed at once (0: one per CPU but one, at least 1, so hashing never takes every CPU)."`
 	HashQueue   int           `name:"hash-queue" default:"64" help:"Requests that may wait for a hashing worker; more get 503 at once."`
-	HashMaxWait time.Duration `name:"hash-max-wait" default:"2s" help:"Longest wait for a hashing worker before 503 + Retry-After."`
+	HashMaxWait time.Duration `name:"hash-max-wait" default:"5s" help:"Longest wait for a hashing worker; a request whose expected wait is longer gets 503 + Retry-After at once."`
 
 	ReadHeaderTimeout time.Duration `name:"http-read-header-timeout" default:"5s" help:"Time to read request headers."`
 	ReadTimeout       time.Duration `name:"http-read-timeout" default:"30s" help:"Time to read a whole request."`

@@ -76,7 +76,7 @@ func TestDefaultsValid(t *testing.T) {
 	if got, want := c.PasswordMax, 128; got != want {
 		t.Errorf("default PasswordMax = %d; want %d", got, want)
 	}
-	if got, want := c.HashMaxWait, 2*time.Second; got != want {
+	if got, want := c.HashMaxWait, 5*time.Second; got != want {
 		t.Errorf("default HashMaxWait = %v; want %v", got, want)
 	}
 }
