@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -336,7 +335,7 @@ func (e *env) lastHashRate() float64 {
 			}
 		}
 	}
-	r := hashRate(e.cfg.Duration, runtime.GOMAXPROCS(0))
+	r := hashRate(e.cfg.Duration, usherHashWorkers())
 	e.report.FloodHashYardstick = r
 	return r.RPS
 }

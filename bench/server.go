@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -52,12 +54,18 @@ func usherArgs(data string, kind serverKind) []string {
 	args := []string{"serve", "--data", data,
 		"--backend-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0", "--public-url", "http://usher-bench.test",
 		"--thunder-addr", "127.0.0.1:0", "--thunder-app", thunderApp + ":" + thunderSecret,
-		"--rate-auth", "0", "--rate-public", "0", "--no-log-requests", "--lockout-max", "0"}
+		"--rate-auth", "0", "--rate-public", "0", "--no-log-requests", "--lockout-max", "0",
+		"--hash-workers", strconv.Itoa(usherHashWorkers())}
 	if kind == usherNoHeaderCheck {
 		args = append(args, "--no-thunder-header-check")
 	}
 	return args
 }
+
+// usherHashWorkers is the size of Usher's hashing pool in a measurement run:
+// Usher's default (one per CPU but one, at least one), passed explicitly so
+// that the argon2id yardstick runs on exactly as many workers.
+func usherHashWorkers() int { return max(1, runtime.GOMAXPROCS(0)-1) }
 
 // proc is a server process started by the harness: Usher or the bare server.
 type proc struct {

@@ -29,7 +29,7 @@ const (
 )
 
 // hashRate computes argon2id hashes at Usher's parameters on workers
-// goroutines (Usher's hashing pool has GOMAXPROCS workers) for dur, each
+// goroutines (as many as Usher's hashing pool) for dur, each
 // with a fresh random salt as a new hash has, and returns the Run: hashes
 // per second and this process's CPU per hash.
 func hashRate(dur time.Duration, workers int) *Run {
@@ -70,7 +70,7 @@ func hashRate(dur time.Duration, workers int) *Run {
 // runYardstick runs one yardstick at conns connections.
 func (e *env) runYardstick(kind string, conns int) *Run {
 	if kind == yardArgon2 {
-		return hashRate(e.cfg.Duration, runtime.GOMAXPROCS(0))
+		return hashRate(e.cfg.Duration, usherHashWorkers())
 	}
 	spec := attackSpec{name: kind, conns: conns, rate: e.cfg.Rate, capped: true, dur: e.cfg.Duration, warmup: e.warmup(), target: e.bareTargeter(kind)}
 	if kind == yardBareMTLS {
