@@ -14,21 +14,24 @@ import (
 func (s *Store) SessionUser(ctx context.Context, tenantID, sessionID, userID string, now time.Time) (usher.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	u, err := s.scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumnsU+`
-		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.id = $1 AND s.user_id = $2 AND s.tenant_id = $3 AND s.expires_at > $4`,
-		sessionID, userID, tenantID, millis(now)))
+	u, err := s.scanUser(s.row(ctx, qSessionUser, sessionID, userID, tenantID, millis(now)))
 	if usher.ErrorCode(err) == usher.NotFound {
 		return u, usher.Errorf(usher.NotFound, "Session not found.")
 	}
 	return u, err
 }
 
+var qSessionUser = `SELECT ` + userColumnsU + `
+	FROM sessions s JOIN users u ON u.id = s.user_id
+	WHERE s.id = $1 AND s.user_id = $2 AND s.tenant_id = $3 AND s.expires_at > $4`
+
+const qCreateSession = `INSERT INTO sessions (id, tenant_id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`
+
 // Ticket returns a user's live ticket for purpose.
 func (s *Store) Ticket(ctx context.Context, userID, purpose string) (usher.Ticket, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return s.scanTicket(s.r.QueryRowContext(ctx, `SELECT `+ticketColumns+` FROM codes
+	return s.scanTicket(s.row(ctx, `SELECT `+ticketColumns+` FROM codes
 		WHERE user_id = $1 AND purpose = $2`, userID, purpose))
 }
 
@@ -49,43 +52,42 @@ func (s *Store) scanTicket(row *sql.Row) (usher.Ticket, error) {
 }
 
 func (t *tx) CreateSession(ctx context.Context, s usher.Session) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO sessions (id, tenant_id, user_id, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5)`, s.ID, s.TenantID, s.UserID, millis(s.CreatedAt), millis(s.ExpiresAt))
+	_, err := t.exec(ctx, qCreateSession, s.ID, s.TenantID, s.UserID, millis(s.CreatedAt), millis(s.ExpiresAt))
 	return t.s.wrap(err)
 }
 
 func (t *tx) DeleteSession(ctx context.Context, tenantID, id string) error {
-	res, err := t.q.ExecContext(ctx, `DELETE FROM sessions WHERE id = $1 AND tenant_id = $2`, id, tenantID)
+	res, err := t.exec(ctx, `DELETE FROM sessions WHERE id = $1 AND tenant_id = $2`, id, tenantID)
 	return t.s.affected(res, err)
 }
 
 func (t *tx) DeleteSessions(ctx context.Context, tenantID, userID string) error {
-	_, err := t.q.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND tenant_id = $2`, userID, tenantID)
+	_, err := t.exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND tenant_id = $2`, userID, tenantID)
 	return t.s.wrap(err)
 }
 
 func (t *tx) PutTicket(ctx context.Context, k usher.Ticket) error {
-	if _, err := t.q.ExecContext(ctx, `DELETE FROM codes WHERE user_id = $1 AND purpose = $2`, k.UserID, k.Purpose); err != nil {
+	if _, err := t.exec(ctx, `DELETE FROM codes WHERE user_id = $1 AND purpose = $2`, k.UserID, k.Purpose); err != nil {
 		return t.s.wrap(err)
 	}
-	_, err := t.q.ExecContext(ctx, `INSERT INTO codes (`+ticketColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	_, err := t.exec(ctx, `INSERT INTO codes (`+ticketColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		k.UserID, k.TenantID, k.Purpose, k.Secret, k.Tries, millis(k.CreatedAt), millis(k.ExpiresAt))
 	return t.s.wrap(err)
 }
 
 func (t *tx) LockTicket(ctx context.Context, userID, purpose string) (usher.Ticket, error) {
-	return t.s.scanTicket(t.q.QueryRowContext(ctx, `SELECT `+ticketColumns+` FROM codes
+	return t.s.scanTicket(t.row(ctx, `SELECT `+ticketColumns+` FROM codes
 		WHERE user_id = $1 AND purpose = $2`+t.s.d.ForUpdate, userID, purpose))
 }
 
 func (t *tx) SetTicketTries(ctx context.Context, userID, purpose string, tries int) error {
-	res, err := t.q.ExecContext(ctx, `UPDATE codes SET tries = $1 WHERE user_id = $2 AND purpose = $3`, tries, userID, purpose)
+	res, err := t.exec(ctx, `UPDATE codes SET tries = $1 WHERE user_id = $2 AND purpose = $3`, tries, userID, purpose)
 	return t.s.affected(res, err)
 }
 
 func (t *tx) DeleteTickets(ctx context.Context, userID string, purposes ...string) error {
 	for _, p := range purposes {
-		if _, err := t.q.ExecContext(ctx, `DELETE FROM codes WHERE user_id = $1 AND purpose = $2`, userID, p); err != nil {
+		if _, err := t.exec(ctx, `DELETE FROM codes WHERE user_id = $1 AND purpose = $2`, userID, p); err != nil {
 			return t.s.wrap(err)
 		}
 	}
@@ -94,7 +96,7 @@ func (t *tx) DeleteTickets(ctx context.Context, userID string, purposes ...strin
 
 func (t *tx) Count(ctx context.Context, key string, now, windowStart time.Time) (int, error) {
 	var n int
-	err := t.q.QueryRowContext(ctx, `INSERT INTO rate_counters (key, window_start, count) VALUES ($1, $2, 1)
+	err := t.row(ctx, `INSERT INTO rate_counters (key, window_start, count) VALUES ($1, $2, 1)
 		ON CONFLICT (key) DO UPDATE SET
 			count = CASE WHEN rate_counters.window_start < $3 THEN 1 ELSE rate_counters.count + 1 END,
 			window_start = CASE WHEN rate_counters.window_start < $3 THEN $2 ELSE rate_counters.window_start END
@@ -103,7 +105,7 @@ func (t *tx) Count(ctx context.Context, key string, now, windowStart time.Time) 
 }
 
 func (t *tx) Enqueue(ctx context.Context, m usher.Message, now time.Time) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO outbox (id, tenant_id, kind, recipient, params, status, next_attempt_at, created_at)
+	_, err := t.exec(ctx, `INSERT INTO outbox (id, tenant_id, kind, recipient, params, status, next_attempt_at, created_at)
 		VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)`, m.ID, m.TenantID, m.Kind, m.To, m.Params, millis(now))
 	return t.s.wrap(err)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"time"
+	"unicode/utf8"
 
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/usher"
@@ -49,7 +50,11 @@ func (s *Store) MarkFailed(ctx context.Context, id string, next time.Time, reaso
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	if len(reason) > 500 {
-		reason = reason[:500]
+		cut := 500
+		for cut > 0 && !utf8.RuneStart(reason[cut]) {
+			cut-- // never split a character: PostgreSQL refuses invalid UTF-8
+		}
+		reason = reason[:cut]
 	}
 	q := `UPDATE outbox SET next_attempt_at = $1, claimed_until = 0, last_error = $2 WHERE id = $3`
 	if abandon {

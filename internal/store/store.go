@@ -40,6 +40,11 @@ type Store struct {
 	w, r    *sql.DB
 	d       Dialect
 	timeout time.Duration
+	// Hot statements, prepared once at New (reads on r, transaction
+	// statements on w) and never changed after: SQLite spends more time
+	// compiling a query than running it. Preparing later, inside a
+	// transaction, could wait forever for the writer's one connection.
+	rstmts, wstmts map[string]*sql.Stmt
 }
 
 var _ account.Store = (*Store)(nil)
@@ -47,8 +52,60 @@ var _ account.Store = (*Store)(nil)
 // New returns a Store over the given writer and reader pools. Every
 // operation is bounded by timeout (0: no bound of its own), so a database
 // that stops answering costs a request a 503, never a hang.
-func New(w, r *sql.DB, d Dialect, timeout time.Duration) *Store {
-	return &Store{w: w, r: r, d: d, timeout: timeout}
+func New(ctx context.Context, w, r *sql.DB, d Dialect, timeout time.Duration) (*Store, error) {
+	s := &Store{w: w, r: r, d: d, timeout: timeout, rstmts: map[string]*sql.Stmt{}, wstmts: map[string]*sql.Stmt{}}
+	prepare := func(db *sql.DB, into map[string]*sql.Stmt, queries ...string) error {
+		for _, q := range queries {
+			st, err := db.PrepareContext(ctx, q)
+			if err != nil {
+				return s.wrap(err)
+			}
+			into[q] = st
+		}
+		return nil
+	}
+	err := prepare(r, s.rstmts, qUserByID, qUserByEmail, qSessionUser)
+	if err == nil {
+		err = prepare(w, s.wstmts, qUserByID, qUserByEmail, qUserByID+d.ForUpdate, qCreateUser, qUpdateUser,
+			qRecordFailure, qRecordSuccess, qCreateSession)
+	}
+	if err != nil {
+		s.closeStmts()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) closeStmts() {
+	for _, m := range []map[string]*sql.Stmt{s.rstmts, s.wstmts} {
+		for _, st := range m {
+			st.Close()
+		}
+	}
+}
+
+// row runs a one-row read on the reader pool, prepared when it is hot.
+func (s *Store) row(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := s.rstmts[q]; st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.r.QueryRowContext(ctx, q, args...)
+}
+
+// row runs a one-row query in the transaction.
+func (t *tx) row(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.s.wstmts[q]; st != nil {
+		return t.q.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return t.q.QueryRowContext(ctx, q, args...)
+}
+
+// exec runs a statement in the transaction.
+func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.s.wstmts[q]; st != nil {
+		return t.q.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return t.q.ExecContext(ctx, q, args...)
 }
 
 // bound applies the operation timeout to ctx.
@@ -61,6 +118,7 @@ func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	s.closeStmts()
 	err := s.w.Close()
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
@@ -145,22 +203,35 @@ var userCols = []string{"id", "tenant_id", "email", "email_key", "password_hash"
 var (
 	userColumns  = strings.Join(userCols, ", ")
 	userColumnsU = "u." + strings.Join(userCols, ", u.") // for joins on users u
+
+	qUserByID    = `SELECT ` + userColumns + ` FROM users WHERE id = $1 AND tenant_id = $2`
+	qUserByEmail = `SELECT ` + userColumns + ` FROM users WHERE tenant_id = $1 AND email_key = $2`
+	qCreateUser  = `INSERT INTO users (` + userColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+	qUpdateUser = `UPDATE users SET email = $1, email_key = $2, password_hash = $3,
+		confirmed = $4, enabled = $5, data = $6, updated_at = $7, failed_checks = $8, failed_since = $9
+		WHERE id = $10 AND tenant_id = $11`
+	qRecordFailure = `UPDATE users SET
+		failed_checks = CASE WHEN failed_since < $1 THEN 1 ELSE failed_checks + 1 END,
+		failed_since = CASE WHEN failed_since < $1 THEN $2 ELSE failed_since END
+		WHERE id = $3 AND tenant_id = $4`
+	// Written even when already clear, so a right password costs the same
+	// write as a wrong one.
+	qRecordSuccess = `UPDATE users SET failed_checks = 0, failed_since = 0 WHERE id = $1 AND tenant_id = $2`
 )
 
 // UserByID returns one user.
 func (s *Store) UserByID(ctx context.Context, tenantID, id string) (usher.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return s.scanUser(s.r.QueryRowContext(ctx,
-		`SELECT `+userColumns+` FROM users WHERE id = $1 AND tenant_id = $2`, id, tenantID))
+	return s.scanUser(s.row(ctx, qUserByID, id, tenantID))
 }
 
 // UserByEmail returns the user with the given email key.
 func (s *Store) UserByEmail(ctx context.Context, tenantID, emailKey string) (usher.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return s.scanUser(s.r.QueryRowContext(ctx,
-		`SELECT `+userColumns+` FROM users WHERE tenant_id = $1 AND email_key = $2`, tenantID, emailKey))
+	return s.scanUser(s.row(ctx, qUserByEmail, tenantID, emailKey))
 }
 
 var errNotFound = usher.Errorf(usher.NotFound, "User not found.")
@@ -196,30 +267,26 @@ func millis(t time.Time) int64 {
 
 // tx is account.Tx on one SQL transaction.
 type tx struct {
-	q querier
+	q *sql.Tx
 	s *Store
 }
 
 func (t *tx) UserByID(ctx context.Context, tenantID, id string) (usher.User, error) {
-	return t.s.scanUser(t.q.QueryRowContext(ctx,
-		`SELECT `+userColumns+` FROM users WHERE id = $1 AND tenant_id = $2`, id, tenantID))
+	return t.s.scanUser(t.row(ctx, qUserByID, id, tenantID))
 }
 
 func (t *tx) UserByEmail(ctx context.Context, tenantID, emailKey string) (usher.User, error) {
-	return t.s.scanUser(t.q.QueryRowContext(ctx,
-		`SELECT `+userColumns+` FROM users WHERE tenant_id = $1 AND email_key = $2`, tenantID, emailKey))
+	return t.s.scanUser(t.row(ctx, qUserByEmail, tenantID, emailKey))
 }
 
 func (t *tx) LockUser(ctx context.Context, tenantID, id string) (usher.User, error) {
-	return t.s.scanUser(t.q.QueryRowContext(ctx,
-		`SELECT `+userColumns+` FROM users WHERE id = $1 AND tenant_id = $2`+t.s.d.ForUpdate, id, tenantID))
+	return t.s.scanUser(t.row(ctx, qUserByID+t.s.d.ForUpdate, id, tenantID))
 }
 
 var errEmailTaken = usher.Errorf(usher.EmailTaken, "A user with this email address already exists.")
 
 func (t *tx) CreateUser(ctx context.Context, u *usher.User) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+	_, err := t.exec(ctx, qCreateUser,
 		u.ID, u.TenantID, u.Email, u.EmailKey, u.Hash, u.Confirmed, u.Enabled, string(u.Data),
 		millis(u.CreatedAt), millis(u.UpdatedAt), u.FailedChecks, millis(u.FailedSince))
 	if err != nil && t.s.d.UniqueViolation(err) {
@@ -229,9 +296,7 @@ func (t *tx) CreateUser(ctx context.Context, u *usher.User) error {
 }
 
 func (t *tx) UpdateUser(ctx context.Context, u *usher.User) error {
-	res, err := t.q.ExecContext(ctx, `UPDATE users SET email = $1, email_key = $2, password_hash = $3,
-		confirmed = $4, enabled = $5, data = $6, updated_at = $7, failed_checks = $8, failed_since = $9
-		WHERE id = $10 AND tenant_id = $11`,
+	res, err := t.exec(ctx, qUpdateUser,
 		u.Email, u.EmailKey, u.Hash, u.Confirmed, u.Enabled, string(u.Data), millis(u.UpdatedAt),
 		u.FailedChecks, millis(u.FailedSince), u.ID, u.TenantID)
 	if err != nil && t.s.d.UniqueViolation(err) {
@@ -249,15 +314,9 @@ func (t *tx) RecordCheck(ctx context.Context, tenantID, id string, failed bool, 
 	var res sql.Result
 	var err error
 	if failed {
-		res, err = t.q.ExecContext(ctx, `UPDATE users SET
-			failed_checks = CASE WHEN failed_since < $1 THEN 1 ELSE failed_checks + 1 END,
-			failed_since = CASE WHEN failed_since < $1 THEN $2 ELSE failed_since END
-			WHERE id = $3 AND tenant_id = $4`, millis(windowStart), millis(now), id, tenantID)
+		res, err = t.exec(ctx, qRecordFailure, millis(windowStart), millis(now), id, tenantID)
 	} else {
-		// Written even when already clear, so a right password costs the
-		// same write as a wrong one.
-		res, err = t.q.ExecContext(ctx, `UPDATE users SET failed_checks = 0, failed_since = 0
-			WHERE id = $1 AND tenant_id = $2`, id, tenantID)
+		res, err = t.exec(ctx, qRecordSuccess, id, tenantID)
 	}
 	return t.s.affected(res, err)
 }
@@ -288,7 +347,7 @@ func (s *Store) EnsureTenant(ctx context.Context, t usher.Tenant) (usher.Tenant,
 		return usher.Tenant{}, s.wrap(err)
 	}
 	var created int64
-	err = s.r.QueryRowContext(ctx, `SELECT id, name, public_key, created_at FROM tenants WHERE id = $1`, t.ID).
+	err = s.row(ctx, `SELECT id, name, public_key, created_at FROM tenants WHERE id = $1`, t.ID).
 		Scan(&t.ID, &t.Name, &t.PublicKey, &created)
 	if err != nil {
 		return usher.Tenant{}, s.wrap(err)
@@ -303,7 +362,7 @@ func (s *Store) TenantByKey(ctx context.Context, key string) (usher.Tenant, erro
 	defer cancel()
 	var t usher.Tenant
 	var created int64
-	err := s.r.QueryRowContext(ctx, `SELECT id, name, public_key, created_at FROM tenants WHERE public_key = $1`, key).
+	err := s.row(ctx, `SELECT id, name, public_key, created_at FROM tenants WHERE public_key = $1`, key).
 		Scan(&t.ID, &t.Name, &t.PublicKey, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, usher.Errorf(usher.NotFound, "Tenant not found.")

@@ -48,7 +48,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*store.Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return store.New(db, db, Dialect, opts.Timeout), nil
+	st, err := store.New(ctx, db, db, Dialect, opts.Timeout)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return st, nil
 }
 
 // Migrate brings the database to the latest schema and returns the versions

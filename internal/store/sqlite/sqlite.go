@@ -46,7 +46,13 @@ func Open(ctx context.Context, path string, opts Options) (*store.Store, error) 
 		r.Close()
 		return nil, err
 	}
-	return store.New(w, r, Dialect, opts.Timeout), nil
+	st, err := store.New(ctx, w, r, Dialect, opts.Timeout)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	return st, nil
 }
 
 // Migrate brings the database at path to the latest schema and returns the
