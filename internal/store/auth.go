@@ -110,8 +110,9 @@ func (t *tx) Enqueue(ctx context.Context, m usher.Message, now time.Time) error 
 	return t.s.wrap(err)
 }
 
-// Sweep deletes what has expired: sessions, tickets, counters, and outbox
-// rows finished more than a week ago.
+// Sweep deletes what has expired: sessions, tickets, day-old counters, and
+// outbox rows that were queued over a week ago and are finished (sent or
+// abandoned).
 func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()

@@ -40,6 +40,13 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"RecordCheck", testRecordCheck},
 		{"DeleteUser", testDeleteUser},
 		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"Sessions", testSessions},
+		{"Tickets", testTickets},
+		{"Count", testCount},
+		{"Outbox", testOutbox},
+		{"SigningKeys", testSigningKeys},
+		{"Sweep", testSweep},
+		{"TenantByKey", testTenantByKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
