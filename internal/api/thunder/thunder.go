@@ -97,11 +97,11 @@ type Route struct {
 func (h *Handler) Routes() []Route {
 	return []Route{
 		{"POST /users", BasicAuth, h.create},
-		{"GET /users", BasicAuth, h.get},
+		{"GET /users", BasicAuth, h.onUser(nil)},
 		{"PUT /users", BasicAuth, h.update},
 		{"DELETE /users", BasicAuth, h.delete},
-		{"POST /verify", BasicAuth, h.sendVerification},
-		{"POST /verify/reset", BasicAuth, h.resetVerification},
+		{"POST /verify", BasicAuth, h.onUser(h.sendVerification)},
+		{"POST /verify/reset", BasicAuth, h.onUser(h.resetVerification)},
 		{"GET /verify", NoAuth, h.verifyLink},
 		{"GET /verify/success", NoAuth, SuccessPage},
 	}
@@ -470,16 +470,41 @@ func latin1(v string) string {
 	return string(r)
 }
 
-func (h *Handler) get(w http.ResponseWriter, r *http.Request) error {
+// userFromQuery returns the user named by ?email=, after the password
+// header check.
+func (h *Handler) userFromQuery(r *http.Request) (string, usher.User, error) {
 	email, err := emailParam(r)
 	if err != nil {
-		return err
+		return "", usher.User{}, err
 	}
 	u, err := h.authorizedUser(r, email)
-	if err != nil {
-		return err
+	return email, u, err
+}
+
+// onUser serves a call on the user named by ?email=: act (if any) changes
+// the user, and the result is rendered.
+func (h *Handler) onUser(act func(ctx context.Context, id string) (usher.User, error)) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		email, u, err := h.userFromQuery(r)
+		if err != nil {
+			return err
+		}
+		if act != nil {
+			if u, err = act(r.Context(), u.ID); err != nil {
+				return h.translate(err, email, false)
+			}
+		}
+		return h.render(r.Context(), w, http.StatusOK, u)
 	}
-	return h.render(r.Context(), w, http.StatusOK, u)
+}
+
+func (h *Handler) sendVerification(ctx context.Context, id string) (usher.User, error) {
+	u, _, err := h.accounts.SendVerification(ctx, h.tenantID, id)
+	return u, err
+}
+
+func (h *Handler) resetVerification(ctx context.Context, id string) (usher.User, error) {
+	return h.accounts.ResetVerification(ctx, h.tenantID, id)
 }
 
 func (h *Handler) update(w http.ResponseWriter, r *http.Request) error {
@@ -512,11 +537,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) delete(w http.ResponseWriter, r *http.Request) error {
-	email, err := emailParam(r)
-	if err != nil {
-		return err
-	}
-	u, err := h.authorizedUser(r, email)
+	email, u, err := h.userFromQuery(r)
 	if err != nil {
 		return err
 	}
@@ -529,38 +550,6 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) error {
 		return h.translate(err, email, false)
 	}
 	return buf.flush(w)
-}
-
-func (h *Handler) sendVerification(w http.ResponseWriter, r *http.Request) error {
-	email, err := emailParam(r)
-	if err != nil {
-		return err
-	}
-	u, err := h.authorizedUser(r, email)
-	if err != nil {
-		return err
-	}
-	u, _, err = h.accounts.SendVerification(r.Context(), h.tenantID, u.ID)
-	if err != nil {
-		return h.translate(err, email, false)
-	}
-	return h.render(r.Context(), w, http.StatusOK, u)
-}
-
-func (h *Handler) resetVerification(w http.ResponseWriter, r *http.Request) error {
-	email, err := emailParam(r)
-	if err != nil {
-		return err
-	}
-	u, err := h.authorizedUser(r, email)
-	if err != nil {
-		return err
-	}
-	u, err = h.accounts.ResetVerification(r.Context(), h.tenantID, u.ID)
-	if err != nil {
-		return h.translate(err, email, false)
-	}
-	return h.render(r.Context(), w, http.StatusOK, u)
 }
 
 func (h *Handler) verifyLink(w http.ResponseWriter, r *http.Request) error {
