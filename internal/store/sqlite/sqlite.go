@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/url"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -75,8 +76,15 @@ func open(path string, opts Options) (w, r *sql.DB, err error) {
 	if sync != "FULL" && sync != "NORMAL" {
 		return nil, nil, fmt.Errorf("sqlite: synchronous must be FULL or NORMAL, not %q", sync)
 	}
-	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)" +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")"
+	// SQLite waits for a lock held by another process (a second usher
+	// command on the same file) for busy_timeout, and the driver does not
+	// stop that wait when a context ends: bound it by the operation timeout.
+	busy := int64(5000)
+	if opts.Timeout > 0 {
+		busy = opts.Timeout.Milliseconds()
+	}
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(" + strconv.FormatInt(busy, 10) + ")" +
+		"&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")"
 	// One writer: SQLite allows one writer at a time, so a pool of writers
 	// would only queue inside SQLite (and fail with "database is locked").
 	// BEGIN IMMEDIATE takes the write lock at the start of a transaction, so
