@@ -179,6 +179,9 @@ func (e *env) run(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := e.measureEnumeration(); err != nil {
+		return err
+	}
 	if e.cfg.Flood > 0 {
 		if err := e.ensureUsher(usherDefault); err != nil {
 			return err

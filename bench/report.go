@@ -28,6 +28,9 @@ type Report struct {
 	GetLoadRSS *Run           `json:"get_load_rss,omitempty"` // backend GET at 32 connections on a fresh Usher
 	Levels     []*Level       `json:"levels"`
 	Flood      *FloodResult   `json:"flood,omitempty"`
+	// Enumeration compares known and unknown addresses where the answers
+	// must not differ.
+	Enumeration *EnumerationResult `json:"enumeration,omitempty"`
 	// FloodHashYardstick is set when no level measured the hash rate the
 	// flood is sized on.
 	FloodHashYardstick *Run `json:"flood_hash_yardstick,omitempty"`
@@ -98,6 +101,9 @@ func (r *Report) finish() {
 		}
 	}
 	unexpected(r.GetLoadRSS, "rss-probe")
+	if en := r.Enumeration; en != nil && !en.AnswersIdentical {
+		r.Unexpected = append(r.Unexpected, "enumeration: a known and an unknown address got different answers: "+en.FirstDifferenceSeen)
+	}
 	if f := r.Flood; f != nil {
 		unexpected(f.IdleGet, "flood")
 		unexpected(f.FloodGet, "flood")
@@ -214,6 +220,13 @@ func (r *Report) print(w io.Writer) {
 		fmt.Fprintf(w, "backend GET at %d/s: idle p99 %.2f ms, during the flood p99 %.2f ms (%.2f×); errors idle %s, flood %s\n",
 			f.GetRate, f.IdleGet.P99Ms, f.FloodGet.P99Ms, f.GetP99Ratio, errorString(f.IdleGet.Errors), errorString(f.FloodGet.Errors))
 		fmt.Fprintf(w, "Usher peak RSS during the flood %.1f MiB\n", mib(f.PeakRSS))
+	}
+	if en := r.Enumeration; en != nil {
+		fmt.Fprintf(w, "\n== enumeration (one request at a time, pairs alternating) ==\n")
+		fmt.Fprintf(w, "failed login, median of %d: unknown email %.2f ms, known email with a wrong password %.2f ms: difference %+.2f ms\n",
+			en.N, en.LoginUnknownMedian, en.LoginWrongMedian, en.LoginMedianDiff)
+		fmt.Fprintf(w, "password/send, median of %d: known address %.2f ms, unknown %.2f ms: difference %+.2f ms; identical status and body on every pair: %v\n",
+			en.SendN, en.SendKnownMedian, en.SendUnknownMedian, en.SendMedianDiff, en.AnswersIdentical)
 	}
 	if s := r.Startup; s != nil {
 		fmt.Fprintf(w, "\n== start and memory ==\nstart-to-ready on an existing data directory (exec to the \"ready\" log line): %v ms\n", roundAll(s.SamplesMs))
