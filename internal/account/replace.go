@@ -54,12 +54,7 @@ func (s *Service) Replace(ctx context.Context, tenantID, id string, r Replacemen
 			return usher.User{}, err
 		}
 	}
-	var u usher.User
-	err = s.Store.Update(ctx, func(tx Tx) error {
-		var err error
-		if u, err = tx.LockUser(ctx, tenantID, id); err != nil {
-			return err
-		}
+	return s.modifyUser(ctx, tenantID, id, "user_updated", func(u *usher.User) bool {
 		revoke := hash != ""
 		if u.EmailKey != key {
 			u.Confirmed, revoke = false, true
@@ -68,18 +63,6 @@ func (s *Service) Replace(ctx context.Context, tenantID, id string, r Replacemen
 		if hash != "" {
 			u.Hash, u.FailedChecks, u.FailedSince = hash, 0, time.Time{}
 		}
-		u.UpdatedAt = s.Now().UTC().Truncate(time.Millisecond)
-		if err := tx.UpdateUser(ctx, &u); err != nil {
-			return err
-		}
-		if revoke {
-			return revokeAll(ctx, tx, u)
-		}
-		return nil
+		return revoke
 	})
-	if err != nil {
-		return usher.User{}, err
-	}
-	s.Log.InfoContext(ctx, "user replaced", "event", "user_updated", "user_id", u.ID)
-	return u, nil
 }

@@ -229,9 +229,16 @@ func (s *Service) SetData(ctx context.Context, tenantID, id string, raw []byte) 
 // reports that the user's credentials changed (password, email, disabled),
 // the user's sessions end and outstanding codes die in that transaction.
 func (s *Service) modify(ctx context.Context, tenantID, id, event string, change func(*usher.User) (revoke bool)) error {
+	_, err := s.modifyUser(ctx, tenantID, id, event, change)
+	return err
+}
+
+// modifyUser is modify, returning the user as written.
+func (s *Service) modifyUser(ctx context.Context, tenantID, id, event string, change func(*usher.User) (revoke bool)) (usher.User, error) {
+	var u usher.User
 	err := s.Store.Update(ctx, func(tx Tx) error {
-		u, err := tx.LockUser(ctx, tenantID, id)
-		if err != nil {
+		var err error
+		if u, err = tx.LockUser(ctx, tenantID, id); err != nil {
 			return err
 		}
 		revoke := change(&u)
@@ -244,10 +251,13 @@ func (s *Service) modify(ctx context.Context, tenantID, id, event string, change
 		}
 		return nil
 	})
-	if err == nil && event != "" {
+	if err != nil {
+		return usher.User{}, err
+	}
+	if event != "" {
 		s.Log.InfoContext(ctx, "user changed", "event", event, "user_id", id)
 	}
-	return err
+	return u, nil
 }
 
 // revokeAll ends every session of u and voids its outstanding codes.
