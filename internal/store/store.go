@@ -143,7 +143,7 @@ const maxAttempts = 5
 func (s *Store) Update(ctx context.Context, fn func(account.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.update(ctx, fn)
-		if err == nil || s.d.Retryable == nil || !s.d.Retryable(errors.Unwrap(err)) || attempt == maxAttempts {
+		if err == nil || s.d.Retryable == nil || !s.d.Retryable(err) || attempt == maxAttempts {
 			return err
 		}
 		select {

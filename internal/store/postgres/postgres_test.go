@@ -2,8 +2,11 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/store"
@@ -57,5 +60,37 @@ func TestBadURL(t *testing.T) {
 	}
 	if got := err.Error(); strings.Contains(got, "hunter2") {
 		t.Fatalf("error %q echoes the password", got)
+	}
+}
+
+// TestDialectClassifiesErrorsByCode checks the dialect by SQLSTATE, through
+// wrapping, never by message text.
+func TestDialectClassifiesErrorsByCode(t *testing.T) {
+	wrap := func(code string) error { return fmt.Errorf("query: %w", &pgconn.PgError{Code: code, Message: "x"}) }
+	tests := []struct {
+		code                           string
+		unique, retryable, unavailable bool
+	}{
+		{"23505", true, false, false},
+		{"40001", false, true, false},
+		{"40P01", false, true, false},
+		{"57P01", false, false, true},
+		{"08006", false, false, true},
+		{"53300", false, false, true},
+		{"57014", false, false, true},
+		{"23503", false, false, false},
+	}
+	for _, tt := range tests {
+		err := wrap(tt.code)
+		d := postgres.Dialect
+		if got := d.UniqueViolation(err); got != tt.unique {
+			t.Errorf("%s: UniqueViolation = %v, want %v", tt.code, got, tt.unique)
+		}
+		if got := d.Retryable(err); got != tt.retryable {
+			t.Errorf("%s: Retryable = %v, want %v", tt.code, got, tt.retryable)
+		}
+		if got := d.Unavailable(err); got != tt.unavailable {
+			t.Errorf("%s: Unavailable = %v, want %v", tt.code, got, tt.unavailable)
+		}
 	}
 }
