@@ -1,0 +1,100 @@
+package mail
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/usherhq/usher/internal/usher"
+)
+
+func TestDefaultTemplates(t *testing.T) {
+	tpl, err := LoadTemplates("", "https://auth.example.com/", 30*time.Minute, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		kind, subject string
+		p             usher.MailParams
+		want          []string // in both the text and the HTML part
+	}{
+		{usher.MailReset, "Your password reset code", usher.MailParams{Email: "a@x.com", Code: "7KQ2M9XH4C"}, []string{"7KQ2M9XH4C", "30 minutes"}},
+		{usher.MailPasswordChanged, "Your password was changed", usher.MailParams{Email: "a@x.com"}, []string{"a@x.com"}},
+		{usher.MailVerify, "Account Verification", usher.MailParams{Email: "a+b@x.com", Token: "tok_1"},
+			[]string{"https://auth.example.com/verify?email=a%2Bb%40x.com", "token=tok_1", "response_type=html", "24 hours"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind, func(t *testing.T) {
+			e, err := tpl.Render(tt.kind, "a@x.com", tt.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Subject != tt.subject {
+				t.Errorf("subject = %q, want %q", e.Subject, tt.subject)
+			}
+			for _, w := range tt.want {
+				// html/template escapes & in the link; compare unescaped.
+				if !strings.Contains(e.Text, w) || !strings.Contains(strings.ReplaceAll(e.HTML, "&amp;", "&"), w) {
+					t.Errorf("%q missing from the text or HTML part:\n%s\n%s", w, e.Text, e.HTML)
+				}
+			}
+		})
+	}
+	if _, err := tpl.Render("unknown", "a@x.com", usher.MailParams{}); err == nil {
+		t.Error("an unknown kind rendered")
+	}
+}
+
+func TestTemplatesFromADirectoryReplaceTheDefaults(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("verify_email.subject", "Welcome aboard, {{.Email}}")
+	write("verify_email.html", `<a href="{{.Link}}">Confirm</a> <script>{{.Email}}</script>`)
+	tpl, err := LoadTemplates(dir, "https://auth.example.com", time.Minute, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := tpl.Render(usher.MailVerify, "x@y.com", usher.MailParams{Email: "x@y.com", Token: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Subject != "Welcome aboard, x@y.com" {
+		t.Errorf("subject = %q, want the override", e.Subject)
+	}
+	if !strings.Contains(e.HTML, "Confirm") {
+		t.Errorf("HTML = %q, want the override", e.HTML)
+	}
+	if !strings.Contains(e.Text, "Please confirm") {
+		t.Errorf("text = %q, want the default (no override given)", e.Text)
+	}
+
+	write("password_reset.txt", "{{.Nope}}")
+	if _, err := LoadTemplates(dir, "https://auth.example.com", time.Minute, time.Hour); err == nil {
+		// A field that does not exist fails when rendering, at the latest.
+		tpl, _ := LoadTemplates(dir, "https://auth.example.com", time.Minute, time.Hour)
+		if _, err := tpl.Render(usher.MailReset, "x@y.com", usher.MailParams{Email: "x@y.com", Code: "C"}); err == nil {
+			t.Error("a template naming an unknown field rendered")
+		}
+	}
+}
+
+func TestLogSenderPrintsTheMessage(t *testing.T) {
+	var out bytes.Buffer
+	err := NewLogSender(&out).Send(context.Background(), Email{To: "a@x.com", Subject: "S", Text: "code 123\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"To: a@x.com", "Subject: S", "code 123"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("%q missing from:\n%s", w, out.String())
+		}
+	}
+}
