@@ -135,6 +135,12 @@ func (h *Hasher) verify(password, encoded string) (ok, rehash bool, err error) {
 		}
 		err = bcrypt.CompareHashAndPassword([]byte(encoded), []byte(password))
 		return err == nil, err == nil, nil
+	case strings.HasPrefix(encoded, "$scrypt$"):
+		ok, err := verifyScrypt(password, encoded)
+		return ok, ok, err
+	case strings.HasPrefix(encoded, "$pbkdf2-sha256$"):
+		ok, err := verifyPBKDF2(password, encoded)
+		return ok, ok, err
 	}
 	return false, false, errFormat
 }

@@ -222,7 +222,7 @@ func TestVerifyMalformed(t *testing.T) {
 	}{
 		{name: "empty", encoded: ""},
 		{name: "plain text", encoded: "pw"},
-		{name: "unknown scheme", encoded: "$scrypt$ln=1,r=8,p=1$" + salt + "$" + key},
+		{name: "unknown scheme", encoded: "$md5-crypt$ln=1,r=8,p=1$" + salt + "$" + key},
 		{name: "argon2d", encoded: "$argon2d$v=19$m=64,t=1,p=1$" + salt + "$" + key},
 		{name: "too few segments", encoded: "$argon2id$v=19$m=64,t=1,p=1$" + salt},
 		{name: "too many segments", encoded: good + "$x"},
