@@ -127,7 +127,7 @@ func TestCanaryNoSecretsInLogs(t *testing.T) {
 	pubWantError(t, "wrong login", a.login(email, canary("wrong password")), http.StatusUnauthorized, usher.Unauthorized)
 	pubWantError(t, "unknown login", a.login("nobody@example.com", canary("unknown user's password")), http.StatusUnauthorized, usher.Unauthorized)
 	tooLong := canary("too long password") + strings.Repeat("x", 200)
-	pubWantError(t, "too long register", a.call("POST", "/register", pubJSON(t, map[string]string{"email": "long@example.com", "password": tooLong}), ""),
+	pubWantError(t, "too long register", a.call("POST", "/register", mustJSON(t, map[string]string{"email": "long@example.com", "password": tooLong}), ""),
 		http.StatusBadRequest, usher.InvalidPassword)
 	a.wantMe("login token", loginTok)
 
@@ -148,17 +148,17 @@ func TestCanaryNoSecretsInLogs(t *testing.T) {
 
 	// Backend surface: create, check the password (right and wrong), set it.
 	backendPw := canary("backend password")
-	r := pubWantBackend(t, s, "POST", "/users", pubJSON(t, map[string]string{"email": "canary-backend@example.com", "password": backendPw}), http.StatusCreated)
+	r := pubWantBackend(t, s, "POST", "/users", mustJSON(t, map[string]string{"email": "canary-backend@example.com", "password": backendPw}), http.StatusCreated)
 	bid := r.Header.Get("X-Object-ID")
 	secrets.addHash(t, s, "backend password", bid)
 	for pw, want := range map[string]string{backendPw: `{"result":true}`, canary("wrong checkpw password"): `{"result":false}`} {
-		r := pubWantBackend(t, s, "POST", "/users/"+bid+"/checkpw", pubJSON(t, map[string]string{"password": pw}), http.StatusOK)
+		r := pubWantBackend(t, s, "POST", "/users/"+bid+"/checkpw", mustJSON(t, map[string]string{"password": pw}), http.StatusOK)
 		if got := string(bytes.TrimSpace(r.Body)); got != want {
 			t.Errorf("checkpw: got %s, want %s", got, want)
 		}
 	}
 	setPw := canary("set password")
-	pubWantBackend(t, s, "PUT", "/users/"+bid+"/password", pubJSON(t, map[string]string{"password": setPw}), http.StatusNoContent)
+	pubWantBackend(t, s, "PUT", "/users/"+bid+"/password", mustJSON(t, map[string]string{"password": setPw}), http.StatusNoContent)
 	secrets.addHash(t, s, "set password", bid)
 
 	// Key material at rest: the data key and the signing keys.

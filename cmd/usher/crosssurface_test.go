@@ -30,20 +30,10 @@ func (a *thAPI) backend(t testing.TB, method, path, body string) thResponse {
 	return thDo(t, a.s.Client, method, a.s.Backend+path, body)
 }
 
-// thJSON marshals v.
-func thJSON(t testing.TB, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // login is the public POST /login; it returns the JWT.
 func (a *thAPI) login(t testing.TB, email, pw string) string {
 	t.Helper()
-	res := a.public(t, "POST", "/login", thJSON(t, map[string]string{"email": email, "password": pw}), "")
+	res := a.public(t, "POST", "/login", mustJSON(t, map[string]string{"email": email, "password": pw}), "")
 	return thWantJWT(t, "POST /login "+email, res)
 }
 
@@ -166,7 +156,7 @@ func TestCrossSurfaceThunderUserElsewhere(t *testing.T) {
 			t.Errorf("/me (-want +got):\n%s", diff)
 		}
 		a.login(t, "cross@example.com", thPassword) // the address in another case
-		res := a.public(t, "POST", "/login", thJSON(t, map[string]string{"email": "Cross@Example.com", "password": thOtherPW}), "")
+		res := a.public(t, "POST", "/login", mustJSON(t, map[string]string{"email": "Cross@Example.com", "password": thOtherPW}), "")
 		thNativeError(t, "login with a wrong password", res, http.StatusUnauthorized, "unauthorized")
 	})
 	t.Run("backend shows the same user with the properties as data", func(t *testing.T) {
@@ -187,7 +177,7 @@ func TestCrossSurfaceThunderUserElsewhere(t *testing.T) {
 		if diff := thDiff(t, thProps(t, props), thData(t, res.Body)); diff != "" {
 			t.Errorf("GET /users/{id}/data (-want +got):\n%s", diff)
 		}
-		res = a.backend(t, "POST", "/users/"+me.UserID+"/checkpw", thJSON(t, map[string]string{"password": thPassword}))
+		res = a.backend(t, "POST", "/users/"+me.UserID+"/checkpw", mustJSON(t, map[string]string{"password": thPassword}))
 		if got, want := strings.TrimSpace(string(res.Body)), `{"result":true}`; res.Status != 200 || got != want {
 			t.Errorf("checkpw: got %s, want 200 %s", res, want)
 		}
@@ -209,7 +199,7 @@ func TestCrossSurfaceThunderUserElsewhere(t *testing.T) {
 		if res := a.public(t, "GET", "/me", "", jwt); res.Status != http.StatusUnauthorized {
 			t.Errorf("/me with a token from before the password change: got %s, want 401", res)
 		}
-		res := a.public(t, "POST", "/login", thJSON(t, map[string]string{"email": "Cross@Example.com", "password": thPassword}), "")
+		res := a.public(t, "POST", "/login", mustJSON(t, map[string]string{"email": "Cross@Example.com", "password": thPassword}), "")
 		thNativeError(t, "login with the old password", res, http.StatusUnauthorized, "unauthorized")
 	})
 	t.Run("Thunder email change", func(t *testing.T) {
@@ -221,7 +211,7 @@ func TestCrossSurfaceThunderUserElsewhere(t *testing.T) {
 		if got := a.backendUser(t, me.UserID).Email; got != "moved@example.com" {
 			t.Errorf("backend email: got %q, want moved@example.com", got)
 		}
-		res := a.public(t, "POST", "/login", thJSON(t, map[string]string{"email": "Cross@Example.com", "password": thOtherPW}), "")
+		res := a.public(t, "POST", "/login", mustJSON(t, map[string]string{"email": "Cross@Example.com", "password": thOtherPW}), "")
 		thNativeError(t, "login with the old email", res, http.StatusUnauthorized, "unauthorized")
 	})
 	t.Run("Thunder delete", func(t *testing.T) {
@@ -250,7 +240,7 @@ func TestCrossSurfaceBackendUserOnThunder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			email := tt.body["email"].(string)
-			res := a.backend(t, "POST", "/users", thJSON(t, tt.body))
+			res := a.backend(t, "POST", "/users", mustJSON(t, tt.body))
 			bu := thDecodeBackendUser(t, "backend POST /users", res, http.StatusCreated)
 			if got := res.Header.Get("X-Object-ID"); got != bu.ID {
 				t.Errorf("X-Object-ID: got %q, want %q", got, bu.ID)
@@ -274,14 +264,14 @@ func TestCrossSurfaceBackendUserOnThunder(t *testing.T) {
 
 			// Backend changes show on Thunder.
 			newData := map[string]any{"plan": "free"}
-			if res := a.backend(t, "PUT", "/users/"+bu.ID+"/data", thJSON(t, newData)); res.Status != http.StatusNoContent {
+			if res := a.backend(t, "PUT", "/users/"+bu.ID+"/data", mustJSON(t, newData)); res.Status != http.StatusNoContent {
 				t.Fatalf("PUT data: got %s, want 204", res)
 			}
 			if diff := thDiff(t, thProps(t, newData), a.get(t, email, thPassword).Props); diff != "" {
 				t.Errorf("Thunder properties after backend PUT data (-want +got):\n%s", diff)
 			}
 			moved := "moved-" + email
-			if res := a.backend(t, "PUT", "/users/"+bu.ID+"/email", thJSON(t, map[string]string{"email": moved})); res.Status != http.StatusNoContent {
+			if res := a.backend(t, "PUT", "/users/"+bu.ID+"/email", mustJSON(t, map[string]string{"email": moved})); res.Status != http.StatusNoContent {
 				t.Fatalf("PUT email: got %s, want 204", res)
 			}
 			thWantError(t, "Thunder GET the old email", a.do(t, "GET", "/users"+thQ(email), "", thPW(thPassword)), 404, thMsgNotFound, email)
@@ -367,7 +357,7 @@ func TestCrossSurfaceRegisterSendsVerification(t *testing.T) {
 			sink := startSMTPSink(t)
 			a := thStart(t, sink.Configure, tt.edit)
 			const email = "reg@example.com"
-			res := a.public(t, "POST", "/register", thJSON(t, map[string]string{"email": email, "password": thPassword}), "")
+			res := a.public(t, "POST", "/register", mustJSON(t, map[string]string{"email": email, "password": thPassword}), "")
 			jwt := thWantJWT(t, "POST /register", res)
 			me := a.me(t, jwt)
 			if me.Confirmed {
@@ -412,7 +402,7 @@ func TestCrossSurfaceBackendSendsVerification(t *testing.T) {
 	sink := startSMTPSink(t)
 	a := thStart(t, sink.Configure)
 	bu := thDecodeBackendUser(t, "backend POST /users",
-		a.backend(t, "POST", "/users", thJSON(t, map[string]any{"email": "bev@example.com", "password": thPassword})), http.StatusCreated)
+		a.backend(t, "POST", "/users", mustJSON(t, map[string]any{"email": "bev@example.com", "password": thPassword})), http.StatusCreated)
 
 	res := a.backend(t, "POST", "/users/"+bu.ID+"/verify", "")
 	if res.Status != http.StatusNoContent || len(res.Body) != 0 {

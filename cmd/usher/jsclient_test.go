@@ -14,12 +14,13 @@ import (
 // to this package's directory (go test runs in cmd/usher).
 const jsClientDir = "../../clients/staticbackend"
 
-// jsSkipOrFail skips the test with a hint, or fails it when CI=true: in CI
-// a missing node or missing node_modules is a broken pipeline, not a reason
-// to skip.
-func jsSkipOrFail(t *testing.T, why string) {
+// jsSkipOrFail skips a JavaScript client test with a hint, or fails it when
+// CI=true: in CI a missing node or missing node_modules is a broken
+// pipeline, not a reason to skip. dir is the client's folder, e.g.
+// clients/staticbackend.
+func jsSkipOrFail(t *testing.T, dir, why string) {
 	t.Helper()
-	msg := why + "; run `npm ci --prefix clients/staticbackend` (Node.js >= 20) to enable this test"
+	msg := why + "; run `npm ci --prefix " + dir + "` (Node.js >= 20) to enable this test"
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
@@ -36,10 +37,10 @@ func TestStaticBackendJSClient(t *testing.T) {
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		jsSkipOrFail(t, "node is not on PATH")
+		jsSkipOrFail(t, "clients/staticbackend", "node is not on PATH")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@staticbackend", "js", "package.json")); err != nil {
-		jsSkipOrFail(t, "clients/staticbackend/node_modules is missing or incomplete")
+		jsSkipOrFail(t, "clients/staticbackend", "clients/staticbackend/node_modules is missing or incomplete")
 	}
 
 	s := startServer(t)

@@ -144,13 +144,13 @@ func (a *pubAPI) call(method, path, body, bearer string) pubResponse {
 
 func (a *pubAPI) login(email, pw string) pubResponse {
 	a.t.Helper()
-	return a.call("POST", "/login", pubJSON(a.t, map[string]string{"email": email, "password": pw}), "")
+	return a.call("POST", "/login", mustJSON(a.t, map[string]string{"email": email, "password": pw}), "")
 }
 
 // register registers a user and returns its token.
 func (a *pubAPI) register(email, pw string) string {
 	a.t.Helper()
-	r := a.call("POST", "/register", pubJSON(a.t, map[string]string{"email": email, "password": pw}), "")
+	r := a.call("POST", "/register", mustJSON(a.t, map[string]string{"email": email, "password": pw}), "")
 	return pubToken(a.t, "register "+email, r)
 }
 
@@ -167,12 +167,12 @@ func (a *pubAPI) me(tok string) pubResponse {
 
 func (a *pubAPI) sendReset(email string) pubResponse {
 	a.t.Helper()
-	return a.call("POST", "/password/send", pubJSON(a.t, map[string]string{"email": email}), "")
+	return a.call("POST", "/password/send", mustJSON(a.t, map[string]string{"email": email}), "")
 }
 
 func (a *pubAPI) reset(email, code, pw string) pubResponse {
 	a.t.Helper()
-	return a.call("POST", "/password/reset", pubJSON(a.t, map[string]string{"email": email, "code": code, "password": pw}), "")
+	return a.call("POST", "/password/reset", mustJSON(a.t, map[string]string{"email": email, "code": code, "password": pw}), "")
 }
 
 // wantMe checks that tok is live: /me answers 200.
@@ -227,15 +227,6 @@ func pubWantBackend(t testing.TB, s *testServer, method, path, body string, want
 		t.Fatalf("backend %s %s: got %v, want %d", method, path, r, want)
 	}
 	return r
-}
-
-func pubJSON(t testing.TB, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // pubToken returns the JWT of a 200 register or login answer.
@@ -470,7 +461,7 @@ func TestPubSessionFlow(t *testing.T) {
 		const email = "backend-pw@example.com"
 		tok := a.register(email, pubPassword)
 		a.wantMe("before", tok)
-		pubWantBackend(t, s, "PUT", "/users/"+pubSubject(t, tok)+"/password", pubJSON(t, map[string]string{"password": pubNewPassword}), http.StatusNoContent)
+		pubWantBackend(t, s, "PUT", "/users/"+pubSubject(t, tok)+"/password", mustJSON(t, map[string]string{"password": pubNewPassword}), http.StatusNoContent)
 		a.wantNoMe("after the backend set the password", tok)
 		a.mustLogin(email, pubNewPassword)
 		pubWantError(t, "old password", a.login(email, pubPassword), http.StatusUnauthorized, usher.Unauthorized)
@@ -622,19 +613,19 @@ func TestPubTenantKey(t *testing.T) {
 	a := pubClient(t, s)
 	const email = "key@example.com"
 	tok := a.register(email, pubPassword)
-	creds := pubJSON(t, map[string]string{"email": email, "password": pubPassword})
-	reset := pubJSON(t, map[string]string{"email": email, "code": "ABCDEFGHJK", "password": pubNewPassword})
+	creds := mustJSON(t, map[string]string{"email": email, "password": pubPassword})
+	reset := mustJSON(t, map[string]string{"email": email, "code": "ABCDEFGHJK", "password": pubNewPassword})
 	bearer := "Bearer " + tok
 
 	routes := []struct {
 		name, method, path, body string
 		header                   map[string]string
 	}{
-		{"register", "POST", "/register", pubJSON(t, map[string]string{"email": "key2@example.com", "password": pubPassword}), nil},
+		{"register", "POST", "/register", mustJSON(t, map[string]string{"email": "key2@example.com", "password": pubPassword}), nil},
 		{"login", "POST", "/login", creds, nil},
 		{"me", "GET", "/me", "", map[string]string{"Authorization": bearer}},
 		{"logout", "POST", "/logout", "", map[string]string{"Authorization": bearer}},
-		{"password send", "POST", "/password/send", pubJSON(t, map[string]string{"email": email}), nil},
+		{"password send", "POST", "/password/send", mustJSON(t, map[string]string{"email": email}), nil},
 		{"password reset", "POST", "/password/reset", reset, nil},
 	}
 	keys := []struct{ name, key string }{
@@ -674,7 +665,7 @@ func TestPubTenantKey(t *testing.T) {
 		if r := a.raw("GET", "/me"+q, "", map[string]string{"Authorization": "Bearer " + login}); r.Status != http.StatusOK {
 			t.Fatalf("GET /me with ?sbpk=: got %v, want 200", r)
 		}
-		pubWantTrue(t, "password/send with ?sbpk=", a.raw("POST", "/password/send"+q, pubJSON(t, map[string]string{"email": email}), nil))
+		pubWantTrue(t, "password/send with ?sbpk=", a.raw("POST", "/password/send"+q, mustJSON(t, map[string]string{"email": email}), nil))
 	})
 
 	t.Run("key is all a keyless route needs", func(t *testing.T) {
@@ -732,7 +723,7 @@ func TestPubCORSPreflight(t *testing.T) {
 
 	t.Run("actual request exposes the request id", func(t *testing.T) {
 		a := a.on(t)
-		r := a.raw("POST", "/login", pubJSON(t, map[string]string{"email": "x@example.com", "password": pubPassword}),
+		r := a.raw("POST", "/login", mustJSON(t, map[string]string{"email": "x@example.com", "password": pubPassword}),
 			map[string]string{"Origin": origin, "SB-PUBLIC-KEY": s.Tenant.PublicKey})
 		if got := r.Header.Get("Access-Control-Allow-Origin"); got != "*" && got != origin {
 			t.Errorf("Access-Control-Allow-Origin = %q, want * or %s", got, origin)
@@ -752,7 +743,7 @@ func TestPubRequestValidation(t *testing.T) {
 	t.Run("login ignores accountId", func(t *testing.T) {
 		a := a.on(t)
 		for _, id := range []any{s.Tenant.ID, 42, nil, map[string]any{"x": 1}} {
-			body := pubJSON(t, map[string]any{"email": email, "password": pubPassword, "accountId": id})
+			body := mustJSON(t, map[string]any{"email": email, "password": pubPassword, "accountId": id})
 			pubToken(t, "login with accountId "+fmt.Sprint(id), a.call("POST", "/login", body, ""))
 		}
 	})
@@ -770,7 +761,7 @@ func TestPubRequestValidation(t *testing.T) {
 	} {
 		t.Run("register "+tc.name, func(t *testing.T) {
 			a := a.on(t)
-			r := a.call("POST", "/register", pubJSON(t, map[string]string{"email": tc.email, "password": tc.password}), "")
+			r := a.call("POST", "/register", mustJSON(t, map[string]string{"email": tc.email, "password": tc.password}), "")
 			pubWantError(t, "register", r, http.StatusBadRequest, tc.code)
 			if _, msg := pubErrorCode(t, r.Body); msg == "" {
 				t.Error("no reason in the message")
@@ -784,7 +775,7 @@ func TestPubRequestValidation(t *testing.T) {
 	t.Run("register duplicate", func(t *testing.T) {
 		a := a.on(t)
 		for _, dup := range []string{email, "Valid@Example.COM", " valid@example.com "} {
-			r := a.call("POST", "/register", pubJSON(t, map[string]string{"email": dup, "password": "another passphrase"}), "")
+			r := a.call("POST", "/register", mustJSON(t, map[string]string{"email": dup, "password": "another passphrase"}), "")
 			pubWantError(t, "register "+dup, r, http.StatusConflict, usher.EmailTaken)
 		}
 		a.mustLogin(email, pubPassword) // the first account is untouched
@@ -792,7 +783,7 @@ func TestPubRequestValidation(t *testing.T) {
 
 	t.Run("register unknown field", func(t *testing.T) {
 		a := a.on(t)
-		r := a.call("POST", "/register", pubJSON(t, map[string]any{"email": "extra@example.com", "password": pubPassword, "role": 1}), "")
+		r := a.call("POST", "/register", mustJSON(t, map[string]any{"email": "extra@example.com", "password": pubPassword, "role": 1}), "")
 		pubWantError(t, "register with role", r, http.StatusBadRequest, usher.InvalidJSON)
 	})
 }
@@ -862,7 +853,7 @@ func TestPubResponseHeaders(t *testing.T) {
 	a := pubClient(t, s)
 	const email = "headers@example.com"
 	tok := a.register(email, pubPassword)
-	creds := pubJSON(t, map[string]string{"email": email, "password": pubPassword})
+	creds := mustJSON(t, map[string]string{"email": email, "password": pubPassword})
 	key := map[string]string{"SB-PUBLIC-KEY": s.Tenant.PublicKey}
 
 	for _, tc := range []struct {
@@ -871,10 +862,10 @@ func TestPubResponseHeaders(t *testing.T) {
 		status int
 	}{
 		{"register", func(a *pubAPI) pubResponse {
-			return a.call("POST", "/register", pubJSON(t, map[string]string{"email": "h2@example.com", "password": pubPassword}), "")
+			return a.call("POST", "/register", mustJSON(t, map[string]string{"email": "h2@example.com", "password": pubPassword}), "")
 		}, 200},
 		{"register refused", func(a *pubAPI) pubResponse {
-			return a.call("POST", "/register", pubJSON(t, map[string]string{"email": "bad", "password": pubPassword}), "")
+			return a.call("POST", "/register", mustJSON(t, map[string]string{"email": "bad", "password": pubPassword}), "")
 		}, 400},
 		{"login", func(a *pubAPI) pubResponse { return a.call("POST", "/login", creds, "") }, 200},
 		{"login refused", func(a *pubAPI) pubResponse { return a.login(email, "wrong horse battery") }, 401},
@@ -1017,7 +1008,7 @@ func TestPubRateLimit(t *testing.T) {
 		if xff != "" {
 			h["X-Forwarded-For"] = xff
 		}
-		return a.raw("POST", "/login", pubJSON(a.t, map[string]string{"email": email, "password": pubPassword}), h)
+		return a.raw("POST", "/login", mustJSON(a.t, map[string]string{"email": email, "password": pubPassword}), h)
 	}
 	wantLimited := func(t *testing.T, what string, r pubResponse) {
 		t.Helper()
@@ -1041,7 +1032,7 @@ func TestPubRateLimit(t *testing.T) {
 			t.Errorf("limited login: existing email got %v (Retry-After %s), unknown email got %v (Retry-After %s)",
 				existing, existing.Header.Get("Retry-After"), unknown, unknown.Header.Get("Retry-After"))
 		}
-		wantLimited(t, "register past the limit", a.call("POST", "/register", pubJSON(t, map[string]string{"email": "n@example.com", "password": pubPassword}), ""))
+		wantLimited(t, "register past the limit", a.call("POST", "/register", mustJSON(t, map[string]string{"email": "n@example.com", "password": pubPassword}), ""))
 		wantLimited(t, "password/send past the limit", a.sendReset(known))
 	})
 

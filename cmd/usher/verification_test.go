@@ -167,7 +167,7 @@ func TestVerificationVoidedByAccountChanges(t *testing.T) {
 	}
 	backendPUT := func(t testing.TB, path string, body any) {
 		t.Helper()
-		if res := a.backend(t, "PUT", path, thJSON(t, body)); res.Status != http.StatusNoContent {
+		if res := a.backend(t, "PUT", path, mustJSON(t, body)); res.Status != http.StatusNoContent {
 			t.Fatalf("backend PUT %s: got %s, want 204", path, res)
 		}
 	}

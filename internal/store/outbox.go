@@ -92,17 +92,13 @@ func (s *Store) SigningKeys(ctx context.Context) ([]usher.SigningKey, error) {
 
 // AddSigningKey stores k and retires every other key that may sign.
 func (s *Store) AddSigningKey(ctx context.Context, k usher.SigningKey) error {
-	return s.exec(ctx, func(q querier) error {
-		if _, err := q.ExecContext(ctx, `UPDATE signing_keys SET retired_at = $1 WHERE retired_at = 0`, millis(k.CreatedAt)); err != nil {
-			return err
+	return s.update(ctx, func(atx account.Tx) error {
+		t := atx.(*tx)
+		if _, err := t.exec(ctx, `UPDATE signing_keys SET retired_at = $1 WHERE retired_at = 0`, millis(k.CreatedAt)); err != nil {
+			return s.wrap(err)
 		}
-		_, err := q.ExecContext(ctx, `INSERT INTO signing_keys (kid, algorithm, public_key, private_key, created_at)
+		_, err := t.exec(ctx, `INSERT INTO signing_keys (kid, algorithm, public_key, private_key, created_at)
 			VALUES ($1, $2, $3, $4, $5)`, k.KID, k.Algorithm, k.Public, k.Private, millis(k.CreatedAt))
-		return err
+		return s.wrap(err)
 	})
-}
-
-// exec runs fn in a write transaction outside the account use cases.
-func (s *Store) exec(ctx context.Context, fn func(querier) error) error {
-	return s.update(ctx, func(t account.Tx) error { return fn(t.(*tx).q) })
 }

@@ -191,12 +191,6 @@ func (s *Store) wrap(err error) error {
 	return usher.Wrap(usher.Internal, "", fmt.Errorf("%s: %w", s.d.Name, err))
 }
 
-// querier is what *sql.DB and *sql.Tx share.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 var userCols = []string{"id", "tenant_id", "email", "email_key", "password_hash", "confirmed", "enabled", "data",
 	"created_at", "updated_at", "failed_checks", "failed_since"}
 
