@@ -326,7 +326,11 @@ func (m *Main) startJobs() {
 		}()
 	}
 	run("relay", m.Relay.Run)
-	run("keys", func(ctx context.Context) error { return m.Keys.Run(ctx, 30*time.Second) })
+	run("keys", func(ctx context.Context) error {
+		return m.Keys.Run(ctx, 30*time.Second, func(err error) {
+			m.Log.Error("signing key refresh failed", "event", "key_refresh_failed", "error", err)
+		})
+	})
 	run("sweep", func(ctx context.Context) error {
 		t := time.NewTicker(10 * time.Minute)
 		defer t.Stop()

@@ -17,7 +17,8 @@ func (s *Service) UserByEmail(ctx context.Context, tenantID, email string) (ushe
 }
 
 // CheckUser reports whether pw is the password of u (enabled, unlocked),
-// with CheckPassword's cost and lockout counting.
+// with CheckPassword's cost and lockout counting. A password longer than
+// the policy allows is refused before any hashing, and not counted.
 func (s *Service) CheckUser(ctx context.Context, u usher.User, pw string) (bool, error) {
 	if err := s.checkLength(pw); err != nil {
 		return false, nil

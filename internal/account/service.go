@@ -306,6 +306,7 @@ func (s *Service) check(ctx context.Context, u usher.User, pw string, onSuccess 
 	if ok && rehash {
 		if newHash, err = s.hash(ctx, pw); err != nil {
 			newHash = "" // keep the old hash; the check itself succeeded
+			s.Log.WarnContext(ctx, "rehash skipped", "event", "rehash_failed", "user_id", u.ID, "error", err)
 		}
 	}
 	err = s.Store.Update(ctx, func(tx Tx) error {

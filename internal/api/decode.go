@@ -47,7 +47,7 @@ func readBody(r *http.Request, maxDepth int) (body []byte, topKeys []string, err
 		return nil, nil, errTooLarge
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, nil, usher.Errorf(usher.InvalidJSON, "Request body is empty.")
+		return nil, nil, ErrEmptyBody
 	}
 	topKeys, err = strictjson.Check(body, maxDepth)
 	if err != nil {
@@ -55,6 +55,9 @@ func readBody(r *http.Request, maxDepth int) (body []byte, topKeys []string, err
 	}
 	return body, topKeys, nil
 }
+
+// ErrEmptyBody is the error for a request without a body.
+var ErrEmptyBody = usher.Errorf(usher.InvalidJSON, "Request body is empty.")
 
 var errTooLarge = usher.Errorf(usher.TooLarge, "Request body must be at most 1 MiB.")
 

@@ -214,6 +214,17 @@ func (c *Config) Validate() error {
 			bad("thunder-app", "at least one NAME:SECRET is required with thunder-addr")
 		}
 	}
+	for _, p := range c.ThunderProperties {
+		name, typ, ok := strings.Cut(p, ":")
+		switch strings.ToLower(strings.TrimSpace(typ)) {
+		case "string", "integer", "double", "boolean", "list", "map":
+		default:
+			ok = false
+		}
+		if !ok || strings.TrimSpace(name) == "" {
+			bad("thunder-property", "%q is not NAME:TYPE with TYPE string, integer, double, boolean, list or map", p)
+		}
+	}
 	for _, a := range c.ThunderApps {
 		if name, secret, ok := strings.Cut(a, ":"); !ok || name == "" || secret == "" {
 			bad("thunder-app", "each application must be NAME:SECRET") // never echo the secret

@@ -105,12 +105,17 @@ func (r *Relay) send(ctx context.Context, m usher.Message) {
 	err := r.safeDeliver(sctx, m)
 	cancel()
 	if ctx.Err() != nil {
-		// Shutting down: hand the message back at once rather than leave
-		// it leased, so the next relay (here after a restart, or on another
-		// node) sends it without waiting for the lease to lapse.
+		// Shutting down: record a delivered message as sent, and hand an
+		// undelivered one back at once rather than leave it leased, so the
+		// next relay (here after a restart, or on another node) sends it
+		// without waiting for the lease to lapse.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		_ = r.store.MarkFailed(rctx, m.ID, r.c.Now(), "interrupted by shutdown", false)
+		if err == nil {
+			_ = r.store.MarkSent(rctx, m.ID, r.c.Now())
+		} else {
+			_ = r.store.MarkFailed(rctx, m.ID, r.c.Now(), "interrupted by shutdown", false)
+		}
 		return
 	}
 	now := r.c.Now()
@@ -145,7 +150,7 @@ func (r *Relay) safeDeliver(ctx context.Context, m usher.Message) (err error) {
 	return r.deliver(ctx, m)
 }
 
-// backoff is RetryBase × 2^(attempt-1), capped at RetryMax, with ±20% jitter
+// backoff is RetryBase × 2^(attempt-1), capped at RetryMax, with ±10% jitter
 // so that relays on several nodes do not retry in step.
 func (r *Relay) backoff(attempt int) time.Duration {
 	d := r.c.RetryBase

@@ -123,8 +123,9 @@ func (k *Keyring) Refresh(ctx context.Context) error {
 }
 
 // Run refreshes the keys every interval until ctx ends, so a rotation on
-// one node reaches all of them.
-func (k *Keyring) Run(ctx context.Context, interval time.Duration) error {
+// one node reaches all of them. A failed refresh keeps the keys it has and
+// is reported to onErr.
+func (k *Keyring) Run(ctx context.Context, interval time.Duration, onErr func(error)) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -132,7 +133,9 @@ func (k *Keyring) Run(ctx context.Context, interval time.Duration) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			_ = k.Refresh(ctx) // keep the keys we have; the next tick tries again
+			if err := k.Refresh(ctx); err != nil && ctx.Err() == nil {
+				onErr(err)
+			}
 		}
 	}
 }
@@ -148,7 +151,12 @@ func (k *Keyring) lookup(ctx context.Context, kid string, now time.Time) (verify
 		return v, ok && k.alive(v, now)
 	}
 	k.refreshMu.Lock()
-	_ = k.Refresh(ctx)
+	k.mu.RLock()
+	stale := time.Since(k.refreshed) >= time.Second // another request may have just refreshed
+	k.mu.RUnlock()
+	if stale {
+		_ = k.Refresh(ctx)
+	}
 	k.refreshMu.Unlock()
 	k.mu.RLock()
 	v, ok = k.verifiers[kid]

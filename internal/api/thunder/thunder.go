@@ -172,6 +172,9 @@ type thunderError struct {
 
 func (e *thunderError) Error() string { return e.msg }
 
+// Unwrap returns the internal cause, which is logged, never rendered.
+func (e *thunderError) Unwrap() error { return e.cause }
+
 func fail(status int, msg, email string) error {
 	return &thunderError{status: status, msg: msg, email: email}
 }
@@ -183,9 +186,16 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if !errors.As(err, &te) {
 		te = h.translate(err, "", false)
 	}
-	if te.status >= 500 {
-		h.log.WarnContext(r.Context(), "thunder request failed", "event", "thunder_error", "status", te.status, "error", err)
+	cause := error(te)
+	if te.cause != nil {
+		cause = te.cause
+	}
+	switch {
+	case te.status == http.StatusServiceUnavailable:
+		h.log.WarnContext(r.Context(), "thunder request refused", "event", "thunder_unavailable", "error", cause)
 		w.Header().Set("Retry-After", "1")
+	case te.status >= 500:
+		h.log.ErrorContext(r.Context(), "thunder request failed", "event", "internal_error", "error", cause)
 	}
 	who := "null"
 	if te.email != "" {
@@ -254,7 +264,7 @@ var reserved = map[string]bool{"email": true, "password": true, "creationTime": 
 func readUser(r *http.Request) (input, error) {
 	body, err := api.ReadBody(r, account.MaxDataDepth+1)
 	if err != nil {
-		if usher.ErrorCode(err) == usher.InvalidJSON && strings.Contains(usher.ErrorMessage(err), "empty") {
+		if errors.Is(err, api.ErrEmptyBody) {
 			return input{}, fail(http.StatusBadRequest, msgNullUser, "")
 		}
 		return input{}, err
