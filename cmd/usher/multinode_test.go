@@ -411,7 +411,7 @@ func TestMultiNode(t *testing.T) {
 		}
 		db := mnOpen(t, dsn)
 		var rows int
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE lower(email) = 'race@example.com'`).Scan(&rows); err != nil {
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE email_key = 'race@example.com'`).Scan(&rows); err != nil {
 			t.Fatal(err)
 		}
 		if rows != 1 {

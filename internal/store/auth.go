@@ -14,7 +14,7 @@ import (
 func (s *Store) SessionUser(ctx context.Context, tenantID, sessionID, userID string, now time.Time) (usher.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	u, err := s.scanUser(s.row(ctx, qSessionUser, sessionID, userID, tenantID, millis(now)))
+	u, err := s.scanUser(s.row(ctx, qSessionUser, s.id(sessionID), s.id(userID), s.id(tenantID), millis(now)))
 	if usher.ErrorCode(err) == usher.NotFound {
 		return u, usher.Errorf(usher.NotFound, "Session not found.")
 	}
@@ -32,7 +32,7 @@ func (s *Store) Ticket(ctx context.Context, userID, purpose string) (usher.Ticke
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	return s.scanTicket(s.row(ctx, `SELECT `+ticketColumns+` FROM codes
-		WHERE user_id = $1 AND purpose = $2`, userID, purpose))
+		WHERE user_id = $1 AND purpose = $2`, s.id(userID), purpose))
 }
 
 const ticketColumns = `user_id, tenant_id, purpose, secret, tries, created_at, expires_at`
@@ -40,7 +40,7 @@ const ticketColumns = `user_id, tenant_id, purpose, secret, tries, created_at, e
 func (s *Store) scanTicket(row *sql.Row) (usher.Ticket, error) {
 	var t usher.Ticket
 	var created, expires int64
-	err := row.Scan(&t.UserID, &t.TenantID, &t.Purpose, &t.Secret, &t.Tries, &created, &expires)
+	err := row.Scan(idDest{&t.UserID}, idDest{&t.TenantID}, &t.Purpose, &t.Secret, &t.Tries, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, usher.Errorf(usher.NotFound, "Code not found.")
 	}
@@ -52,42 +52,42 @@ func (s *Store) scanTicket(row *sql.Row) (usher.Ticket, error) {
 }
 
 func (t *tx) CreateSession(ctx context.Context, s usher.Session) error {
-	_, err := t.exec(ctx, qCreateSession, s.ID, s.TenantID, s.UserID, millis(s.CreatedAt), millis(s.ExpiresAt))
+	_, err := t.exec(ctx, qCreateSession, t.s.id(s.ID), t.s.id(s.TenantID), t.s.id(s.UserID), millis(s.CreatedAt), millis(s.ExpiresAt))
 	return t.s.wrap(err)
 }
 
 func (t *tx) DeleteSession(ctx context.Context, tenantID, id string) error {
-	res, err := t.exec(ctx, `DELETE FROM sessions WHERE id = $1 AND tenant_id = $2`, id, tenantID)
+	res, err := t.exec(ctx, `DELETE FROM sessions WHERE id = $1 AND tenant_id = $2`, t.s.id(id), t.s.id(tenantID))
 	return t.s.affected(res, err)
 }
 
 func (t *tx) DeleteSessions(ctx context.Context, tenantID, userID string) error {
-	_, err := t.exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND tenant_id = $2`, userID, tenantID)
+	_, err := t.exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND tenant_id = $2`, t.s.id(userID), t.s.id(tenantID))
 	return t.s.wrap(err)
 }
 
 func (t *tx) PutTicket(ctx context.Context, k usher.Ticket) error {
-	if _, err := t.exec(ctx, `DELETE FROM codes WHERE user_id = $1 AND purpose = $2`, k.UserID, k.Purpose); err != nil {
+	if _, err := t.exec(ctx, `DELETE FROM codes WHERE user_id = $1 AND purpose = $2`, t.s.id(k.UserID), k.Purpose); err != nil {
 		return t.s.wrap(err)
 	}
 	_, err := t.exec(ctx, `INSERT INTO codes (`+ticketColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		k.UserID, k.TenantID, k.Purpose, k.Secret, k.Tries, millis(k.CreatedAt), millis(k.ExpiresAt))
+		t.s.id(k.UserID), t.s.id(k.TenantID), k.Purpose, k.Secret, k.Tries, millis(k.CreatedAt), millis(k.ExpiresAt))
 	return t.s.wrap(err)
 }
 
 func (t *tx) LockTicket(ctx context.Context, userID, purpose string) (usher.Ticket, error) {
 	return t.s.scanTicket(t.row(ctx, `SELECT `+ticketColumns+` FROM codes
-		WHERE user_id = $1 AND purpose = $2`+t.s.d.ForUpdate, userID, purpose))
+		WHERE user_id = $1 AND purpose = $2`+t.s.d.ForUpdate, t.s.id(userID), purpose))
 }
 
 func (t *tx) SetTicketTries(ctx context.Context, userID, purpose string, tries int) error {
-	res, err := t.exec(ctx, `UPDATE codes SET tries = $1 WHERE user_id = $2 AND purpose = $3`, tries, userID, purpose)
+	res, err := t.exec(ctx, `UPDATE codes SET tries = $1 WHERE user_id = $2 AND purpose = $3`, tries, t.s.id(userID), purpose)
 	return t.s.affected(res, err)
 }
 
 func (t *tx) DeleteTickets(ctx context.Context, userID string, purposes ...string) error {
 	for _, p := range purposes {
-		if _, err := t.exec(ctx, `DELETE FROM codes WHERE user_id = $1 AND purpose = $2`, userID, p); err != nil {
+		if _, err := t.exec(ctx, `DELETE FROM codes WHERE user_id = $1 AND purpose = $2`, t.s.id(userID), p); err != nil {
 			return t.s.wrap(err)
 		}
 	}
@@ -106,7 +106,7 @@ func (t *tx) Count(ctx context.Context, key string, now, windowStart time.Time) 
 
 func (t *tx) Enqueue(ctx context.Context, m usher.Message, now time.Time) error {
 	_, err := t.exec(ctx, `INSERT INTO outbox (id, tenant_id, kind, recipient, params, status, next_attempt_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)`, m.ID, m.TenantID, m.Kind, m.To, m.Params, millis(now))
+		VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)`, t.s.id(m.ID), t.s.id(m.TenantID), m.Kind, m.To, m.Params, millis(now))
 	return t.s.wrap(err)
 }
 

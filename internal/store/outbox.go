@@ -27,7 +27,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, l
 	var out []usher.Message
 	for rows.Next() {
 		var m usher.Message
-		if err := rows.Scan(&m.ID, &m.TenantID, &m.Kind, &m.To, &m.Params, &m.Attempts); err != nil {
+		if err := rows.Scan(idDest{&m.ID}, idDest{&m.TenantID}, &m.Kind, &m.To, &m.Params, &m.Attempts); err != nil {
 			return nil, s.wrap(err)
 		}
 		out = append(out, m)
@@ -40,7 +40,7 @@ func (s *Store) MarkSent(ctx context.Context, id string, now time.Time) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	_, err := s.w.ExecContext(ctx, `UPDATE outbox SET status = 'sent', params = '', sent_at = $1, last_error = ''
-		WHERE id = $2`, millis(now), id)
+		WHERE id = $2`, millis(now), s.id(id))
 	return s.wrap(err)
 }
 
@@ -60,7 +60,7 @@ func (s *Store) MarkFailed(ctx context.Context, id string, next time.Time, reaso
 	if abandon {
 		q = `UPDATE outbox SET status = 'abandoned', params = '', next_attempt_at = $1, claimed_until = 0, last_error = $2 WHERE id = $3`
 	}
-	_, err := s.w.ExecContext(ctx, q, millis(next), reason, id)
+	_, err := s.w.ExecContext(ctx, q, millis(next), reason, s.id(id))
 	return s.wrap(err)
 }
 

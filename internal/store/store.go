@@ -31,6 +31,10 @@ type Dialect struct {
 	// SkipLocked is appended to the outbox claim's inner SELECT, so relays
 	// on several nodes claim different rows without waiting on each other.
 	SkipLocked string
+	// BinaryIDs stores IDs (user, tenant, session, message) as their 16
+	// bytes instead of 36 characters of text. PostgreSQL's UUID columns
+	// take and return the text form and store 16 bytes themselves.
+	BinaryIDs bool
 }
 
 // Store is account.Store on a SQL database. Writes go through w; reads go
@@ -218,23 +222,24 @@ var (
 func (s *Store) UserByID(ctx context.Context, tenantID, id string) (usher.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return s.scanUser(s.row(ctx, qUserByID, id, tenantID))
+	return s.scanUser(s.row(ctx, qUserByID, s.id(id), s.id(tenantID)))
 }
 
 // UserByEmail returns the user with the given email key.
 func (s *Store) UserByEmail(ctx context.Context, tenantID, emailKey string) (usher.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return s.scanUser(s.row(ctx, qUserByEmail, tenantID, emailKey))
+	return s.scanUser(s.row(ctx, qUserByEmail, s.id(tenantID), emailKey))
 }
 
 var errNotFound = usher.Errorf(usher.NotFound, "User not found.")
 
 func (s *Store) scanUser(row *sql.Row) (usher.User, error) {
 	var u usher.User
+	var email sql.NullString
 	var data string
 	var created, updated, failedSince int64
-	err := row.Scan(&u.ID, &u.TenantID, &u.Email, &u.EmailKey, &u.Hash, &u.Confirmed, &u.Enabled, &data,
+	err := row.Scan(idDest{&u.ID}, idDest{&u.TenantID}, &email, &u.EmailKey, &u.Hash, &u.Confirmed, &u.Enabled, &data,
 		&created, &updated, &u.FailedChecks, &failedSince)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, errNotFound
@@ -242,12 +247,55 @@ func (s *Store) scanUser(row *sql.Row) (usher.User, error) {
 	if err != nil {
 		return u, s.wrap(err)
 	}
+	u.Email = email.String
+	if !email.Valid {
+		u.Email = u.EmailKey
+	}
 	u.Data = []byte(data)
 	u.CreatedAt, u.UpdatedAt = fromMillis(created), fromMillis(updated)
 	if failedSince != 0 {
 		u.FailedSince = fromMillis(failedSince)
 	}
 	return u, nil
+}
+
+// storedEmail is the email column of u: NULL when the address is its own
+// key (the common case, lower-case ASCII), so it is not stored twice.
+func storedEmail(u *usher.User) sql.NullString {
+	return sql.NullString{String: u.Email, Valid: u.Email != u.EmailKey}
+}
+
+// IDArg returns an ID as the database stores it, for SQL run outside the
+// store (tests, maintenance tools).
+func (s *Store) IDArg(id string) any { return s.id(id) }
+
+// id is an ID as the database stores it.
+func (s *Store) id(v string) any {
+	if !s.d.BinaryIDs {
+		return v
+	}
+	if b, ok := usher.ParseID(v); ok {
+		return b[:]
+	}
+	return v // matches nothing: every stored ID is 16 bytes
+}
+
+// idDest scans an ID column, stored in either form, into a string.
+type idDest struct{ p *string }
+
+func (d idDest) Scan(src any) error {
+	switch v := src.(type) {
+	case string:
+		*d.p = v
+	case []byte:
+		if len(v) != 16 {
+			return fmt.Errorf("an ID of %d bytes", len(v))
+		}
+		*d.p = usher.FormatID([16]byte(v))
+	default:
+		return fmt.Errorf("an ID of type %T", src)
+	}
+	return nil
 }
 
 func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
@@ -266,22 +314,22 @@ type tx struct {
 }
 
 func (t *tx) UserByID(ctx context.Context, tenantID, id string) (usher.User, error) {
-	return t.s.scanUser(t.row(ctx, qUserByID, id, tenantID))
+	return t.s.scanUser(t.row(ctx, qUserByID, t.s.id(id), t.s.id(tenantID)))
 }
 
 func (t *tx) UserByEmail(ctx context.Context, tenantID, emailKey string) (usher.User, error) {
-	return t.s.scanUser(t.row(ctx, qUserByEmail, tenantID, emailKey))
+	return t.s.scanUser(t.row(ctx, qUserByEmail, t.s.id(tenantID), emailKey))
 }
 
 func (t *tx) LockUser(ctx context.Context, tenantID, id string) (usher.User, error) {
-	return t.s.scanUser(t.row(ctx, qUserByID+t.s.d.ForUpdate, id, tenantID))
+	return t.s.scanUser(t.row(ctx, qUserByID+t.s.d.ForUpdate, t.s.id(id), t.s.id(tenantID)))
 }
 
 var errEmailTaken = usher.Errorf(usher.EmailTaken, "A user with this email address already exists.")
 
 func (t *tx) CreateUser(ctx context.Context, u *usher.User) error {
 	_, err := t.exec(ctx, qCreateUser,
-		u.ID, u.TenantID, u.Email, u.EmailKey, u.Hash, u.Confirmed, u.Enabled, string(u.Data),
+		t.s.id(u.ID), t.s.id(u.TenantID), storedEmail(u), u.EmailKey, u.Hash, u.Confirmed, u.Enabled, string(u.Data),
 		millis(u.CreatedAt), millis(u.UpdatedAt), u.FailedChecks, millis(u.FailedSince))
 	if err != nil && t.s.d.UniqueViolation(err) {
 		return usher.Wrap(usher.EmailTaken, errEmailTaken.Message, err)
@@ -291,8 +339,8 @@ func (t *tx) CreateUser(ctx context.Context, u *usher.User) error {
 
 func (t *tx) UpdateUser(ctx context.Context, u *usher.User) error {
 	res, err := t.exec(ctx, qUpdateUser,
-		u.Email, u.EmailKey, u.Hash, u.Confirmed, u.Enabled, string(u.Data), millis(u.UpdatedAt),
-		u.FailedChecks, millis(u.FailedSince), u.ID, u.TenantID)
+		storedEmail(u), u.EmailKey, u.Hash, u.Confirmed, u.Enabled, string(u.Data), millis(u.UpdatedAt),
+		u.FailedChecks, millis(u.FailedSince), t.s.id(u.ID), t.s.id(u.TenantID))
 	if err != nil && t.s.d.UniqueViolation(err) {
 		return usher.Wrap(usher.EmailTaken, errEmailTaken.Message, err)
 	}
@@ -300,7 +348,7 @@ func (t *tx) UpdateUser(ctx context.Context, u *usher.User) error {
 }
 
 func (t *tx) DeleteUser(ctx context.Context, tenantID, id string) error {
-	res, err := t.q.ExecContext(ctx, `DELETE FROM users WHERE id = $1 AND tenant_id = $2`, id, tenantID)
+	res, err := t.q.ExecContext(ctx, `DELETE FROM users WHERE id = $1 AND tenant_id = $2`, t.s.id(id), t.s.id(tenantID))
 	return t.s.affected(res, err)
 }
 
@@ -308,9 +356,9 @@ func (t *tx) RecordCheck(ctx context.Context, tenantID, id string, failed bool, 
 	var res sql.Result
 	var err error
 	if failed {
-		res, err = t.exec(ctx, qRecordFailure, millis(windowStart), millis(now), id, tenantID)
+		res, err = t.exec(ctx, qRecordFailure, millis(windowStart), millis(now), t.s.id(id), t.s.id(tenantID))
 	} else {
-		res, err = t.exec(ctx, qRecordSuccess, id, tenantID)
+		res, err = t.exec(ctx, qRecordSuccess, t.s.id(id), t.s.id(tenantID))
 	}
 	return t.s.affected(res, err)
 }
@@ -336,13 +384,13 @@ func (s *Store) EnsureTenant(ctx context.Context, t usher.Tenant) (usher.Tenant,
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	_, err := s.w.ExecContext(ctx, `INSERT INTO tenants (id, name, public_key, created_at)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`, t.ID, t.Name, t.PublicKey, millis(t.CreatedAt))
+		VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`, s.id(t.ID), t.Name, t.PublicKey, millis(t.CreatedAt))
 	if err != nil {
 		return usher.Tenant{}, s.wrap(err)
 	}
 	var created int64
-	err = s.row(ctx, `SELECT id, name, public_key, created_at FROM tenants WHERE id = $1`, t.ID).
-		Scan(&t.ID, &t.Name, &t.PublicKey, &created)
+	err = s.row(ctx, `SELECT id, name, public_key, created_at FROM tenants WHERE id = $1`, s.id(t.ID)).
+		Scan(idDest{&t.ID}, &t.Name, &t.PublicKey, &created)
 	if err != nil {
 		return usher.Tenant{}, s.wrap(err)
 	}
@@ -357,7 +405,7 @@ func (s *Store) TenantByKey(ctx context.Context, key string) (usher.Tenant, erro
 	var t usher.Tenant
 	var created int64
 	err := s.row(ctx, `SELECT id, name, public_key, created_at FROM tenants WHERE public_key = $1`, key).
-		Scan(&t.ID, &t.Name, &t.PublicKey, &created)
+		Scan(idDest{&t.ID}, &t.Name, &t.PublicKey, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, usher.Errorf(usher.NotFound, "Tenant not found.")
 	}

@@ -17,10 +17,11 @@ func NewID(now time.Time) string {
 	binary.BigEndian.PutUint32(b[2:6], uint32(ms))
 	b[6] = 0x70 | b[6]&0x0f // version 7
 	b[8] = 0x80 | b[8]&0x3f // variant 10
-	return formatUUID(b)
+	return FormatID(b)
 }
 
-func formatUUID(b [16]byte) string {
+// FormatID returns the canonical lower-case text of a 16-byte UUID.
+func FormatID(b [16]byte) string {
 	var s [36]byte
 	hex.Encode(s[0:8], b[0:4])
 	s[8] = '-'
@@ -54,4 +55,21 @@ func ValidID(s string) bool {
 		}
 	}
 	return true
+}
+
+// ParseID returns the 16 bytes of an ID in the form ValidID accepts.
+func ParseID(s string) (b [16]byte, ok bool) {
+	if !ValidID(s) {
+		return b, false
+	}
+	var h [32]byte
+	copy(h[0:8], s[0:8])
+	copy(h[8:12], s[9:13])
+	copy(h[12:16], s[14:18])
+	copy(h[16:20], s[19:23])
+	copy(h[20:32], s[24:36])
+	if _, err := hex.Decode(b[:], h[:]); err != nil {
+		return b, false // unreachable: ValidID admits only hex digits
+	}
+	return b, true
 }

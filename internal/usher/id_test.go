@@ -121,3 +121,22 @@ func TestValidID(t *testing.T) {
 		})
 	}
 }
+
+func TestParseID(t *testing.T) {
+	for range 100 {
+		id := usher.NewID(time.Now())
+		b, ok := usher.ParseID(id)
+		if !ok {
+			t.Fatalf("ParseID(%q) failed", id)
+		}
+		if got := usher.FormatID(b); got != id {
+			t.Fatalf("FormatID(ParseID(%q)) = %q", id, got)
+		}
+	}
+	for _, bad := range []string{"", "x", "00000000-0000-7000-8000-00000000000G", "00000000-0000-7000-8000-00000000000A",
+		"00000000000070008000000000000001", "00000000-0000-7000-8000-0000000000012"} {
+		if _, ok := usher.ParseID(bad); ok {
+			t.Errorf("ParseID(%q) succeeded; want failure", bad)
+		}
+	}
+}

@@ -142,7 +142,8 @@ func runMigrations(ctx context.Context, db *sql.DB) ([]int64, error) {
 
 // Dialect is SQLite's store.Dialect.
 var Dialect = store.Dialect{
-	Name: "sqlite",
+	Name:      "sqlite",
+	BinaryIDs: true,
 	UniqueViolation: func(err error) bool {
 		c, ok := code(err)
 		return ok && (c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)

@@ -170,7 +170,7 @@ func testSessions(t *testing.T, s *store.Store) {
 		carol := create(t, s, newUser(tenant, "carol@example.com"))
 		createSessions(t, s, newSession(tenant, carol.ID, base.Add(time.Hour)), newSession(tenant, carol.ID, base.Add(time.Hour)))
 		mustUpdate(t, s, "DeleteUser", func(tx account.Tx) error { return tx.DeleteUser(ctx(t), tenant, carol.ID) })
-		if n := countRows(t, s, `SELECT count(*) FROM sessions WHERE user_id = $1`, carol.ID); n != 0 {
+		if n := countRows(t, s, `SELECT count(*) FROM sessions WHERE user_id = $1`, s.IDArg(carol.ID)); n != 0 {
 			t.Errorf("sessions of a deleted user: got %d rows, want 0", n)
 		}
 	})
@@ -238,7 +238,7 @@ func testTickets(t *testing.T, s *store.Store) {
 		next.Tries = 0
 		putTickets(t, s, next)
 		wantTicket(t, s, "after a second PutTicket", next)
-		if n := countRows(t, s, `SELECT count(*) FROM codes WHERE user_id = $1 AND purpose = $2`, alice.ID, usher.PurposeReset); n != 1 {
+		if n := countRows(t, s, `SELECT count(*) FROM codes WHERE user_id = $1 AND purpose = $2`, s.IDArg(alice.ID), usher.PurposeReset); n != 1 {
 			t.Errorf("rows for one user and purpose: got %d, want 1", n)
 		}
 		reset = next
@@ -348,7 +348,7 @@ func testTickets(t *testing.T, s *store.Store) {
 		carol := create(t, s, newUser(tenant, "carol@example.com"))
 		putTickets(t, s, newTicket(carol, usher.PurposeReset, "r", base), newTicket(carol, usher.PurposeVerify, "v", base))
 		mustUpdate(t, s, "DeleteUser", func(tx account.Tx) error { return tx.DeleteUser(ctx(t), tenant, carol.ID) })
-		if n := countRows(t, s, `SELECT count(*) FROM codes WHERE user_id = $1`, carol.ID); n != 0 {
+		if n := countRows(t, s, `SELECT count(*) FROM codes WHERE user_id = $1`, s.IDArg(carol.ID)); n != 0 {
 			t.Errorf("tickets of a deleted user: got %d rows, want 0", n)
 		}
 	})
@@ -469,7 +469,7 @@ func readOutbox(t *testing.T, s *store.Store, id string) outboxRow {
 	t.Helper()
 	var r outboxRow
 	err := s.DB().QueryRowContext(ctx(t), `SELECT status, params, last_error, attempts, next_attempt_at, sent_at
-		FROM outbox WHERE id = $1`, id).Scan(&r.Status, &r.Params, &r.LastError, &r.Attempts, &r.NextAttemptAt, &r.SentAt)
+		FROM outbox WHERE id = $1`, s.IDArg(id)).Scan(&r.Status, &r.Params, &r.LastError, &r.Attempts, &r.NextAttemptAt, &r.SentAt)
 	if err != nil {
 		t.Fatalf("reading outbox row %s: %v", id, err)
 	}
@@ -837,7 +837,7 @@ func testSweep(t *testing.T, s *store.Store) {
 
 	t.Run("Sessions", func(t *testing.T) {
 		for _, sess := range []usher.Session{expired, atNow} {
-			if n := countRows(t, s, `SELECT count(*) FROM sessions WHERE id = $1`, sess.ID); n != 0 {
+			if n := countRows(t, s, `SELECT count(*) FROM sessions WHERE id = $1`, s.IDArg(sess.ID)); n != 0 {
 				t.Errorf("session expired at %v: got %d rows after Sweep, want 0", sess.ExpiresAt, n)
 			}
 		}
@@ -881,7 +881,7 @@ func testSweep(t *testing.T, s *store.Store) {
 			{"pending for over a week", pendingOld.ID, true},
 			{"sent within the week", sentRecent.ID, true},
 		} {
-			n := countRows(t, s, `SELECT count(*) FROM outbox WHERE id = $1`, m.id)
+			n := countRows(t, s, `SELECT count(*) FROM outbox WHERE id = $1`, s.IDArg(m.id))
 			if want := map[bool]int{true: 1, false: 0}[m.kept]; n != want {
 				t.Errorf("message %s: got %d rows after Sweep, want %d", m.name, n, want)
 			}
