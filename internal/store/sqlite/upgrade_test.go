@@ -47,7 +47,7 @@ func TestUpgradeFromTextIDs(t *testing.T) {
 	now := time.UnixMilli(1_760_000_000_000).UTC()
 	tenant := usher.NewID(now)
 	mixed := usher.User{ID: usher.NewID(now), TenantID: tenant, Email: "Ann.Lee@Example.com", EmailKey: "ann.lee@example.com",
-		Hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		Hash:      "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
 		Confirmed: true, Enabled: true, Data: []byte(`{"plan":"pro"}`), CreatedAt: now, UpdatedAt: now.Add(time.Second),
 		FailedChecks: 2, FailedSince: now.Add(2 * time.Second)}
 	lower := usher.User{ID: usher.NewID(now.Add(time.Millisecond)), TenantID: tenant, Email: "bob@example.com",
