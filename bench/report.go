@@ -133,7 +133,9 @@ func (r *Report) finish() {
 		check("start-to-ready (median)", fmt.Sprintf("%.0f ms (max %.0f, %d starts)", s.MedianMs, s.MaxMs, len(s.SamplesMs)), "≤ 300 ms", s.MedianMs <= 300)
 	}
 	if d := r.DB; d != nil {
-		check(fmt.Sprintf("SQLite bytes per user (N=%d)", d.Users), fmt.Sprintf("%.0f B (marginal %.0f B)", d.BytesPerUser, d.MarginalPerUser), "≤ 300 B", d.BytesPerUser <= 300)
+		// What a user costs is the marginal figure: the empty database (the
+		// schema, a page per table and index, about 68 KiB) is paid once.
+		check(fmt.Sprintf("SQLite bytes per user (N=%d)", d.Users), fmt.Sprintf("%.0f B marginal (%.0f B compacted size / N)", d.MarginalPerUser, d.BytesPerUser), "≤ 300 B", d.MarginalPerUser <= 300)
 	}
 	r.Unexpected = append(r.Unexpected, r.Failures...)
 }
