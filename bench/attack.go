@@ -210,6 +210,9 @@ func tallyRun(name, kind string, conns int, t *tally, wall time.Duration, okStat
 
 // errorCount is the number of unexpected answers of a run.
 func (r *Run) errorCount() uint64 {
+	if r == nil {
+		return 0
+	}
 	var n uint64
 	for _, c := range r.Errors {
 		n += c

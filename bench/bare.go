@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -27,6 +28,29 @@ func bareServerArg(args []string) (string, bool) {
 		return args[1], true
 	}
 	return "", false
+}
+
+// burnFlag is the hidden flag that makes the harness binary a process that
+// keeps one CPU busy until it is killed: `-burn-cpu`. The flood's GET
+// stream runs beside it once, to measure what a busy CPU alone does to its
+// latency on this machine (no hashing, no Usher code).
+const burnFlag = "-burn-cpu"
+
+// burnArg reports whether args ask for the CPU burner.
+func burnArg(args []string) bool {
+	return len(args) == 1 && (args[0] == burnFlag || args[0] == "-"+burnFlag)
+}
+
+// runBurn spins one goroutine on one CPU until the process is killed.
+func runBurn() int {
+	runtime.GOMAXPROCS(1)
+	x := uint64(1)
+	for {
+		x = x*6364136223846793005 + 1442695040888963407
+		if x == 0 {
+			return 1 // unreachable; keeps the loop from being optimised away
+		}
+	}
 }
 
 // bareBody is what the bare handler answers: a user of the shape and size

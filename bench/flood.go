@@ -1,8 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"math"
+	"os"
+	"os/exec"
 	"sync"
+	"syscall"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -11,14 +15,20 @@ import (
 // FloodResult is the login flood: logins at ten times the hash capacity
 // while a steady stream of backend GETs runs.
 type FloodResult struct {
-	Seconds       float64 `json:"seconds"`          // the flood's length (its answers may arrive later)
-	HashRate      float64 `json:"hash_rate"`        // the argon2id yardstick the flood is sized on
-	LoginRate     int     `json:"login_rate"`       // logins offered per second
-	LoginAchieved float64 `json:"login_rate_sent"`  // logins actually sent per second
-	GetRate       int     `json:"get_rate"`         // backend GETs per second, idle and during the flood
-	IdleGet       *Run    `json:"idle_get"`         // the GET stream alone, just before
-	FloodGet      *Run    `json:"flood_get"`        // the GET stream during the flood
-	GetP99Ratio   float64 `json:"get_p99_ratio"`    // flood p99 / idle p99
+	Seconds       float64 `json:"seconds"`         // the flood's length (its answers may arrive later)
+	HashRate      float64 `json:"hash_rate"`       // the argon2id yardstick the flood is sized on
+	LoginRate     int     `json:"login_rate"`      // logins offered per second
+	LoginAchieved float64 `json:"login_rate_sent"` // logins actually sent per second
+	GetRate       int     `json:"get_rate"`        // backend GETs per second, idle and during the flood
+	IdleGet       *Run    `json:"idle_get"`        // the GET stream alone, just before
+	FloodGet      *Run    `json:"flood_get"`       // the GET stream during the flood
+	GetP99Ratio   float64 `json:"get_p99_ratio"`   // flood p99 / idle p99
+	// BusyGet is the GET stream while another process keeps one CPU busy:
+	// what a busy CPU alone (no hashing, no Usher code) does to the stream's
+	// latency on this machine, the flood's yardstick.
+	BusyGet       *Run    `json:"busy_get"`
+	BusyP99Ratio  float64 `json:"busy_p99_ratio"`   // busy p99 / idle p99
+	FloodVsBusy   float64 `json:"flood_vs_busy"`    // flood p99 / busy p99
 	Logins        uint64  `json:"logins"`           // answered or failed
 	LoginsOK      uint64  `json:"logins_ok"`        // 200
 	Refused       uint64  `json:"refused"`          // 503 or 429
@@ -56,6 +66,13 @@ func (e *env) runFlood() error {
 	idleDur := max(e.cfg.Flood/2, time.Second)
 	e.logf("flood: GET stream alone at %d/s for %s", res.GetRate, idleDur)
 	res.IdleGet = runFixed(getSpec("flood-idle-get", idleDur), "flood", pid, 200)
+	e.logf("flood: GET stream at %d/s while another process keeps one CPU busy, for %s", res.GetRate, idleDur)
+	burner, err := startBurner()
+	if err != nil {
+		return err
+	}
+	res.BusyGet = runFixed(getSpec("flood-busy-get", idleDur), "flood", pid, 200)
+	burner.stop()
 
 	e.logf("flood: %d logins/s (10 × %.1f hashes/s) with the GET stream, for %s", res.LoginRate, hash, e.cfg.Flood)
 	login := attackSpec{name: "flood-login", conns: 16, rate: res.LoginRate, dur: e.cfg.Flood, target: e.loginTargeter(),
@@ -85,6 +102,10 @@ func (e *env) runFlood() error {
 	res.FloodGet = tallyRun("flood-get", "flood", floodGetConns, getT, getWall, 200, 0, peak, exact)
 	if res.IdleGet.P99Ms > 0 {
 		res.GetP99Ratio = res.FloodGet.P99Ms / res.IdleGet.P99Ms
+		res.BusyP99Ratio = res.BusyGet.P99Ms / res.IdleGet.P99Ms
+	}
+	if res.BusyGet.P99Ms > 0 {
+		res.FloodVsBusy = res.FloodGet.P99Ms / res.BusyGet.P99Ms
 	}
 	res.Logins, res.LoginsOK, res.Refused = loginT.requests, loginT.count(200), loginT.count(503, 429)
 	if res.Logins > 0 {
@@ -102,7 +123,28 @@ func (e *env) runFlood() error {
 	res.PeakRSS, res.PeakRSSExact = peak, exact
 	res.ServerLog = e.usher.takeLog()
 	e.report.mergeServerLog(res.ServerLog)
-	e.logf("flood: %d logins, %.0f%% refused (p99 %.1f ms), GET p99 %.1f ms vs idle %.1f ms, peak RSS %.1f MiB",
-		res.Logins, 100*res.RefusedShare, res.RefusalP99Ms, res.FloodGet.P99Ms, res.IdleGet.P99Ms, mib(peak))
+	e.logf("flood: %d logins, %.0f%% refused (p99 %.1f ms), GET p99 %.1f ms vs idle %.1f ms (one CPU busy elsewhere: %.1f ms), peak RSS %.1f MiB",
+		res.Logins, 100*res.RefusedShare, res.RefusalP99Ms, res.FloodGet.P99Ms, res.IdleGet.P99Ms, res.BusyGet.P99Ms, mib(peak))
 	return nil
+}
+
+// burner is a child process that keeps one CPU busy.
+type burner struct{ cmd *exec.Cmd }
+
+func startBurner() (*burner, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, burnFlag)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the CPU burner: %w", err)
+	}
+	return &burner{cmd: cmd}, nil
+}
+
+func (b *burner) stop() {
+	_ = b.cmd.Process.Kill()
+	_ = b.cmd.Wait()
 }

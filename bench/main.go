@@ -61,6 +61,9 @@ func main() {
 	if data, ok := bareServerArg(os.Args[1:]); ok {
 		os.Exit(runBareServer(data))
 	}
+	if burnArg(os.Args[1:]) {
+		os.Exit(runBurn())
+	}
 	os.Exit(cli(os.Args[1:]))
 }
 

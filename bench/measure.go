@@ -34,7 +34,12 @@ type StartupResult struct {
 	MedianMs  float64   `json:"median_ms"`
 	MaxMs     float64   `json:"max_ms"`
 	IdleRSS   uint64    `json:"idle_rss_bytes"`
-	SettleS   float64   `json:"settle_s"` // idle time before IdleRSS was read
+	// The idle RSS's two parts: anonymous memory (heap, stacks) and pages
+	// of files mapped in, nearly all of them the usher binary's own code
+	// and read-only data (clean pages the kernel can drop and reread).
+	IdleAnon uint64  `json:"idle_rss_anon_bytes"`
+	IdleFile uint64  `json:"idle_rss_file_bytes"`
+	SettleS  float64 `json:"settle_s"` // idle time before IdleRSS was read
 }
 
 func (e *env) dbPath() string { return filepath.Join(e.data, "usher.db") }
@@ -166,6 +171,8 @@ func (e *env) measureStartup() error {
 		return err
 	}
 	res.IdleRSS = rss
+	res.IdleAnon, _ = statusKB(e.usher.pid(), "RssAnon")
+	res.IdleFile, _ = statusKB(e.usher.pid(), "RssFile")
 	e.report.Startup = res
 	return nil
 }

@@ -106,6 +106,7 @@ func (r *Report) finish() {
 	}
 	if f := r.Flood; f != nil {
 		unexpected(f.IdleGet, "flood")
+		unexpected(f.BusyGet, "flood")
 		unexpected(f.FloodGet, "flood")
 		if len(f.LoginErrors) > 0 {
 			r.Unexpected = append(r.Unexpected, fmt.Sprintf("flood logins: answers other than 200/503/429: %s %v", errorString(f.LoginErrors), f.LoginErrorSamples))
@@ -117,14 +118,14 @@ func (r *Report) finish() {
 		check("flood: refusals' p99 latency", fmt.Sprintf("%.1f ms (%d of %d refused, %.0f%%)", f.RefusalP99Ms, f.Refused, f.Logins, 100*f.RefusedShare),
 			"≤ 50 ms", f.Refused > 0 && f.RefusalP99Ms <= 50)
 		check("flood: peak RSS", fmt.Sprintf("%.1f MiB", mib(f.PeakRSS)), "≤ 150 MiB", f.PeakRSS <= 150<<20)
-		other := f.FloodGet.errorCount() + f.IdleGet.errorCount()
+		other := f.FloodGet.errorCount() + f.IdleGet.errorCount() + f.BusyGet.errorCount()
 		for _, n := range f.LoginErrors {
 			other += n
 		}
 		check("flood: errors other than 503/429", fmt.Sprint(other), "0", other == 0)
 	}
 	if s := r.Startup; s != nil {
-		check("idle RSS", fmt.Sprintf("%.1f MiB", mib(s.IdleRSS)), "≤ 20 MiB", s.IdleRSS <= 20<<20)
+		check("idle RSS", fmt.Sprintf("%.1f MiB (anonymous %.1f, file-backed %.1f)", mib(s.IdleRSS), mib(s.IdleAnon), mib(s.IdleFile)), "≤ 20 MiB", s.IdleRSS <= 20<<20)
 	}
 	if g := r.GetLoadRSS; g != nil {
 		check(fmt.Sprintf("RSS under backend GET @%d", g.Conns), fmt.Sprintf("%.1f MiB", mib(g.ServerPeakRSS)), "≤ 40 MiB", g.Failure == "" && g.ServerPeakRSS <= 40<<20)
@@ -221,6 +222,10 @@ func (r *Report) print(w io.Writer) {
 			f.RefusalP50Ms, f.RefusalP99Ms, f.SlowRefusals, f.AcceptedP99Ms, cpuString(f.CPUPerLoginUs))
 		fmt.Fprintf(w, "backend GET at %d/s: idle p99 %.2f ms, during the flood p99 %.2f ms (%.2f×); errors idle %s, flood %s\n",
 			f.GetRate, f.IdleGet.P99Ms, f.FloodGet.P99Ms, f.GetP99Ratio, errorString(f.IdleGet.Errors), errorString(f.FloodGet.Errors))
+		if f.BusyGet != nil {
+			fmt.Fprintf(w, "yardstick: the same GET stream while another process keeps one CPU busy (no hashing, no login): p99 %.2f ms (%.2f× idle); the flood's p99 is %.2f× that\n",
+				f.BusyGet.P99Ms, f.BusyP99Ratio, f.FloodVsBusy)
+		}
 		fmt.Fprintf(w, "Usher peak RSS during the flood %.1f MiB\n", mib(f.PeakRSS))
 	}
 	if en := r.Enumeration; en != nil {

@@ -13,6 +13,9 @@ func TestMain(m *testing.M) {
 	if data, ok := bareServerArg(os.Args[1:]); ok {
 		os.Exit(runBareServer(data))
 	}
+	if burnArg(os.Args[1:]) {
+		os.Exit(runBurn())
+	}
 	os.Exit(m.Run())
 }
 
