@@ -260,7 +260,9 @@ func (s *Store) scanUser(row *sql.Row) (usher.User, error) {
 }
 
 // storedEmail is the email column of u: NULL when the address is its own
-// key (the common case, lower-case ASCII), so it is not stored twice.
+// key (the common case, lower-case ASCII), so it is not stored twice. A
+// change to how keys are made must first write the old key into every NULL
+// email, or those users' addresses would change with it.
 func storedEmail(u *usher.User) sql.NullString {
 	return sql.NullString{String: u.Email, Valid: u.Email != u.EmailKey}
 }
