@@ -42,14 +42,9 @@ func burnArg(args []string) bool {
 }
 
 // runBurn spins one goroutine on one CPU until the process is killed.
-func runBurn() int {
+func runBurn() {
 	runtime.GOMAXPROCS(1)
-	x := uint64(1)
-	for {
-		x = x*6364136223846793005 + 1442695040888963407
-		if x == 0 {
-			return 1 // unreachable; keeps the loop from being optimised away
-		}
+	for x := uint64(1); ; x = x*6364136223846793005 + 1 {
 	}
 }
 

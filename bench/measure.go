@@ -171,8 +171,12 @@ func (e *env) measureStartup() error {
 		return err
 	}
 	res.IdleRSS = rss
-	res.IdleAnon, _ = statusKB(e.usher.pid(), "RssAnon")
-	res.IdleFile, _ = statusKB(e.usher.pid(), "RssFile")
+	if res.IdleAnon, err = statusKB(e.usher.pid(), "RssAnon"); err != nil {
+		return err
+	}
+	if res.IdleFile, err = statusKB(e.usher.pid(), "RssFile"); err != nil {
+		return err
+	}
 	e.report.Startup = res
 	return nil
 }

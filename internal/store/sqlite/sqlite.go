@@ -120,7 +120,8 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return err
 }
 
-func runMigrations(ctx context.Context, db *sql.DB) ([]int64, error) {
+// provider returns the migration runner of the embedded migrations.
+func provider(db *sql.DB) (*goose.Provider, error) {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return nil, err
@@ -128,6 +129,14 @@ func runMigrations(ctx context.Context, db *sql.DB) ([]int64, error) {
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	return p, nil
+}
+
+func runMigrations(ctx context.Context, db *sql.DB) ([]int64, error) {
+	p, err := provider(db)
+	if err != nil {
+		return nil, err
 	}
 	results, err := p.Up(ctx)
 	if err != nil {

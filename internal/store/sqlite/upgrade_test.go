@@ -7,13 +7,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"io/fs"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/pressly/goose/v3"
 
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/usher"
@@ -22,11 +20,7 @@ import (
 // migrateTo brings the database to version v and no further.
 func migrateTo(t *testing.T, db *sql.DB, v int64) {
 	t.Helper()
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithDisableGlobalRegistry(true))
+	p, err := provider(db)
 	if err != nil {
 		t.Fatal(err)
 	}
