@@ -44,6 +44,10 @@ type Ratio struct {
 	RPS       float64 `json:"yardstick_rps"`
 	Ratio     float64 `json:"ratio"`
 	Target    float64 `json:"target,omitempty"` // minimum ratio; 0: none set
+	// Drift is how far the yardstick's runs before and after the scenario
+	// differ, as a share of their mean: the machine's own noise, the size
+	// of a difference the ratio cannot tell from chance.
+	Drift float64 `json:"yardstick_drift"`
 }
 
 // tally accumulates the results of an attack.

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -304,25 +305,32 @@ func (l *Level) computeRatios(scs []*scenario) {
 			continue
 		}
 		for _, y := range s.yards {
-			var sum float64
-			var n int
+			var bracket []float64
 			for i := j - 1; i >= 0; i-- {
 				if l.Runs[i].Name == y.kind {
-					sum, n = sum+l.Runs[i].RPS, n+1
+					bracket = append(bracket, l.Runs[i].RPS)
 					break
 				}
 			}
 			for i := j + 1; i < len(l.Runs); i++ {
 				if l.Runs[i].Name == y.kind {
-					sum, n = sum+l.Runs[i].RPS, n+1
+					bracket = append(bracket, l.Runs[i].RPS)
 					break
 				}
 			}
-			if n == 0 || sum == 0 {
+			var sum float64
+			for _, v := range bracket {
+				sum += v
+			}
+			if sum == 0 {
 				continue
 			}
-			mean := sum / float64(n)
-			r.Ratios = append(r.Ratios, Ratio{Yardstick: y.kind, RPS: mean, Ratio: r.RPS / mean, Target: y.min})
+			mean := sum / float64(len(bracket))
+			ra := Ratio{Yardstick: y.kind, RPS: mean, Ratio: r.RPS / mean, Target: y.min}
+			if len(bracket) == 2 {
+				ra.Drift = math.Abs(bracket[0]-bracket[1]) / mean
+			}
+			r.Ratios = append(r.Ratios, ra)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"sort"
@@ -95,7 +96,8 @@ func (r *Report) finish() {
 			for _, ra := range run.Ratios {
 				if ra.Target > 0 {
 					check(fmt.Sprintf("%s/%s @%d", run.Name, ra.Yardstick, l.Conns),
-						fmt.Sprintf("%.2f (%.1f vs %.1f req/s)", ra.Ratio, run.RPS, ra.RPS), fmt.Sprintf("≥ %.2f", ra.Target), ra.Ratio >= ra.Target)
+						fmt.Sprintf("%s (%.1f vs %.1f req/s, yardstick drift %.0f%%)", ratioString(ra.Ratio), run.RPS, ra.RPS, 100*ra.Drift),
+						fmt.Sprintf("≥ %.2f", ra.Target), ra.Ratio >= ra.Target)
 				}
 			}
 		}
@@ -203,7 +205,7 @@ func (r *Report) print(w io.Writer) {
 			}
 			var ratios []string
 			for _, ra := range run.Ratios {
-				s := fmt.Sprintf("%.2f×%s", ra.Ratio, ra.Yardstick)
+				s := fmt.Sprintf("%s×%s", ratioString(ra.Ratio), ra.Yardstick)
 				if ra.Target > 0 {
 					s += fmt.Sprintf(" (≥%.2f %s)", ra.Target, passString(ra.Ratio >= ra.Target))
 				}
@@ -285,4 +287,11 @@ func roundAll(v []float64) []int {
 		out[i] = int(x + 0.5)
 	}
 	return out
+}
+
+// ratioString prints a ratio to two decimals, rounded down, so that a
+// printed ratio equal to its target always means the target was met
+// (0.967 prints as 0.96, not as a failing 0.97).
+func ratioString(r float64) string {
+	return fmt.Sprintf("%.2f", math.Floor(r*100)/100)
 }
