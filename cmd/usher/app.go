@@ -222,6 +222,7 @@ func (m *Main) buildHandlers() error {
 	c := &m.Config
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerHashMetrics(reg, m.Hasher)
 	metrics := api.NewMetrics(reg)
 
 	ready := func(r *http.Request) error {

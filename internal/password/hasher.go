@@ -63,6 +63,9 @@ func NewHasher(params Params, pool *Pool) *Hasher {
 // included. Tests use it to prove that rejected input cost no hashing.
 func (h *Hasher) Runs() int64 { return h.runs.Load() }
 
+// Stats returns the counters of the Hasher's pool.
+func (h *Hasher) Stats() PoolStats { return h.pool.Stats() }
+
 // Hash returns a PHC string for password.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	var out string

@@ -22,8 +22,41 @@ type Pool struct {
 	admit   chan struct{} // workers + queue tickets
 	n       int64
 	maxWait time.Duration
-	waiting atomic.Int64
+	waiting atomic.Int64 // callers that came through the queue and have not returned: the refusal estimate
 	avg     atomic.Int64 // moving average of one run, in nanoseconds
+
+	queued  atomic.Int64 // callers waiting for a worker now
+	running atomic.Int64
+	runs    atomic.Uint64
+	refused atomic.Uint64
+	busy    atomic.Int64 // nanoseconds spent running fn, summed over workers
+	waited  atomic.Int64 // nanoseconds callers that got a worker waited for it
+}
+
+// PoolStats is what a Pool has done since it was made: for metrics, so an
+// operator can see how close hashing is to its capacity.
+type PoolStats struct {
+	Workers int           // the most runs at once
+	Running int64         // runs in progress now
+	Waiting int64         // callers waiting for a worker now
+	Runs    uint64        // runs finished
+	Refused uint64        // callers answered ErrBusy
+	Busy    time.Duration // time spent running, summed over workers
+	Waited  time.Duration // time callers that got a worker waited for it
+}
+
+// Stats returns the pool's counters. They are read one by one, so under
+// load they may be a run apart from each other.
+func (p *Pool) Stats() PoolStats {
+	return PoolStats{
+		Workers: int(p.n),
+		Running: p.running.Load(),
+		Waiting: p.queued.Load(),
+		Runs:    p.runs.Load(),
+		Refused: p.refused.Load(),
+		Busy:    time.Duration(p.busy.Load()),
+		Waited:  time.Duration(p.waited.Load()),
+	}
 }
 
 // NewPool returns a pool with the given number of workers, queue length and
@@ -52,6 +85,7 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 	select {
 	case p.admit <- struct{}{}:
 	default:
+		p.refused.Add(1)
 		return ErrBusy
 	}
 	defer func() { <-p.admit }()
@@ -59,25 +93,43 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 	select {
 	case p.workers <- struct{}{}: // fast path: a worker is free
 	default:
+		// ahead counts every caller that came through the queue and has
+		// not returned yet, those already running included: an estimate
+		// that errs towards refusing at once rather than after a wait.
+		// (Counting only the queue let 1 % of a flood's refusals wait
+		// seconds for a worker before being refused.)
 		ahead := p.waiting.Add(1)
 		defer p.waiting.Add(-1)
 		if avg := time.Duration(p.avg.Load()); avg > 0 && time.Duration(ahead)*avg/time.Duration(p.n) > p.maxWait {
+			p.refused.Add(1)
 			return ErrBusy
 		}
+		p.queued.Add(1)
+		queued := time.Now()
 		t := time.NewTimer(p.maxWait)
 		defer t.Stop()
 		select {
 		case p.workers <- struct{}{}:
+			p.queued.Add(-1)
+			p.waited.Add(int64(time.Since(queued)))
 		case <-t.C:
+			p.queued.Add(-1)
+			p.refused.Add(1)
 			return ErrBusy
 		case <-ctx.Done():
+			p.queued.Add(-1)
 			return ctx.Err()
 		}
 	}
 	defer func() { <-p.workers }()
+	p.running.Add(1)
+	defer p.running.Add(-1)
 	start := time.Now()
 	fn()
-	p.observe(time.Since(start))
+	d := time.Since(start)
+	p.observe(d)
+	p.busy.Add(int64(d))
+	p.runs.Add(1)
 	return nil
 }
 
