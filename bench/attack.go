@@ -45,9 +45,12 @@ type Ratio struct {
 	Ratio     float64 `json:"ratio"`
 	Target    float64 `json:"target,omitempty"` // minimum ratio; 0: none set
 	// Drift is how far the yardstick's runs before and after the scenario
-	// differ, as a share of their mean: the machine's own noise, the size
-	// of a difference the ratio cannot tell from chance.
-	Drift float64 `json:"yardstick_drift"`
+	// differ, as a share of their mean: a rough measure of the machine's
+	// noise during the scenario. Bracketed is false when there was a
+	// yardstick run on one side only (a level cut short), and Drift is then
+	// unknown.
+	Drift     float64 `json:"yardstick_drift"`
+	Bracketed bool    `json:"bracketed"`
 }
 
 // tally accumulates the results of an attack.

@@ -328,7 +328,7 @@ func (l *Level) computeRatios(scs []*scenario) {
 			mean := sum / float64(len(bracket))
 			ra := Ratio{Yardstick: y.kind, RPS: mean, Ratio: r.RPS / mean, Target: y.min}
 			if len(bracket) == 2 {
-				ra.Drift = math.Abs(bracket[0]-bracket[1]) / mean
+				ra.Drift, ra.Bracketed = math.Abs(bracket[0]-bracket[1])/mean, true
 			}
 			r.Ratios = append(r.Ratios, ra)
 		}

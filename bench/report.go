@@ -96,7 +96,7 @@ func (r *Report) finish() {
 			for _, ra := range run.Ratios {
 				if ra.Target > 0 {
 					check(fmt.Sprintf("%s/%s @%d", run.Name, ra.Yardstick, l.Conns),
-						fmt.Sprintf("%s (%.1f vs %.1f req/s, yardstick drift %.0f%%)", ratioString(ra.Ratio), run.RPS, ra.RPS, 100*ra.Drift),
+						fmt.Sprintf("%s (%.1f vs %.1f req/s, yardstick drift %s)", ratioString(ra.Ratio), run.RPS, ra.RPS, driftString(ra)),
 						fmt.Sprintf("≥ %.2f", ra.Target), ra.Ratio >= ra.Target)
 				}
 			}
@@ -293,5 +293,16 @@ func roundAll(v []float64) []int {
 // printed ratio equal to its target always means the target was met
 // (0.967 prints as 0.96, not as a failing 0.97).
 func ratioString(r float64) string {
-	return fmt.Sprintf("%.2f", math.Floor(r*100)/100)
+	// The epsilon keeps a ratio such as 0.57, whose product with 100 comes
+	// out as 56.999…, from printing a hundredth low.
+	return fmt.Sprintf("%.2f", math.Floor(r*100+1e-9)/100)
+}
+
+// driftString prints a ratio's yardstick drift, or n/a when the scenario
+// had a yardstick run on one side only.
+func driftString(ra Ratio) string {
+	if !ra.Bracketed {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f%%", 100*ra.Drift)
 }

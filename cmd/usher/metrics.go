@@ -25,14 +25,14 @@ func registerHashMetrics(reg prometheus.Registerer, h *password.Hasher) {
 		gauge("usher_password_hash_running", "Password hashes running now.",
 			func(s password.PoolStats) float64 { return float64(s.Running) }),
 		gauge("usher_password_hash_queued", "Requests waiting for a hashing worker now.",
-			func(s password.PoolStats) float64 { return float64(s.Waiting) }),
+			func(s password.PoolStats) float64 { return float64(s.Queued) }),
 		counter("usher_password_hashes_total", "Password hashes and verifications finished, dummy ones for unknown users included.",
 			func(s password.PoolStats) float64 { return float64(s.Runs) }),
-		counter("usher_password_hash_refused_total", "Requests refused (503) because hashing was at capacity.",
+		counter("usher_password_hash_refused_total", "Hash calls refused because hashing was at capacity: the request gets 503, except a rehash after a successful check, which is skipped.",
 			func(s password.PoolStats) float64 { return float64(s.Refused) }),
 		counter("usher_password_hash_seconds_total", "Time spent hashing, summed over workers.",
 			func(s password.PoolStats) float64 { return s.Busy.Seconds() }),
-		counter("usher_password_hash_wait_seconds_total", "Time requests waited for a hashing worker.",
+		counter("usher_password_hash_wait_seconds_total", "Time the requests that got a hashing worker waited for it.",
 			func(s password.PoolStats) float64 { return s.Waited.Seconds() }),
 	)
 }

@@ -15,22 +15,23 @@ var ErrBusy = errors.New("password hashing capacity exhausted")
 // Queue callers wait for a slot, and none waits longer than MaxWait. Memory
 // therefore stays bounded under a flood (each argon2id run holds its memory
 // cost), and excess requests are refused at once instead of piling up: a
-// caller whose expected wait (its place in the queue times the recent hash
-// duration) passes MaxWait is refused without waiting at all.
+// caller whose expected wait (the callers that came through the queue ahead
+// of it, those already running included, times the recent hash duration,
+// divided by Workers) passes MaxWait is refused without waiting at all.
 type Pool struct {
 	workers chan struct{}
 	admit   chan struct{} // workers + queue tickets
 	n       int64
 	maxWait time.Duration
-	waiting atomic.Int64 // callers that came through the queue and have not returned: the refusal estimate
+	ahead   atomic.Int64 // callers that came through the queue and have not returned: the refusal estimate
 	avg     atomic.Int64 // moving average of one run, in nanoseconds
 
-	queued  atomic.Int64 // callers waiting for a worker now
-	running atomic.Int64
-	runs    atomic.Uint64
-	refused atomic.Uint64
-	busy    atomic.Int64 // nanoseconds spent running fn, summed over workers
-	waited  atomic.Int64 // nanoseconds callers that got a worker waited for it
+	queued  atomic.Int64  // callers waiting for a worker now
+	running atomic.Int64  // runs in progress now
+	runs    atomic.Uint64 // runs finished
+	refused atomic.Uint64 // callers answered ErrBusy
+	busy    atomic.Int64  // nanoseconds spent running fn, summed over workers
+	waited  atomic.Int64  // nanoseconds callers that got a worker waited for it
 }
 
 // PoolStats is what a Pool has done since it was made: for metrics, so an
@@ -38,11 +39,11 @@ type Pool struct {
 type PoolStats struct {
 	Workers int           // the most runs at once
 	Running int64         // runs in progress now
-	Waiting int64         // callers waiting for a worker now
+	Queued  int64         // callers waiting for a worker now
 	Runs    uint64        // runs finished
 	Refused uint64        // callers answered ErrBusy
 	Busy    time.Duration // time spent running, summed over workers
-	Waited  time.Duration // time callers that got a worker waited for it
+	Waited  time.Duration // time the callers that got a worker waited for it
 }
 
 // Stats returns the pool's counters. They are read one by one, so under
@@ -51,7 +52,7 @@ func (p *Pool) Stats() PoolStats {
 	return PoolStats{
 		Workers: int(p.n),
 		Running: p.running.Load(),
-		Waiting: p.queued.Load(),
+		Queued:  p.queued.Load(),
 		Runs:    p.runs.Load(),
 		Refused: p.refused.Load(),
 		Busy:    time.Duration(p.busy.Load()),
@@ -98,8 +99,8 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 		// that errs towards refusing at once rather than after a wait.
 		// (Counting only the queue let 1 % of a flood's refusals wait
 		// seconds for a worker before being refused.)
-		ahead := p.waiting.Add(1)
-		defer p.waiting.Add(-1)
+		ahead := p.ahead.Add(1)
+		defer p.ahead.Add(-1)
 		if avg := time.Duration(p.avg.Load()); avg > 0 && time.Duration(ahead)*avg/time.Duration(p.n) > p.maxWait {
 			p.refused.Add(1)
 			return ErrBusy
