@@ -41,6 +41,19 @@ func burnArg(args []string) bool {
 	return len(args) == 1 && (args[0] == burnFlag || args[0] == "-"+burnFlag)
 }
 
+// runHiddenRole runs the role a hidden flag asks for, the bare server or
+// the CPU burner, and never returns then; it returns at once when args ask
+// for neither. The harness's main and its test binary's TestMain both call
+// it, since the harness re-executes whichever binary it is.
+func runHiddenRole(args []string) {
+	if data, ok := bareServerArg(args); ok {
+		os.Exit(runBareServer(data))
+	}
+	if burnArg(args) {
+		runBurn() // never returns; the harness kills it
+	}
+}
+
 // runBurn spins one goroutine on one CPU until the process is killed.
 func runBurn() {
 	runtime.GOMAXPROCS(1)

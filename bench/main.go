@@ -58,12 +58,7 @@ import (
 )
 
 func main() {
-	if data, ok := bareServerArg(os.Args[1:]); ok {
-		os.Exit(runBareServer(data))
-	}
-	if burnArg(os.Args[1:]) {
-		runBurn() // never returns; the harness kills it
-	}
+	runHiddenRole(os.Args[1:])
 	os.Exit(cli(os.Args[1:]))
 }
 

@@ -166,17 +166,11 @@ func (e *env) measureStartup() error {
 	res.MedianMs, res.MaxMs = sorted[len(sorted)/2], sorted[len(sorted)-1]
 	e.logf("start-to-ready: median %.0f ms over %d starts", res.MedianMs, len(sorted))
 	time.Sleep(e.cfg.Settle)
-	rss, err := statusKB(e.usher.pid(), "VmRSS")
+	rss, err := statusKBs(e.usher.pid(), "VmRSS", "RssAnon", "RssFile")
 	if err != nil {
 		return err
 	}
-	res.IdleRSS = rss
-	if res.IdleAnon, err = statusKB(e.usher.pid(), "RssAnon"); err != nil {
-		return err
-	}
-	if res.IdleFile, err = statusKB(e.usher.pid(), "RssFile"); err != nil {
-		return err
-	}
+	res.IdleRSS, res.IdleAnon, res.IdleFile = rss[0], rss[1], rss[2]
 	e.report.Startup = res
 	return nil
 }

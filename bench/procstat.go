@@ -40,22 +40,40 @@ func cpuTime(pid int) (time.Duration, error) {
 
 // statusKB returns a "kB" field of /proc/PID/status (VmRSS, VmHWM) in bytes.
 func statusKB(pid int, field string) (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	v, err := statusKBs(pid, field)
 	if err != nil {
 		return 0, err
 	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		rest, ok := strings.CutPrefix(line, field+":")
-		if !ok {
-			continue
-		}
-		kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/status %s: %w", pid, field, err)
-		}
-		return kb * 1024, nil
+	return v[0], nil
+}
+
+// statusKBs returns "kB" fields of /proc/PID/status in bytes, all from one
+// reading of the file, so that they describe the same moment.
+func statusKBs(pid int, fields ...string) ([]uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil, err
 	}
-	return 0, fmt.Errorf("/proc/%d/status has no %s", pid, field)
+	out := make([]uint64, len(fields))
+	for i, field := range fields {
+		found := false
+		for line := range strings.SplitSeq(string(b), "\n") {
+			rest, ok := strings.CutPrefix(line, field+":")
+			if !ok {
+				continue
+			}
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("/proc/%d/status %s: %w", pid, field, err)
+			}
+			out[i], found = kb*1024, true
+			break
+		}
+		if !found {
+			return nil, fmt.Errorf("/proc/%d/status has no %s", pid, field)
+		}
+	}
+	return out, nil
 }
 
 // resetPeakRSS resets the process's peak RSS (VmHWM) to its current RSS by

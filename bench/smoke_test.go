@@ -7,15 +7,10 @@ import (
 	"testing"
 )
 
-// TestMain lets the test binary be the bare server too: the harness
-// re-executes its own binary with the hidden -bare-server flag.
+// TestMain lets the test binary be the bare server and the CPU burner too:
+// the harness re-executes its own binary with a hidden flag for each.
 func TestMain(m *testing.M) {
-	if data, ok := bareServerArg(os.Args[1:]); ok {
-		os.Exit(runBareServer(data))
-	}
-	if burnArg(os.Args[1:]) {
-		runBurn() // never returns; the harness kills it
-	}
+	runHiddenRole(os.Args[1:])
 	os.Exit(m.Run())
 }
 
