@@ -98,6 +98,7 @@ func (s *Store) row(ctx context.Context, q string, args ...any) *sql.Row {
 
 // row runs a one-row query in the transaction.
 func (t *tx) row(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx = t.bound(ctx)
 	if st := t.s.wstmts[q]; st != nil {
 		return t.q.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
@@ -106,10 +107,29 @@ func (t *tx) row(ctx context.Context, q string, args ...any) *sql.Row {
 
 // exec runs a statement in the transaction.
 func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = t.bound(ctx)
 	if st := t.s.wstmts[q]; st != nil {
 		return t.q.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
 	return t.q.ExecContext(ctx, q, args...)
+}
+
+// bound gives a statement's ctx the transaction's deadline. The statements
+// of Update's fn run on the ctx fn was given, not on the bounded one the
+// transaction began with; without this, a statement on a connection that
+// stopped answering would wait past the timeout (database/sql's rollback on
+// the expired transaction waits for the statement to return).
+func (t *tx) bound(ctx context.Context) context.Context {
+	end, ok := t.ctx.Deadline()
+	if !ok {
+		return ctx
+	}
+	if d, ok := ctx.Deadline(); ok && !d.After(end) {
+		return ctx
+	}
+	ctx, cancel := context.WithDeadline(ctx, end)
+	context.AfterFunc(t.ctx, cancel) // released when the transaction ends
+	return ctx
 }
 
 // bound applies the operation timeout to ctx.
@@ -170,7 +190,7 @@ func (s *Store) update(ctx context.Context, fn func(account.Tx) error) (err erro
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err := fn(&tx{q: sqlTx, s: s}); err != nil {
+	if err := fn(&tx{q: sqlTx, s: s, ctx: ctx}); err != nil {
 		return err
 	}
 	return s.wrap(sqlTx.Commit())
@@ -311,8 +331,9 @@ func millis(t time.Time) int64 {
 
 // tx is account.Tx on one SQL transaction.
 type tx struct {
-	q *sql.Tx
-	s *Store
+	q   *sql.Tx
+	s   *Store
+	ctx context.Context // the transaction's, bounded by the operation timeout
 }
 
 func (t *tx) UserByID(ctx context.Context, tenantID, id string) (usher.User, error) {
@@ -350,7 +371,7 @@ func (t *tx) UpdateUser(ctx context.Context, u *usher.User) error {
 }
 
 func (t *tx) DeleteUser(ctx context.Context, tenantID, id string) error {
-	res, err := t.q.ExecContext(ctx, `DELETE FROM users WHERE id = $1 AND tenant_id = $2`, t.s.id(id), t.s.id(tenantID))
+	res, err := t.exec(ctx, `DELETE FROM users WHERE id = $1 AND tenant_id = $2`, t.s.id(id), t.s.id(tenantID))
 	return t.s.affected(res, err)
 }
 
