@@ -116,6 +116,10 @@ func serve(cfg config.Config) int {
 		return 1
 	}
 	log.Info("ready", "event", "ready", "version", versionString(), "tenant_id", m.Tenant.ID, "public_key", m.Tenant.PublicKey)
+	// Start-up leaves garbage behind (package initialisers, migrations,
+	// certificate generation) that an idle service would otherwise hold for
+	// minutes: collect it and give the memory back to the system now.
+	debug.FreeOSMemory()
 	code := 0
 	select {
 	case <-ctx.Done():

@@ -3,7 +3,6 @@ package password
 import (
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/trustelem/zxcvbn/frequency"
 )
@@ -11,14 +10,63 @@ import (
 // CommonCount is how many of zxcvbn's most common passwords are refused.
 const CommonCount = 30000
 
-// common is zxcvbn's ranked password list, cut to CommonCount and sorted
-// for binary search: no map, so it costs no more than its strings.
-var common = sync.OnceValue(func() []string {
-	list := frequency.FrequencyLists["passwords"]
-	out := slices.Clone(list[:min(CommonCount, len(list))])
-	slices.Sort(out)
-	return out
-})
+// common is zxcvbn's ranked password list, cut to CommonCount and sorted for
+// binary search.
+var common = pack(frequency.FrequencyLists["passwords"][:CommonCount])
+
+func init() {
+	// Usher needs only the passwords list. The package's other lists (English
+	// words, names, TV and film) and its string headers are 1.5 MB of
+	// pointers that every garbage collection would otherwise scan for the
+	// life of the process; nothing else in Usher reads them. (zxcvbn's
+	// strength scorer does: should Usher ever call it, this must go.)
+	frequency.FrequencyLists = nil
+}
+
+// packedList is a sorted list of strings in one string: entry i is
+// data[ends[i-1]:ends[i]]. It holds no pointers but one, so the garbage
+// collector does not walk 30,000 string headers on each cycle.
+type packedList struct {
+	data string
+	ends []uint32
+}
+
+func pack(list []string) packedList {
+	sorted := slices.Clone(list)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	var b strings.Builder
+	ends := make([]uint32, len(sorted))
+	for i, s := range sorted {
+		b.WriteString(s)
+		ends[i] = uint32(b.Len())
+	}
+	return packedList{data: b.String(), ends: ends}
+}
+
+// Len is the number of entries.
+func (l packedList) Len() int { return len(l.ends) }
+
+func (l packedList) at(i int) string {
+	var start uint32
+	if i > 0 {
+		start = l.ends[i-1]
+	}
+	return l.data[start:l.ends[i]]
+}
+
+func (l packedList) contains(s string) bool {
+	lo, hi := 0, len(l.ends)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if l.at(mid) < s {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo < len(l.ends) && l.at(lo) == s
+}
 
 // IsCommon reports whether password, ignoring case, is one of the most
 // common passwords. Only the first 72 bytes matter: no listed password is
@@ -27,6 +75,5 @@ func IsCommon(password string) bool {
 	if len(password) > 72 {
 		return false
 	}
-	_, found := slices.BinarySearch(common(), strings.ToLower(password))
-	return found
+	return common.contains(strings.ToLower(password))
 }

@@ -22,7 +22,7 @@ func TestIsCommon(t *testing.T) {
 			}
 		})
 	}
-	if n := len(common()); n != CommonCount {
+	if n := common.Len(); n != CommonCount {
 		t.Errorf("list holds %d passwords, want %d", n, CommonCount)
 	}
 }
@@ -36,5 +36,39 @@ func TestPolicyRefusesCommonPasswords(t *testing.T) {
 	p.AllowCommon = true
 	if err := p.Check("password1"); err != nil {
 		t.Fatalf("with AllowCommon, Check(password1) = %v, want nil", err)
+	}
+}
+
+func BenchmarkIsCommon(b *testing.B) {
+	for _, pw := range []string{"trustno1", "qZ7#vLp2!xR-not-listed"} {
+		b.Run(pw, func(b *testing.B) {
+			for b.Loop() {
+				IsCommon(pw)
+			}
+		})
+	}
+}
+
+func TestPackedList(t *testing.T) {
+	l := pack([]string{"mango", "apple", "kiwi", "apple", "", "banana", "app"})
+	want := []string{"", "app", "apple", "banana", "kiwi", "mango"}
+	if l.Len() != len(want) {
+		t.Fatalf("Len() = %d, want %d (sorted, duplicates dropped)", l.Len(), len(want))
+	}
+	for i, w := range want {
+		if got := l.at(i); got != w {
+			t.Errorf("at(%d) = %q, want %q", i, got, w)
+		}
+		if !l.contains(w) {
+			t.Errorf("contains(%q) = false, want true", w)
+		}
+	}
+	for _, absent := range []string{"a", "appl", "apples", "aaa", "cherry", "zebra", "Apple"} {
+		if l.contains(absent) {
+			t.Errorf("contains(%q) = true, want false", absent)
+		}
+	}
+	if empty := pack(nil); empty.contains("") || empty.Len() != 0 {
+		t.Errorf("the empty list contains the empty string or has entries")
 	}
 }
