@@ -29,12 +29,16 @@ type Run struct {
 	ErrorSamples []string          `json:"error_samples,omitempty"`
 	// ServerCPUPerReqUs is the measured process's CPU time (user+system)
 	// per request, in microseconds; ServerPeakRSS its peak RSS in bytes.
-	ServerCPUPerReqUs float64    `json:"server_cpu_us_per_req"`
-	ServerPeakRSS     uint64     `json:"server_peak_rss_bytes"`
-	PeakRSSExact      bool       `json:"peak_rss_exact"` // false: VmHWM could not be reset; the larger of RSS at start and end
-	Ratios            []Ratio    `json:"ratios,omitempty"`
-	ServerLog         *LogDigest `json:"server_log,omitempty"` // WARN/ERROR lines the server logged meanwhile
-	Failure           string     `json:"failure,omitempty"`    // why the run could not be done
+	ServerCPUPerReqUs float64 `json:"server_cpu_us_per_req"`
+	ServerPeakRSS     uint64  `json:"server_peak_rss_bytes"`
+	PeakRSSExact      bool    `json:"peak_rss_exact"` // false: VmHWM could not be reset; the larger of RSS at start and end
+	Ratios            []Ratio `json:"ratios,omitempty"`
+	// Hashing is what Usher's hashing pool did during a hash-bound
+	// scenario; HashingFailure says why it could not be read.
+	Hashing        *HashingUse `json:"hashing,omitempty"`
+	HashingFailure string      `json:"hashing_failure,omitempty"`
+	ServerLog      *LogDigest  `json:"server_log,omitempty"` // WARN/ERROR lines the server logged meanwhile
+	Failure        string      `json:"failure,omitempty"`    // why the run could not be done
 }
 
 // Ratio compares a scenario's rate with a yardstick's, measured just before
@@ -126,6 +130,9 @@ type attackSpec struct {
 	target vegeta.Targeter
 	// classify names a result's class for per-class latencies ("" for none).
 	classify func(*vegeta.Result) string
+	// before and after, when set, run right before and right after the
+	// measured part, outside the window of the process statistics.
+	before, after func()
 }
 
 // limit is the most connections and workers of an attack (0: no limit).
@@ -195,7 +202,19 @@ func runFixed(s attackSpec, kind string, pid int, okStatus int) *Run {
 	var cpu time.Duration
 	var peak uint64
 	var exact bool
-	t, wall := attack(s, func() { w = beginWindow(pid) }, func() { cpu, peak, exact = w.end() })
+	begin := func() {
+		if s.before != nil {
+			s.before()
+		}
+		w = beginWindow(pid)
+	}
+	end := func() {
+		cpu, peak, exact = w.end()
+		if s.after != nil {
+			s.after()
+		}
+	}
+	t, wall := attack(s, begin, end)
 	return tallyRun(s.name, kind, s.conns, t, wall, okStatus, cpu, peak, exact)
 }
 

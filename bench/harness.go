@@ -286,7 +286,33 @@ func (e *env) runScenario(s *scenario, conns, rate int) (*Run, error) {
 	if s.tls {
 		spec.tls = e.clientTLS
 	}
+	var pool struct {
+		before, after poolCounters
+		start         time.Time
+		wall          time.Duration
+		err           error
+	}
+	if s.hash {
+		spec.before = func() {
+			pool.before, pool.err = e.scrapePool()
+			pool.start = time.Now()
+		}
+		spec.after = func() {
+			pool.wall = time.Since(pool.start)
+			if pool.err == nil {
+				pool.after, pool.err = e.scrapePool()
+			}
+		}
+	}
 	r := runFixed(spec, "scenario", e.usher.pid(), s.status)
+	if s.hash {
+		if pool.err == nil {
+			r.Hashing, pool.err = hashingUse(pool.before, pool.after, pool.wall)
+		}
+		if pool.err != nil {
+			r.HashingFailure = pool.err.Error()
+		}
+	}
 	r.ServerLog = e.usher.takeLog()
 	e.report.mergeServerLog(r.ServerLog)
 	return r, nil
@@ -327,6 +353,9 @@ func (l *Level) computeRatios(scs []*scenario) {
 			}
 			mean := sum / float64(len(bracket))
 			ra := Ratio{Yardstick: y.kind, RPS: mean, Ratio: r.RPS / mean, Target: y.min}
+			if y.kind == yardArgon2 && r.Hashing != nil {
+				r.Hashing.setSpeed(mean)
+			}
 			if len(bracket) == 2 {
 				ra.Drift, ra.Bracketed = math.Abs(bracket[0]-bracket[1])/mean, true
 			}

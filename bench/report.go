@@ -90,6 +90,9 @@ func (r *Report) finish() {
 			if run.Kind != "scenario" {
 				continue
 			}
+			if run.HashingFailure != "" {
+				r.Unexpected = append(r.Unexpected, fmt.Sprintf("%s %s: Usher's hashing pool metrics: %s", where, run.Name, run.HashingFailure))
+			}
 			if run.Name == "login" || run.Name == "register" {
 				check(fmt.Sprintf("%s errors @%d", run.Name, l.Conns), errorString(run.Errors), "0", run.Failure == "" && run.errorCount() == 0)
 			}
@@ -216,6 +219,7 @@ func (r *Report) print(w io.Writer) {
 		}
 		tw.Flush()
 	}
+	r.printHashing(w)
 	if f := r.Flood; f != nil {
 		fmt.Fprintf(w, "\n== login flood (%.1fs) ==\n", f.Seconds)
 		fmt.Fprintf(w, "logins offered %d/s (10 × %.1f hashes/s), sent %.1f/s: %d sent, %d answered 200, %d refused 503/429 (%.1f%%), other %s\n",
@@ -279,6 +283,35 @@ func (r *Report) print(w io.Writer) {
 	} else {
 		fmt.Fprintln(w, "\nno unexpected answer")
 	}
+}
+
+// printHashing writes what Usher's hashing pool did in each hash-bound
+// scenario, if any ran.
+func (r *Report) printHashing(w io.Writer) {
+	var rows []string
+	for _, l := range r.Levels {
+		for _, run := range l.Runs {
+			if h := run.Hashing; h != nil {
+				speed, yard := "-", "-"
+				if h.Speed > 0 {
+					speed, yard = fmt.Sprintf("%.2f", h.Speed), fmt.Sprintf("%.1f", h.YardstickMsPerHash)
+				}
+				rows = append(rows, fmt.Sprintf("%d\t%s\t%.0f\t%.1f%%\t%.1f\t%s\t%s\t", l.Conns, run.Name, h.Hashes, 100*h.Busy, h.MsPerHash, yard, speed))
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\n== hashing inside Usher (its /metrics, read before and after each hash-bound run) ==")
+	fmt.Fprintln(w, "ratio to argon2id ≈ busy × speed. busy: the share of the run Usher's workers spent hashing (its queueing);")
+	fmt.Fprintln(w, "speed: one hash's time in the yardstick runs around it ÷ its time inside Usher (the machine, Usher's GC).")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "conns\tscenario\thashes\tbusy\tms/hash\tyardstick ms/hash\tspeed\t")
+	for _, row := range rows {
+		fmt.Fprintln(tw, row)
+	}
+	tw.Flush()
 }
 
 func roundAll(v []float64) []int {

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// HashingUse is what Usher's hashing pool did during a hash-bound run, from
+// the counters in its /metrics read right before and right after the
+// measured part. It splits a ratio to the argon2id yardstick in two: how much
+// of the time Usher kept its workers hashing (Busy: Usher's queueing), and
+// how long one hash took inside Usher against the yardstick (the machine,
+// and the garbage collection of Usher's process).
+type HashingUse struct {
+	Workers   int     `json:"workers"`
+	Hashes    float64 `json:"hashes"`      // hashes and verifications finished
+	BusyS     float64 `json:"busy_s"`      // time spent hashing, summed over workers
+	Busy      float64 `json:"busy"`        // BusyS ÷ (wall time × workers)
+	MsPerHash float64 `json:"ms_per_hash"` // BusyS ÷ Hashes, in milliseconds
+	// YardstickMsPerHash is one hash's time in the argon2id yardstick runs
+	// around the scenario (0 when none ran); Speed is YardstickMsPerHash ÷
+	// MsPerHash: how fast argon2id ran inside Usher against the harness.
+	YardstickMsPerHash float64 `json:"yardstick_ms_per_hash,omitempty"`
+	Speed              float64 `json:"speed,omitempty"`
+}
+
+// poolCounters are the hashing pool's figures in one /metrics answer.
+type poolCounters struct {
+	workers, hashes, seconds float64
+}
+
+// The metric names Usher exports for its hashing pool (README, Operations).
+var poolMetricNames = []string{"usher_password_hash_workers", "usher_password_hashes_total", "usher_password_hash_seconds_total"}
+
+// parsePoolCounters reads the hashing pool's figures from a Prometheus text
+// exposition. All three must be there.
+func parsePoolCounters(r io.Reader) (poolCounters, error) {
+	found := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		for _, want := range poolMetricNames {
+			if name == want {
+				v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+				if err != nil {
+					return poolCounters{}, fmt.Errorf("metric %s: %w", name, err)
+				}
+				found[name] = v
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return poolCounters{}, err
+	}
+	for _, want := range poolMetricNames {
+		if _, ok := found[want]; !ok {
+			return poolCounters{}, fmt.Errorf("metric %s is missing from /metrics", want)
+		}
+	}
+	return poolCounters{workers: found[poolMetricNames[0]], hashes: found[poolMetricNames[1]], seconds: found[poolMetricNames[2]]}, nil
+}
+
+// scrapePool reads the hashing pool's counters from Usher's backend
+// listener.
+func (e *env) scrapePool() (poolCounters, error) {
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: e.clientTLS}, Timeout: 5 * time.Second}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(e.backendURL() + "/metrics")
+	if err != nil {
+		return poolCounters{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return poolCounters{}, fmt.Errorf("GET /metrics: status %d", resp.StatusCode)
+	}
+	return parsePoolCounters(resp.Body)
+}
+
+// hashingUse is what the pool did between two scrapes wall apart.
+func hashingUse(before, after poolCounters, wall time.Duration) (*HashingUse, error) {
+	u := &HashingUse{Workers: int(after.workers), Hashes: after.hashes - before.hashes, BusyS: after.seconds - before.seconds}
+	if u.Hashes <= 0 || u.Workers < 1 || wall <= 0 {
+		return nil, fmt.Errorf("the hashing pool finished %.0f hashes on %d workers during the run", u.Hashes, u.Workers)
+	}
+	u.Busy = u.BusyS / (wall.Seconds() * float64(u.Workers))
+	u.MsPerHash = 1000 * u.BusyS / u.Hashes
+	return u, nil
+}
+
+// setSpeed compares one hash's time inside Usher with the argon2id
+// yardstick's, given the yardstick's mean rate around the run.
+func (u *HashingUse) setSpeed(yardRPS float64) {
+	if yardRPS <= 0 || u.MsPerHash <= 0 {
+		return
+	}
+	u.YardstickMsPerHash = 1000 * float64(u.Workers) / yardRPS
+	u.Speed = u.YardstickMsPerHash / u.MsPerHash
+}
