@@ -28,6 +28,7 @@ type Config struct {
 	Settle       time.Duration // idle time before the idle RSS is read
 	Repo         string        // the Usher repository root ("": found from the working directory)
 	Keep         bool          // keep the temporary directory
+	UsherEnv     []string      // NAME=VALUE pairs added to Usher's environment only
 }
 
 // fullConfig and smokeConfig are the defaults of a full run and of the
@@ -72,7 +73,7 @@ func (e *env) warmup() time.Duration { return min(time.Second, e.cfg.Duration/5)
 // startUsher starts Usher in the given configuration on the data directory.
 func (e *env) startUsher(kind serverKind) error {
 	e.starts++
-	p, err := startProc(string(kind), e.bin, usherArgs(e.data, kind), cleanEnv(),
+	p, err := startProc(string(kind), e.bin, usherArgs(e.data, kind), append(cleanEnv(), e.cfg.UsherEnv...),
 		filepath.Join(e.work, fmt.Sprintf("usher-%02d.log", e.starts)))
 	if err != nil {
 		return err
@@ -288,17 +289,14 @@ func (e *env) runScenario(s *scenario, conns, rate int) (*Run, error) {
 	}
 	var pool struct {
 		before, after poolCounters
-		start         time.Time
-		wall          time.Duration
 		err           error
 	}
 	if s.hash {
-		spec.before = func() {
-			pool.before, pool.err = e.scrapePool()
-			pool.start = time.Now()
-		}
+		// Counters move only when a hash ends, and the pool is idle at
+		// both reads (the warm-up and the measured part have drained), so
+		// every hash of the measured part is counted and no other.
+		spec.before = func() { pool.before, pool.err = e.scrapePool() }
 		spec.after = func() {
-			pool.wall = time.Since(pool.start)
 			if pool.err == nil {
 				pool.after, pool.err = e.scrapePool()
 			}
@@ -307,7 +305,10 @@ func (e *env) runScenario(s *scenario, conns, rate int) (*Run, error) {
 	r := runFixed(spec, "scenario", e.usher.pid(), s.status)
 	if s.hash {
 		if pool.err == nil {
-			r.Hashing, pool.err = hashingUse(pool.before, pool.after, pool.wall)
+			// The wall time the rate is computed on, so that the ratio
+			// to argon2id is busy × speed.
+			wall := time.Duration(r.Seconds * float64(time.Second))
+			r.Hashing, pool.err = hashingUse(pool.before, pool.after, wall)
 		}
 		if pool.err != nil {
 			r.HashingFailure = pool.err.Error()
@@ -332,15 +333,18 @@ func (l *Level) computeRatios(scs []*scenario) {
 		}
 		for _, y := range s.yards {
 			var bracket []float64
+			yardWorkers := 0 // the argon2id yardstick's goroutines (its Conns)
 			for i := j - 1; i >= 0; i-- {
 				if l.Runs[i].Name == y.kind {
 					bracket = append(bracket, l.Runs[i].RPS)
+					yardWorkers = l.Runs[i].Conns
 					break
 				}
 			}
 			for i := j + 1; i < len(l.Runs); i++ {
 				if l.Runs[i].Name == y.kind {
 					bracket = append(bracket, l.Runs[i].RPS)
+					yardWorkers = l.Runs[i].Conns
 					break
 				}
 			}
@@ -354,7 +358,7 @@ func (l *Level) computeRatios(scs []*scenario) {
 			mean := sum / float64(len(bracket))
 			ra := Ratio{Yardstick: y.kind, RPS: mean, Ratio: r.RPS / mean, Target: y.min}
 			if y.kind == yardArgon2 && r.Hashing != nil {
-				r.Hashing.setSpeed(mean)
+				r.Hashing.setSpeed(mean, yardWorkers)
 			}
 			if len(bracket) == 2 {
 				ra.Drift, ra.Bracketed = math.Abs(bracket[0]-bracket[1])/mean, true

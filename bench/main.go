@@ -75,6 +75,7 @@ func cli(args []string) int {
 	out := fs.String("out", "", "write the report as JSON to this file")
 	repo := fs.String("repo", "", "Usher repository root (default: found above the working directory)")
 	keep := fs.Bool("keep", false, "keep the temporary directory")
+	usherEnv := fs.String("usher-env", "", "space-separated NAME=VALUE pairs added to Usher's environment only, to try a runtime setting (e.g. GOGC=200)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -118,6 +119,13 @@ func cli(args []string) int {
 		cfg.Tokens = min(cfg.Tokens, cfg.Users)
 	}
 	cfg.Repo, cfg.Keep = *repo, *keep
+	for _, kv := range strings.Fields(*usherEnv) {
+		if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
+			fmt.Fprintf(os.Stderr, "bench: -usher-env: %q is not NAME=VALUE\n", kv)
+			return 2
+		}
+		cfg.UsherEnv = append(cfg.UsherEnv, kv)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -48,17 +48,18 @@ func parsePoolCounters(r io.Reader) (poolCounters, error) {
 		if strings.HasPrefix(line, "#") {
 			continue
 		}
-		name, value, ok := strings.Cut(line, " ")
-		if !ok {
+		// NAME VALUE [TIMESTAMP]; a name with labels never matches.
+		f := strings.Fields(line)
+		if len(f) < 2 {
 			continue
 		}
 		for _, want := range poolMetricNames {
-			if name == want {
-				v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+			if f[0] == want {
+				v, err := strconv.ParseFloat(f[1], 64)
 				if err != nil {
-					return poolCounters{}, fmt.Errorf("metric %s: %w", name, err)
+					return poolCounters{}, fmt.Errorf("metric %s: %w", want, err)
 				}
-				found[name] = v
+				found[want] = v
 			}
 		}
 	}
@@ -101,11 +102,12 @@ func hashingUse(before, after poolCounters, wall time.Duration) (*HashingUse, er
 }
 
 // setSpeed compares one hash's time inside Usher with the argon2id
-// yardstick's, given the yardstick's mean rate around the run.
-func (u *HashingUse) setSpeed(yardRPS float64) {
-	if yardRPS <= 0 || u.MsPerHash <= 0 {
+// yardstick's, given the yardstick's mean rate around the run and the number
+// of goroutines it hashed on.
+func (u *HashingUse) setSpeed(yardRPS float64, yardWorkers int) {
+	if yardRPS <= 0 || yardWorkers < 1 || u.MsPerHash <= 0 {
 		return
 	}
-	u.YardstickMsPerHash = 1000 * float64(u.Workers) / yardRPS
+	u.YardstickMsPerHash = 1000 * float64(yardWorkers) / yardRPS
 	u.Speed = u.YardstickMsPerHash / u.MsPerHash
 }

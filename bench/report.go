@@ -23,6 +23,7 @@ type Report struct {
 	DurationS  float64   `json:"duration_s"` // of each run
 	Rate       int       `json:"rate"`       // 0: max-rate mode; N: constant-rate mode at N requests/s
 	Conns      []int     `json:"conns"`
+	UsherEnv   []string  `json:"usher_env,omitempty"` // added to Usher's environment (-usher-env)
 
 	DB         *DBResult      `json:"db,omitempty"`
 	Startup    *StartupResult `json:"startup,omitempty"`
@@ -59,7 +60,7 @@ type TargetCheck struct {
 
 func newReport(cfg Config) *Report {
 	return &Report{Started: time.Now().UTC(), Smoke: cfg.Smoke, NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		GoVersion: runtime.Version(), DurationS: cfg.Duration.Seconds(), Rate: cfg.Rate, Conns: cfg.Conns, Levels: []*Level{}}
+		GoVersion: runtime.Version(), DurationS: cfg.Duration.Seconds(), Rate: cfg.Rate, Conns: cfg.Conns, UsherEnv: cfg.UsherEnv, Levels: []*Level{}}
 }
 
 func (r *Report) mergeServerLog(d *LogDigest) { r.ServerLog.merge(d) }
@@ -192,6 +193,9 @@ func (r *Report) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "machine: %d CPUs, GOMAXPROCS %d, %s; each run %.1fs after a warm-up, HTTP/1.1 keep-alive, %s\n",
 		r.NumCPU, r.GOMAXPROCS, r.GoVersion, r.DurationS, load)
+	if len(r.UsherEnv) > 0 {
+		fmt.Fprintf(w, "Usher ran with %s added to its environment (-usher-env)\n", strings.Join(r.UsherEnv, " "))
+	}
 	fmt.Fprintln(w, "cpu/req and peak RSS are the measured process's: Usher for scenarios, the bare server for bare-*, the harness for argon2id.")
 	for _, l := range r.Levels {
 		fmt.Fprintf(w, "\n== %d connections ==\n", l.Conns)

@@ -42,7 +42,7 @@ func TestSmoke(t *testing.T) {
 				t.Errorf("conns=%d %s: no request was made", l.Conns, r.Name)
 			}
 			if sc := scenarioNamed(r.Name); r.Kind == "scenario" && sc != nil && sc.hash {
-				if h := r.Hashing; h == nil || h.Hashes <= 0 || h.MsPerHash <= 0 || h.Busy <= 0 {
+				if h := r.Hashing; h == nil || h.Hashes <= 0 || h.MsPerHash <= 0 || h.Busy <= 0 || h.Speed <= 0 {
 					t.Errorf("conns=%d %s: no hashing figures from Usher's /metrics: %+v (%s)", l.Conns, r.Name, h, r.HashingFailure)
 				}
 			}

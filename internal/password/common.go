@@ -12,20 +12,26 @@ const CommonCount = 30000
 
 // common is zxcvbn's ranked password list, cut to CommonCount and sorted for
 // binary search.
-var common = pack(frequency.FrequencyLists["passwords"][:CommonCount])
+var common = func() packedList {
+	list := frequency.FrequencyLists["passwords"]
+	return pack(list[:min(CommonCount, len(list))])
+}()
 
 func init() {
 	// Usher needs only the passwords list. The package's other lists (English
 	// words, names, TV and film) and its string headers are 1.5 MB of
 	// pointers that every garbage collection would otherwise scan for the
 	// life of the process; nothing else in Usher reads them. (zxcvbn's
-	// strength scorer does: should Usher ever call it, this must go.)
+	// strength scorer, packages zxcvbn and zxcvbn/matching, does: whether it
+	// read them before or after this depends on the order packages are
+	// initialised, so should Usher ever import it, this line must go.)
 	frequency.FrequencyLists = nil
 }
 
 // packedList is a sorted list of strings in one string: entry i is
-// data[ends[i-1]:ends[i]]. It holds no pointers but one, so the garbage
-// collector does not walk 30,000 string headers on each cycle.
+// data[ends[i-1]:ends[i]]. Neither the string's bytes nor the offsets hold
+// pointers, so the garbage collector does not walk 30,000 string headers on
+// each cycle.
 type packedList struct {
 	data string
 	ends []uint32
@@ -35,7 +41,12 @@ func pack(list []string) packedList {
 	sorted := slices.Clone(list)
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
+	total := 0
+	for _, s := range sorted {
+		total += len(s)
+	}
 	var b strings.Builder
+	b.Grow(total)
 	ends := make([]uint32, len(sorted))
 	for i, s := range sorted {
 		b.WriteString(s)
