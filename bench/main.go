@@ -51,7 +51,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -102,7 +101,7 @@ func cli(args []string) int {
 	if *only != "" {
 		cfg.Scenarios = strings.Split(*only, ",")
 		for _, name := range cfg.Scenarios {
-			if !slices.ContainsFunc(scenarios, func(s *scenario) bool { return s.name == name }) {
+			if scenarioNamed(name) == nil {
 				fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (known: %s)\n", name, scenarioNames())
 				return 2
 			}

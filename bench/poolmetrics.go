@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -34,60 +32,49 @@ type poolCounters struct {
 	workers, hashes, seconds float64
 }
 
-// The metric names Usher exports for its hashing pool (README, Operations).
-var poolMetricNames = []string{"usher_password_hash_workers", "usher_password_hashes_total", "usher_password_hash_seconds_total"}
-
 // parsePoolCounters reads the hashing pool's figures from a Prometheus text
-// exposition. All three must be there.
-func parsePoolCounters(r io.Reader) (poolCounters, error) {
-	found := map[string]float64{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		// NAME VALUE [TIMESTAMP]; a name with labels never matches.
+// exposition (README, Operations, names them). All three must be there.
+func parsePoolCounters(body []byte) (poolCounters, error) {
+	var c poolCounters
+	fields := map[string]*float64{
+		"usher_password_hash_workers":       &c.workers,
+		"usher_password_hashes_total":       &c.hashes,
+		"usher_password_hash_seconds_total": &c.seconds,
+	}
+	for line := range strings.SplitSeq(string(body), "\n") {
+		// NAME VALUE [TIMESTAMP]; comments and names with labels never match.
 		f := strings.Fields(line)
 		if len(f) < 2 {
 			continue
 		}
-		for _, want := range poolMetricNames {
-			if f[0] == want {
-				v, err := strconv.ParseFloat(f[1], 64)
-				if err != nil {
-					return poolCounters{}, fmt.Errorf("metric %s: %w", want, err)
-				}
-				found[want] = v
+		if dst := fields[f[0]]; dst != nil {
+			v, err := strconv.ParseFloat(f[1], 64)
+			if err != nil {
+				return poolCounters{}, fmt.Errorf("metric %s: %w", f[0], err)
 			}
+			*dst = v
+			delete(fields, f[0])
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return poolCounters{}, err
+	for name := range fields {
+		return poolCounters{}, fmt.Errorf("metric %s is missing from /metrics", name)
 	}
-	for _, want := range poolMetricNames {
-		if _, ok := found[want]; !ok {
-			return poolCounters{}, fmt.Errorf("metric %s is missing from /metrics", want)
-		}
-	}
-	return poolCounters{workers: found[poolMetricNames[0]], hashes: found[poolMetricNames[1]], seconds: found[poolMetricNames[2]]}, nil
+	return c, nil
 }
 
 // scrapePool reads the hashing pool's counters from Usher's backend
 // listener.
 func (e *env) scrapePool() (poolCounters, error) {
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: e.clientTLS}, Timeout: 5 * time.Second}
+	client := newClient(1, e.clientTLS)
 	defer client.CloseIdleConnections()
-	resp, err := client.Get(e.backendURL() + "/metrics")
+	code, body, err := fetch(client, http.MethodGet, e.backendURL()+"/metrics", nil, nil)
 	if err != nil {
 		return poolCounters{}, err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return poolCounters{}, fmt.Errorf("GET /metrics: status %d", resp.StatusCode)
+	if code != http.StatusOK {
+		return poolCounters{}, fmt.Errorf("GET /metrics: status %d", code)
 	}
-	return parsePoolCounters(resp.Body)
+	return parsePoolCounters(body)
 }
 
 // hashingUse is what the pool did between two scrapes wall apart.

@@ -22,7 +22,7 @@ go_gc_duration_seconds{quantile="0.5"} 0.000123
 `
 
 func TestParsePoolCounters(t *testing.T) {
-	got, err := parsePoolCounters(strings.NewReader(sampleMetrics))
+	got, err := parsePoolCounters([]byte(sampleMetrics))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,16 +32,16 @@ func TestParsePoolCounters(t *testing.T) {
 	// A name that only starts with usher_password_hash_seconds_total is
 	// another metric: the counter is then missing.
 	missing := strings.ReplaceAll(sampleMetrics, "usher_password_hash_seconds_total 26", "usher_password_hash_seconds_total_x 26")
-	if _, err := parsePoolCounters(strings.NewReader(missing)); err == nil || !strings.Contains(err.Error(), "usher_password_hash_seconds_total") {
+	if _, err := parsePoolCounters([]byte(missing)); err == nil || !strings.Contains(err.Error(), "usher_password_hash_seconds_total") {
 		t.Errorf("a missing counter: err = %v, want one naming usher_password_hash_seconds_total", err)
 	}
 	// A timestamp after the value is allowed.
 	stamped := strings.ReplaceAll(sampleMetrics, "usher_password_hashes_total 785", "usher_password_hashes_total 785 1796169116905")
-	if got, err := parsePoolCounters(strings.NewReader(stamped)); err != nil || got.hashes != 785 {
+	if got, err := parsePoolCounters([]byte(stamped)); err != nil || got.hashes != 785 {
 		t.Errorf("with a timestamp: got %+v, %v; want 785 hashes", got, err)
 	}
 	bad := strings.ReplaceAll(sampleMetrics, "usher_password_hashes_total 785", "usher_password_hashes_total many")
-	if _, err := parsePoolCounters(strings.NewReader(bad)); err == nil {
+	if _, err := parsePoolCounters([]byte(bad)); err == nil {
 		t.Error("a value that is not a number: no error")
 	}
 }

@@ -54,24 +54,26 @@ func statusKBs(pid int, fields ...string) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
+	want := map[string]int{} // field → its place in out
+	for i, f := range fields {
+		want[f] = i
+	}
 	out := make([]uint64, len(fields))
-	for i, field := range fields {
-		found := false
-		for line := range strings.SplitSeq(string(b), "\n") {
-			rest, ok := strings.CutPrefix(line, field+":")
-			if !ok {
-				continue
-			}
-			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("/proc/%d/status %s: %w", pid, field, err)
-			}
-			out[i], found = kb*1024, true
-			break
+	for line := range strings.SplitSeq(string(b), "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		i, wanted := want[name]
+		if !ok || !wanted {
+			continue
 		}
-		if !found {
-			return nil, fmt.Errorf("/proc/%d/status has no %s", pid, field)
+		kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("/proc/%d/status %s: %w", pid, name, err)
 		}
+		out[i] = kb * 1024
+		delete(want, name)
+	}
+	for name := range want {
+		return nil, fmt.Errorf("/proc/%d/status has no %s", pid, name)
 	}
 	return out, nil
 }

@@ -70,6 +70,16 @@ func init() {
 	}
 }
 
+// scenarioNamed returns the scenario called name, or nil.
+func scenarioNamed(name string) *scenario {
+	for _, s := range scenarios {
+		if s.name == name {
+			return s
+		}
+	}
+	return nil
+}
+
 func contains(sub string) func([]byte) error {
 	return func(b []byte) error {
 		if !bytes.Contains(b, []byte(sub)) {

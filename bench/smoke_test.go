@@ -49,12 +49,3 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 }
-
-func scenarioNamed(name string) *scenario {
-	for _, s := range scenarios {
-		if s.name == name {
-			return s
-		}
-	}
-	return nil
-}

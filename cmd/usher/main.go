@@ -117,8 +117,9 @@ func serve(cfg config.Config) int {
 	}
 	log.Info("ready", "event", "ready", "version", versionString(), "tenant_id", m.Tenant.ID, "public_key", m.Tenant.PublicKey)
 	// Start-up leaves garbage behind (package initialisers, migrations,
-	// certificate generation) that an idle service would otherwise hold for
-	// minutes: collect it and give the memory back to the system now.
+	// certificate generation) that an idle service would otherwise keep
+	// resident until the runtime's background scavenger returned it: collect
+	// it and give the memory back to the system now, once.
 	debug.FreeOSMemory()
 	code := 0
 	select {

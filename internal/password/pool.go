@@ -27,7 +27,6 @@ type Pool struct {
 	avg     atomic.Int64 // moving average of one run, in nanoseconds
 
 	queued  atomic.Int64  // callers waiting for a worker now
-	running atomic.Int64  // runs in progress now
 	runs    atomic.Uint64 // runs finished
 	refused atomic.Uint64 // callers answered ErrBusy
 	busy    atomic.Int64  // nanoseconds spent running fn, summed over workers
@@ -51,7 +50,7 @@ type PoolStats struct {
 func (p *Pool) Stats() PoolStats {
 	return PoolStats{
 		Workers: int(p.n),
-		Running: p.running.Load(),
+		Running: int64(len(p.workers)), // a run holds a worker slot from start to end
 		Queued:  p.queued.Load(),
 		Runs:    p.runs.Load(),
 		Refused: p.refused.Load(),
@@ -109,22 +108,22 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 		queued := time.Now()
 		t := time.NewTimer(p.maxWait)
 		defer t.Stop()
+		var err error
 		select {
 		case p.workers <- struct{}{}:
-			p.queued.Add(-1)
 			p.waited.Add(int64(time.Since(queued)))
 		case <-t.C:
-			p.queued.Add(-1)
 			p.refused.Add(1)
-			return ErrBusy
+			err = ErrBusy
 		case <-ctx.Done():
-			p.queued.Add(-1)
-			return ctx.Err()
+			err = ctx.Err()
+		}
+		p.queued.Add(-1)
+		if err != nil {
+			return err
 		}
 	}
 	defer func() { <-p.workers }()
-	p.running.Add(1)
-	defer p.running.Add(-1)
 	start := time.Now()
 	fn()
 	d := time.Since(start)

@@ -97,8 +97,8 @@ func (s *Store) row(ctx context.Context, q string, args ...any) *sql.Row {
 }
 
 // row runs a one-row query in the transaction.
-func (t *tx) row(ctx context.Context, q string, args ...any) *sql.Row {
-	ctx = t.bound(ctx)
+func (t *tx) row(_ context.Context, q string, args ...any) *sql.Row {
+	ctx := t.ctx
 	if st := t.s.wstmts[q]; st != nil {
 		return t.q.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
@@ -106,30 +106,12 @@ func (t *tx) row(ctx context.Context, q string, args ...any) *sql.Row {
 }
 
 // exec runs a statement in the transaction.
-func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	ctx = t.bound(ctx)
+func (t *tx) exec(_ context.Context, q string, args ...any) (sql.Result, error) {
+	ctx := t.ctx
 	if st := t.s.wstmts[q]; st != nil {
 		return t.q.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
 	return t.q.ExecContext(ctx, q, args...)
-}
-
-// bound gives a statement's ctx the transaction's deadline. The statements
-// of Update's fn run on the ctx fn was given, not on the bounded one the
-// transaction began with; without this, a statement on a connection that
-// stopped answering would wait past the timeout (database/sql's rollback on
-// the expired transaction waits for the statement to return).
-func (t *tx) bound(ctx context.Context) context.Context {
-	end, ok := t.ctx.Deadline()
-	if !ok {
-		return ctx
-	}
-	if d, ok := ctx.Deadline(); ok && !d.After(end) {
-		return ctx
-	}
-	ctx, cancel := context.WithDeadline(ctx, end)
-	context.AfterFunc(t.ctx, cancel) // released when the transaction ends
-	return ctx
 }
 
 // bound applies the operation timeout to ctx.
@@ -331,9 +313,15 @@ func millis(t time.Time) int64 {
 
 // tx is account.Tx on one SQL transaction.
 type tx struct {
-	q   *sql.Tx
-	s   *Store
-	ctx context.Context // the transaction's, bounded by the operation timeout
+	q *sql.Tx
+	s *Store
+	// ctx is the transaction's: Update's ctx bounded by the operation
+	// timeout. Every statement runs on it, whatever ctx the caller's fn
+	// passes (in Usher, always Update's own, unbounded one): a statement on
+	// a connection that stopped answering must not wait past the timeout,
+	// and database/sql's rollback of the expired transaction waits for the
+	// statement to return.
+	ctx context.Context
 }
 
 func (t *tx) UserByID(ctx context.Context, tenantID, id string) (usher.User, error) {
