@@ -91,7 +91,11 @@ func (r *Relay) drain(ctx context.Context) {
 			}
 			return
 		}
-		for _, m := range msgs {
+		for i, m := range msgs {
+			if ctx.Err() != nil {
+				r.handBack(msgs[i:]) // undelivered: never send with a dead context
+				return
+			}
 			r.send(ctx, m)
 		}
 		if len(msgs) < batch {
@@ -109,13 +113,13 @@ func (r *Relay) send(ctx context.Context, m usher.Message) {
 		// undelivered one back at once rather than leave it leased, so the
 		// next relay (here after a restart, or on another node) sends it
 		// without waiting for the lease to lapse.
+		if err != nil {
+			r.handBack([]usher.Message{m})
+			return
+		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		if err == nil {
-			_ = r.store.MarkSent(rctx, m.ID, r.c.Now())
-		} else {
-			_ = r.store.MarkFailed(rctx, m.ID, r.c.Now(), "interrupted by shutdown", false)
-		}
+		_ = r.store.MarkSent(rctx, m.ID, r.c.Now())
 		return
 	}
 	now := r.c.Now()
@@ -137,6 +141,17 @@ func (r *Relay) send(ctx context.Context, m usher.Message) {
 		return
 	}
 	log.WarnContext(ctx, "email send failed; will retry", "event", "email_retry", "error", err, "next_attempt", next)
+}
+
+// handBack returns claimed messages to the queue at once, on shutdown,
+// rather than leave them leased: the next relay (here after a restart, or
+// on another node) sends them without waiting for the lease to lapse.
+func (r *Relay) handBack(msgs []usher.Message) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, m := range msgs {
+		_ = r.store.MarkFailed(ctx, m.ID, r.c.Now(), "interrupted by shutdown", false)
+	}
 }
 
 // safeDeliver turns a panic in delivery into an error.
