@@ -15,11 +15,8 @@ import (
 
 	"github.com/usherhq/usher/internal/api"
 	"github.com/usherhq/usher/internal/config"
-	"github.com/usherhq/usher/internal/store"
 	"github.com/usherhq/usher/internal/store/postgres"
 	"github.com/usherhq/usher/internal/store/sqlite"
-	"github.com/usherhq/usher/internal/token"
-	"github.com/usherhq/usher/internal/usher"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -161,50 +158,35 @@ func migrate(cfg config.Config) int {
 	return 0
 }
 
-// admin runs an administrative command on the configured database.
-func admin(cfg config.Config, fn func(context.Context, *config.Config, *store.Store) error) int {
+// admin runs an administrative command on the configured data, with the
+// core that serve builds.
+func admin(cfg config.Config, fn func(context.Context, *config.Config, *core) error) int {
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "usher:", err)
 		return 2
 	}
 	ctx := context.Background()
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		fmt.Fprintln(os.Stderr, "usher:", err)
-		return 1
-	}
-	st, err := openStore(ctx, &cfg)
+	k, err := openCore(ctx, &cfg, coreOptions{Now: time.Now, Log: newLogger(cfg.LogLevel)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "usher:", err)
 		return 1
 	}
-	defer st.Close()
-	if err := fn(ctx, &cfg, st); err != nil {
+	defer k.Store.Close()
+	if err := fn(ctx, &cfg, k); err != nil {
 		fmt.Fprintln(os.Stderr, "usher:", err)
 		return 1
 	}
 	return 0
 }
 
-func tenantShow(ctx context.Context, _ *config.Config, st *store.Store) error {
-	now := time.Now().UTC()
-	t, err := st.EnsureTenant(ctx, usher.Tenant{ID: usher.DefaultTenantID, Name: "default", PublicKey: newPublicKey(), CreatedAt: now})
-	if err != nil {
-		return err
-	}
+func tenantShow(_ context.Context, _ *config.Config, k *core) error {
+	t := k.Tenant
 	fmt.Printf("id:         %s\nname:       %s\npublic key: %s\n", t.ID, t.Name, t.PublicKey)
 	return nil
 }
 
-func keysRotate(ctx context.Context, cfg *config.Config, st *store.Store) error {
-	box, err := dataBox(cfg)
-	if err != nil {
-		return err
-	}
-	ring := token.NewKeyring(st, box, cfg.TokenTTL)
-	if err := ring.Refresh(ctx); err != nil {
-		return err
-	}
-	kid, err := ring.Rotate(ctx, time.Now())
+func keysRotate(ctx context.Context, cfg *config.Config, k *core) error {
+	kid, err := k.Keys.Rotate(ctx, time.Now())
 	if err != nil {
 		return err
 	}

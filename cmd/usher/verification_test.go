@@ -200,15 +200,22 @@ func TestVerificationVoidedByAccountChanges(t *testing.T) {
 			thunderPUT(t, "new-"+e, e)
 			return e
 		}, true, false, false},
-		{"backend password change", func(t testing.TB, id, e string) string {
+		// A verification link proves the address: a password change or a
+		// disable leaves it (API.md), as Thunder keeps its token.
+		{"backend password change keeps it", func(t testing.TB, id, e string) string {
 			backendPUT(t, "/users/"+id+"/password", map[string]string{"password": thOtherPW})
 			backendPUT(t, "/users/"+id+"/password", map[string]string{"password": thPassword})
 			return e
-		}, true, false, false},
-		{"backend disable", func(t testing.TB, id, e string) string {
+		}, false, false, false},
+		{"Thunder password change keeps it", func(t testing.TB, id, e string) string {
+			thWantUser(t, "Thunder PUT", a.do(t, "PUT", "/users", thUserBody(t, e, thOtherPW, nil), thPW(thPassword)), http.StatusOK)
+			thWantUser(t, "Thunder PUT back", a.do(t, "PUT", "/users", thUserBody(t, e, thPassword, nil), thPW(thOtherPW)), http.StatusOK)
+			return e
+		}, false, false, false},
+		{"backend disable keeps it", func(t testing.TB, id, e string) string {
 			backendPUT(t, "/users/"+id+"/disable", nil)
 			return e
-		}, true, false, true},
+		}, false, false, true},
 		{"backend same email keeps it", func(t testing.TB, id, e string) string {
 			backendPUT(t, "/users/"+id+"/email", map[string]string{"email": e})
 			return e

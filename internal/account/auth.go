@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"time"
 
 	"github.com/usherhq/usher/internal/token"
@@ -20,12 +19,12 @@ var errLogin = usher.Errorf(usher.Unauthorized, "Invalid email or password.")
 // verification email), one token.
 func (s *Service) Register(ctx context.Context, tenantID, email, pw string) (string, error) {
 	var sess usher.Session
-	_, err := s.create(ctx, tenantID, NewUser{Email: email, Password: pw, Enabled: true}, func(tx Tx, u *usher.User) error {
+	_, err := s.create(ctx, tenantID, NewUser{Email: email, Password: pw, Enabled: true}, func(ctx context.Context, tx Tx, u *usher.User) error {
 		sess = s.newSession(*u)
 		if err := tx.CreateSession(ctx, sess); err != nil {
 			return err
 		}
-		if s.Verify.OnRegister {
+		if s.c.Verify.OnRegister {
 			_, err := s.issueVerification(ctx, tx, *u)
 			return err
 		}
@@ -34,14 +33,17 @@ func (s *Service) Register(ctx context.Context, tenantID, email, pw string) (str
 	if err != nil {
 		return "", err
 	}
-	if s.Verify.OnRegister {
-		s.Notify()
+	if s.c.Verify.OnRegister {
+		s.c.Notify()
 	}
-	return s.Tokens.Issue(sess)
+	return s.c.Tokens.Issue(sess)
 }
 
 // Login checks email and password and starts a session. Unknown emails
 // cost the same work as known ones: one hash verification and one write.
+// The session is created in the transaction that records the check, on
+// the user as it is then: a password or email change that lands between
+// the verification and that transaction wins, and the login fails.
 func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string, error) {
 	if err := s.checkLength(pw); err != nil {
 		return "", err
@@ -50,29 +52,34 @@ func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string
 	if err != nil {
 		key = "invalid:" + email
 	}
-	u, err := s.Store.UserByEmail(ctx, tenantID, key)
+	u, err := s.c.Store.UserByEmail(ctx, tenantID, key)
 	if usher.ErrorCode(err) == usher.NotFound {
-		if err := s.Hasher.DummyVerify(ctx, pw); err != nil {
-			return "", s.hashErr(err)
-		}
-		// Mirror the failure write a known user's wrong password costs.
-		now := s.Now().UTC()
-		err = s.Store.Update(ctx, func(tx Tx) error {
-			_, err := tx.Count(ctx, counterKey("login", tenantID, key), now, now.Add(-s.Lockout.Window))
-			return err
-		})
-		if err != nil {
-			return "", err
-		}
-		s.Log.InfoContext(ctx, "login failed", "event", "login_failed", "reason", "unknown_email")
-		return "", errLogin
+		return "", s.unknownLogin(ctx, tenantID, key, pw)
 	}
 	if err != nil {
 		return "", err
 	}
+	v, err := s.verify(ctx, u, pw)
+	if err != nil {
+		return "", err
+	}
 	var sess usher.Session
-	ok, err := s.check(ctx, u, pw, func(tx Tx) error {
-		sess = s.newSession(u)
+	ok := false
+	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		cur, err := tx.LockUser(ctx, tenantID, u.ID)
+		if usher.ErrorCode(err) == usher.NotFound {
+			return nil // deleted meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if cur.EmailKey != key {
+			return nil // the address moved away meanwhile
+		}
+		if ok, err = s.record(ctx, tx, &cur, v); err != nil || !ok {
+			return err
+		}
+		sess = s.newSession(cur)
 		return tx.CreateSession(ctx, sess)
 	})
 	if err != nil {
@@ -81,8 +88,26 @@ func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string
 	if !ok {
 		return "", errLogin
 	}
-	s.Log.InfoContext(ctx, "login", "event", "login", "user_id", u.ID, "session_id", sess.ID)
-	return s.Tokens.Issue(sess)
+	s.c.Log.InfoContext(ctx, "login", "event", "login", "user_id", u.ID, "session_id", sess.ID)
+	return s.c.Tokens.Issue(sess)
+}
+
+// unknownLogin refuses a login for an address without a user, at the cost
+// of a known user's wrong password: one hash verification and one write.
+func (s *Service) unknownLogin(ctx context.Context, tenantID, key, pw string) error {
+	if err := s.c.Hasher.DummyVerify(ctx, pw); err != nil {
+		return hashErr(err)
+	}
+	now := s.c.Now().UTC()
+	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		_, err := tx.Count(ctx, counterKey("login", tenantID, key), now, now.Add(-s.c.Lockout.Window))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.c.Log.InfoContext(ctx, "login failed", "event", "login_failed", "reason", "unknown_email")
+	return errLogin
 }
 
 // counterKey names a per-address counter without storing the address.
@@ -92,19 +117,19 @@ func counterKey(kind, tenantID, emailKey string) string {
 }
 
 func (s *Service) newSession(u usher.User) usher.Session {
-	now := s.Now().UTC().Truncate(time.Second) // JWT times have second precision
-	return usher.Session{ID: usher.NewID(now), TenantID: u.TenantID, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.SessionTTL)}
+	now := s.c.Now().UTC().Truncate(time.Second) // JWT times have second precision
+	return usher.Session{ID: usher.NewID(now), TenantID: u.TenantID, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.c.SessionTTL)}
 }
 
 // Authenticate returns the user and session of a bearer token. The token's
 // signature is checked (or found in the verified-token cache), then its
 // session is looked up: a session that ended is refused at once.
 func (s *Service) Authenticate(ctx context.Context, tenantID, raw string) (usher.User, token.Claims, error) {
-	c, err := s.Tokens.Verify(ctx, raw, tenantID)
+	c, err := s.c.Tokens.Verify(ctx, raw, tenantID)
 	if err != nil {
 		return usher.User{}, c, err
 	}
-	u, err := s.Store.SessionUser(ctx, tenantID, c.SessionID, c.UserID, s.Now())
+	u, err := s.c.Store.SessionUser(ctx, tenantID, c.SessionID, c.UserID, s.c.Now())
 	if usher.ErrorCode(err) == usher.NotFound || err == nil && !u.Enabled {
 		return usher.User{}, c, usher.Errorf(usher.Unauthorized, "The session has ended.")
 	}
@@ -113,25 +138,18 @@ func (s *Service) Authenticate(ctx context.Context, tenantID, raw string) (usher
 
 // Logout ends one session.
 func (s *Service) Logout(ctx context.Context, tenantID, sessionID string) error {
-	err := s.Store.Update(ctx, func(tx Tx) error { return tx.DeleteSession(ctx, tenantID, sessionID) })
+	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error { return tx.DeleteSession(ctx, tenantID, sessionID) })
 	if usher.ErrorCode(err) == usher.NotFound {
 		return usher.Errorf(usher.Unauthorized, "The session has ended.")
 	}
 	return err
 }
 
-// enqueue seals p and adds a message of kind to the outbox in tx.
+// enqueue adds a message of kind for u to the outbox in tx, its params
+// sealed.
 func (s *Service) enqueue(ctx context.Context, tx Tx, u usher.User, kind string, p usher.MailParams) error {
-	raw, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	now := s.Now().UTC()
-	id := usher.NewID(now)
-	return tx.Enqueue(ctx, usher.Message{
-		ID: id, TenantID: u.TenantID, Kind: kind, To: u.Email, Params: s.Box.Seal(raw, OutboxSealContext(id)),
-	}, now)
+	now := s.c.Now().UTC()
+	m := usher.Message{ID: usher.NewID(now), TenantID: u.TenantID, Kind: kind, To: u.Email}
+	m.SealParams(s.c.Box, p)
+	return tx.Enqueue(ctx, m, now)
 }
-
-// OutboxSealContext binds a message's sealed params to the message.
-func OutboxSealContext(id string) string { return "outbox:" + id }

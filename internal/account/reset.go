@@ -26,29 +26,40 @@ func (s *Service) SendReset(ctx context.Context, tenantID, email string) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.Store.UserByEmail(ctx, tenantID, key)
+	u, err := s.c.Store.UserByEmail(ctx, tenantID, key)
 	exists := err == nil && u.Enabled
 	if err != nil && usher.ErrorCode(err) != usher.NotFound {
 		return err
 	}
-	now := s.Now().UTC()
+	now := s.c.Now().UTC()
 	limited := false
-	err = s.Store.Update(ctx, func(tx Tx) error {
+	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		n, err := tx.Count(ctx, counterKey("reset", tenantID, key), now, now.Add(-resetWindow))
 		if err != nil {
 			return err
 		}
-		if n > s.Reset.PerHour {
+		if n > s.c.Reset.PerHour {
 			limited = true
 			return nil
 		}
 		if !exists {
 			return nil
 		}
+		// The code goes to the address the user has now: an email change
+		// or a disable that landed since the read above wins.
+		cur, err := tx.LockUser(ctx, tenantID, u.ID)
+		if usher.ErrorCode(err) == usher.NotFound || err == nil && (cur.EmailKey != key || !cur.Enabled) {
+			exists = false
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		u = cur
 		code := token.NewCode()
-		err = tx.PutTicket(ctx, usher.Ticket{
-			UserID: u.ID, TenantID: u.TenantID, Purpose: usher.PurposeReset,
-			Secret: token.HashCode(usher.PurposeReset, u.ID, code), CreatedAt: now, ExpiresAt: now.Add(s.Reset.TTL),
+		err = tx.PutCode(ctx, usher.UserCode{
+			UserID: u.ID, TenantID: u.TenantID, Kind: usher.ResetCode,
+			Secret: token.HashCode(string(usher.ResetCode), u.ID, code), CreatedAt: now, ExpiresAt: now.Add(s.c.Reset.TTL),
 		})
 		if err != nil {
 			return err
@@ -64,8 +75,8 @@ func (s *Service) SendReset(ctx context.Context, tenantID, email string) error {
 		return e
 	}
 	if exists {
-		s.Notify()
-		s.Log.InfoContext(ctx, "reset code sent", "event", "reset_requested", "user_id", u.ID)
+		s.c.Notify()
+		s.c.Log.InfoContext(ctx, "reset code sent", "event", "reset_requested", "user_id", u.ID)
 	}
 	return nil
 }
@@ -86,52 +97,52 @@ func (s *Service) ResetPassword(ctx context.Context, tenantID, email, code, pw s
 	if code == "" {
 		return errCode
 	}
-	u, err := s.Store.UserByEmail(ctx, tenantID, key)
+	u, err := s.c.Store.UserByEmail(ctx, tenantID, key)
 	if usher.ErrorCode(err) == usher.NotFound {
 		return errCode
 	}
 	if err != nil {
 		return err
 	}
-	want := token.HashCode(usher.PurposeReset, u.ID, code)
+	want := token.HashCode(string(usher.ResetCode), u.ID, code)
 
 	// First check the code (counting a wrong try), without hashing inside
 	// the transaction; then hash; then, in one transaction, consume the
 	// code (if it is still the same one), set the password, end sessions.
 	valid := false
-	err = s.Store.Update(ctx, func(tx Tx) error {
-		t, err := tx.LockTicket(ctx, u.ID, usher.PurposeReset)
+	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		t, err := tx.LockCode(ctx, u.ID, usher.ResetCode)
 		if usher.ErrorCode(err) == usher.NotFound {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if !s.Now().Before(t.ExpiresAt) || t.Tries >= s.Reset.MaxTries {
-			return tx.DeleteTickets(ctx, u.ID, usher.PurposeReset)
+		if !s.c.Now().Before(t.ExpiresAt) || t.Tries >= s.c.Reset.MaxTries {
+			return tx.DeleteCodes(ctx, u.ID, usher.ResetCode)
 		}
 		if subtle.ConstantTimeCompare([]byte(t.Secret), []byte(want)) == 1 {
 			valid = true
 			return nil
 		}
-		if t.Tries+1 >= s.Reset.MaxTries {
-			return tx.DeleteTickets(ctx, u.ID, usher.PurposeReset)
+		if t.Tries+1 >= s.c.Reset.MaxTries {
+			return tx.DeleteCodes(ctx, u.ID, usher.ResetCode)
 		}
-		return tx.SetTicketTries(ctx, u.ID, usher.PurposeReset, t.Tries+1)
+		return tx.SetCodeTries(ctx, u.ID, usher.ResetCode, t.Tries+1)
 	})
 	if err != nil {
 		return err
 	}
 	if !valid {
-		s.Log.InfoContext(ctx, "reset refused", "event", "reset_failed", "user_id", u.ID)
+		s.c.Log.InfoContext(ctx, "reset refused", "event", "reset_failed", "user_id", u.ID)
 		return errCode
 	}
 	hash, err := s.hash(ctx, pw)
 	if err != nil {
 		return err
 	}
-	err = s.Store.Update(ctx, func(tx Tx) error {
-		t, err := tx.LockTicket(ctx, u.ID, usher.PurposeReset)
+	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		t, err := tx.LockCode(ctx, u.ID, usher.ResetCode)
 		if usher.ErrorCode(err) == usher.NotFound || err == nil && t.Secret != want {
 			return errCode // used or replaced meanwhile
 		}
@@ -142,13 +153,12 @@ func (s *Service) ResetPassword(ctx context.Context, tenantID, email, code, pw s
 		if err != nil {
 			return err
 		}
-		cur.Hash = hash
-		cur.FailedChecks, cur.FailedSince = 0, time.Time{}
-		cur.UpdatedAt = s.Now().UTC().Truncate(time.Millisecond)
+		setHash(&cur, hash)
+		cur.UpdatedAt = s.now()
 		if err := tx.UpdateUser(ctx, &cur); err != nil {
 			return err
 		}
-		if err := revokeAll(ctx, tx, cur); err != nil {
+		if err := revoke(ctx, tx, cur, revokeCredentials); err != nil {
 			return err
 		}
 		return s.enqueue(ctx, tx, cur, usher.MailPasswordChanged, usher.MailParams{Email: cur.Email})
@@ -156,7 +166,7 @@ func (s *Service) ResetPassword(ctx context.Context, tenantID, email, code, pw s
 	if err != nil {
 		return err
 	}
-	s.Notify()
-	s.Log.InfoContext(ctx, "password reset", "event", "password_reset", "user_id", u.ID)
+	s.c.Notify()
+	s.c.Log.InfoContext(ctx, "password reset", "event", "password_reset", "user_id", u.ID)
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"log/slog"
 	"time"
-	"unicode/utf8"
 
 	"github.com/usherhq/usher/internal/password"
 	"github.com/usherhq/usher/internal/token"
@@ -36,7 +35,7 @@ type Config struct {
 	Policy     password.Policy
 	Lockout    Lockout
 	Tokens     *token.Tokens
-	Box        *token.Box // seals outbox contents
+	Box        usher.Sealer // seals outbox contents and verification tokens
 	SessionTTL time.Duration
 	Reset      Reset
 	Verify     Verify
@@ -47,9 +46,10 @@ type Config struct {
 	Now    func() time.Time // defaults to time.Now
 }
 
-// Service runs the use cases.
+// Service runs the use cases. Its collaborators are its own: a caller sees
+// only the use cases.
 type Service struct {
-	Config
+	c       Config
 	tenants tenants
 }
 
@@ -64,13 +64,19 @@ func New(c Config) *Service {
 	if c.Notify == nil {
 		c.Notify = func() {}
 	}
-	return &Service{Config: c}
+	return &Service{c: c}
 }
 
 // Ready reports whether the store answers.
-func (s *Service) Ready(ctx context.Context) error { return s.Store.Ping(ctx) }
+func (s *Service) Ready(ctx context.Context) error { return s.c.Store.Ping(ctx) }
 
-var errNotFound = usher.Errorf(usher.NotFound, "User not found.")
+var (
+	errNotFound   = usher.Errorf(usher.NotFound, "User not found.")
+	errEmailTaken = usher.Errorf(usher.EmailTaken, "A user with this email address already exists.")
+)
+
+// now is the time of a change, at the millisecond precision stores keep.
+func (s *Service) now() time.Time { return s.c.Now().UTC().Truncate(time.Millisecond) }
 
 // NewUser is the input of Create.
 type NewUser struct {
@@ -87,7 +93,7 @@ func (s *Service) Create(ctx context.Context, tenantID string, in NewUser) (ushe
 }
 
 // create inserts a new user; also, when given, runs in the same transaction.
-func (s *Service) create(ctx context.Context, tenantID string, in NewUser, also func(Tx, *usher.User) error) (usher.User, error) {
+func (s *Service) create(ctx context.Context, tenantID string, in NewUser, also func(context.Context, Tx, *usher.User) error) (usher.User, error) {
 	email, key, err := NormalizeEmail(in.Email)
 	if err != nil {
 		return usher.User{}, err
@@ -101,7 +107,7 @@ func (s *Service) create(ctx context.Context, tenantID string, in NewUser, also 
 	}
 	// A taken email is refused before the costly hash. The insert below
 	// still decides races by the unique index.
-	if _, err := s.Store.UserByEmail(ctx, tenantID, key); err == nil {
+	if _, err := s.c.Store.UserByEmail(ctx, tenantID, key); err == nil {
 		return usher.User{}, errEmailTaken
 	} else if usher.ErrorCode(err) != usher.NotFound {
 		return usher.User{}, err
@@ -110,32 +116,30 @@ func (s *Service) create(ctx context.Context, tenantID string, in NewUser, also 
 	if err != nil {
 		return usher.User{}, err
 	}
-	now := s.Now().UTC().Truncate(time.Millisecond)
+	now := s.now()
 	u := usher.User{
 		ID: usher.NewID(now), TenantID: tenantID, Email: email, EmailKey: key, Hash: hash,
 		Confirmed: in.Confirmed, Enabled: in.Enabled, Data: data, CreatedAt: now, UpdatedAt: now,
 	}
-	err = s.Store.Update(ctx, func(tx Tx) error {
+	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		if err := tx.CreateUser(ctx, &u); err != nil || also == nil {
 			return err
 		}
-		return also(tx, &u)
+		return also(ctx, tx, &u)
 	})
 	if err != nil {
 		return usher.User{}, err
 	}
-	s.Log.InfoContext(ctx, "user created", "event", "user_created", "user_id", u.ID)
+	s.c.Log.InfoContext(ctx, "user created", "event", "user_created", "user_id", u.ID)
 	return u, nil
 }
-
-var errEmailTaken = usher.Errorf(usher.EmailTaken, "A user with this email address already exists.")
 
 // User returns one user.
 func (s *Service) User(ctx context.Context, tenantID, id string) (usher.User, error) {
 	if !usher.ValidID(id) {
 		return usher.User{}, errNotFound
 	}
-	return s.Store.UserByID(ctx, tenantID, id)
+	return s.c.Store.UserByID(ctx, tenantID, id)
 }
 
 // Delete removes a user.
@@ -143,9 +147,9 @@ func (s *Service) Delete(ctx context.Context, tenantID, id string) error {
 	if !usher.ValidID(id) {
 		return errNotFound
 	}
-	err := s.Store.Update(ctx, func(tx Tx) error { return tx.DeleteUser(ctx, tenantID, id) })
+	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error { return tx.DeleteUser(ctx, tenantID, id) })
 	if err == nil {
-		s.Log.InfoContext(ctx, "user deleted", "event", "user_deleted", "user_id", id)
+		s.c.Log.InfoContext(ctx, "user deleted", "event", "user_deleted", "user_id", id)
 	}
 	return err
 }
@@ -160,13 +164,13 @@ func (s *Service) SetEmail(ctx context.Context, tenantID, id, raw string) error 
 	if err != nil {
 		return err
 	}
-	return s.modify(ctx, tenantID, id, "email_changed", func(u *usher.User) bool {
-		changed := u.EmailKey != key
-		if changed {
-			u.Confirmed = false
+	return s.modify(ctx, tenantID, id, "email_changed", func(u *usher.User) revocation {
+		if u.EmailKey == key {
+			u.Email = email
+			return keep
 		}
-		u.Email, u.EmailKey = email, key
-		return changed
+		u.Email, u.EmailKey, u.Confirmed = email, key, false
+		return revokeAddress
 	})
 }
 
@@ -178,18 +182,22 @@ func (s *Service) SetPassword(ctx context.Context, tenantID, id, pw string) erro
 	if err := s.checkPolicy(pw); err != nil {
 		return err
 	}
-	if _, err := s.Store.UserByID(ctx, tenantID, id); err != nil {
+	if _, err := s.c.Store.UserByID(ctx, tenantID, id); err != nil {
 		return err // no hashing work for a user that does not exist
 	}
 	hash, err := s.hash(ctx, pw)
 	if err != nil {
 		return err
 	}
-	return s.modify(ctx, tenantID, id, "password_changed", func(u *usher.User) bool {
-		u.Hash = hash
-		u.FailedChecks, u.FailedSince = 0, time.Time{}
-		return true
+	return s.modify(ctx, tenantID, id, "password_changed", func(u *usher.User) revocation {
+		setHash(u, hash)
+		return revokeCredentials
 	})
+}
+
+// setHash gives u a new password hash, which clears its lockout count.
+func setHash(u *usher.User, hash string) {
+	u.Hash, u.FailedChecks, u.FailedSince = hash, 0, time.Time{}
 }
 
 // SetEnabled enables or disables a user.
@@ -201,9 +209,12 @@ func (s *Service) SetEnabled(ctx context.Context, tenantID, id string, enabled b
 	if !enabled {
 		event = "user_disabled"
 	}
-	return s.modify(ctx, tenantID, id, event, func(u *usher.User) bool {
+	return s.modify(ctx, tenantID, id, event, func(u *usher.User) revocation {
 		u.Enabled = enabled
-		return !enabled
+		if enabled {
+			return keep
+		}
+		return revokeCredentials
 	})
 }
 
@@ -219,156 +230,77 @@ func (s *Service) SetData(ctx context.Context, tenantID, id string, raw []byte) 
 	if err != nil {
 		return err
 	}
-	return s.modify(ctx, tenantID, id, "", func(u *usher.User) bool {
+	return s.modify(ctx, tenantID, id, "", func(u *usher.User) revocation {
 		u.Data = data
-		return false
+		return keep
 	})
 }
 
-// modify applies change to a locked user in one transaction. When change
-// reports that the user's credentials changed (password, email, disabled),
-// the user's sessions end and outstanding codes die in that transaction.
-func (s *Service) modify(ctx context.Context, tenantID, id, event string, change func(*usher.User) (revoke bool)) error {
-	_, err := s.modifyUser(ctx, tenantID, id, event, change)
-	return err
-}
+// revocation is what a change to an account ends.
+type revocation int
 
-// modifyUser is modify, returning the user as written.
-func (s *Service) modifyUser(ctx context.Context, tenantID, id, event string, change func(*usher.User) (revoke bool)) (usher.User, error) {
-	var u usher.User
-	err := s.Store.Update(ctx, func(tx Tx) error {
-		var err error
-		if u, err = tx.LockUser(ctx, tenantID, id); err != nil {
+const (
+	keep revocation = iota
+	// revokeCredentials ends sessions and voids reset codes: the password
+	// changed, or the account was disabled.
+	revokeCredentials
+	// revokeAddress also voids the verification link: the email changed.
+	revokeAddress
+)
+
+// modify applies change to a locked user in one transaction, and ends what
+// change says the change revokes.
+func (s *Service) modify(ctx context.Context, tenantID, id, event string, change func(*usher.User) revocation) error {
+	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		u, err := tx.LockUser(ctx, tenantID, id)
+		if err != nil {
 			return err
 		}
-		revoke := change(&u)
-		u.UpdatedAt = s.Now().UTC().Truncate(time.Millisecond)
+		r := change(&u)
+		u.UpdatedAt = s.now()
 		if err := tx.UpdateUser(ctx, &u); err != nil {
 			return err
 		}
-		if revoke {
-			return revokeAll(ctx, tx, u)
-		}
-		return nil
+		return revoke(ctx, tx, u, r)
 	})
-	if err != nil {
-		return usher.User{}, err
+	if err == nil && event != "" {
+		s.c.Log.InfoContext(ctx, "user changed", "event", event, "user_id", id)
 	}
-	if event != "" {
-		s.Log.InfoContext(ctx, "user changed", "event", event, "user_id", id)
-	}
-	return u, nil
+	return err
 }
 
-// revokeAll ends every session of u and voids its outstanding codes.
-func revokeAll(ctx context.Context, tx Tx, u usher.User) error {
+// revoke ends what r names for u: sessions and reset codes when its
+// credentials changed, and the verification link too when its address did.
+// A verification link proves the address, so a password change leaves it.
+func revoke(ctx context.Context, tx Tx, u usher.User, r revocation) error {
+	if r == keep {
+		return nil
+	}
 	if err := tx.DeleteSessions(ctx, u.TenantID, u.ID); err != nil {
 		return err
 	}
-	return tx.DeleteTickets(ctx, u.ID, usher.PurposeReset, usher.PurposeVerify)
-}
-
-// CheckPassword reports whether pw is the password of an enabled, unlocked
-// user. It costs one hash verification and one write whatever the outcome,
-// so its timing does not tell a right password from a wrong one; failures
-// count toward the account's lockout.
-func (s *Service) CheckPassword(ctx context.Context, tenantID, id, pw string) (bool, error) {
-	if !usher.ValidID(id) {
-		return false, errNotFound
+	if r == revokeAddress {
+		return tx.DeleteCodes(ctx, u.ID, usher.ResetCode, usher.VerifyCode)
 	}
-	if err := s.checkLength(pw); err != nil {
-		return false, err
-	}
-	u, err := s.Store.UserByID(ctx, tenantID, id)
-	if err != nil {
-		return false, err
-	}
-	return s.check(ctx, u, pw, nil)
-}
-
-// check verifies pw against u and records the outcome; when the check
-// succeeds, onSuccess runs in the same transaction.
-func (s *Service) check(ctx context.Context, u usher.User, pw string, onSuccess func(Tx) error) (bool, error) {
-	now := s.Now().UTC()
-	windowStart := now.Add(-s.Lockout.Window)
-	locked := s.Lockout.Max > 0 && u.FailedChecks >= s.Lockout.Max && u.FailedSince.After(windowStart)
-
-	match, rehash, err := s.Hasher.Verify(ctx, pw, u.Hash)
-	if err != nil {
-		return false, s.hashErr(err)
-	}
-	ok := match && u.Enabled && !locked
-	// A right password on a locked account counts as a failure: clearing
-	// the counter would lift the lock after one guess.
-	failed := !match || locked
-
-	var newHash string
-	if ok && rehash {
-		if newHash, err = s.hash(ctx, pw); err != nil {
-			newHash = "" // keep the old hash; the check itself succeeded
-			s.Log.WarnContext(ctx, "rehash skipped", "event", "rehash_failed", "user_id", u.ID, "error", err)
-		}
-	}
-	err = s.Store.Update(ctx, func(tx Tx) error {
-		if err := tx.RecordCheck(ctx, u.TenantID, u.ID, failed, now, windowStart); err != nil {
-			return err
-		}
-		if newHash != "" {
-			l, err := tx.LockUser(ctx, u.TenantID, u.ID)
-			if err != nil {
-				return err
-			}
-			if l.Hash == u.Hash { // not changed meanwhile
-				l.Hash = newHash
-				if err := tx.UpdateUser(ctx, &l); err != nil {
-					return err
-				}
-			}
-		}
-		if ok && onSuccess != nil {
-			return onSuccess(tx)
-		}
-		return nil
-	})
-	if err != nil {
-		return false, err
-	}
-	switch {
-	case failed:
-		s.Log.InfoContext(ctx, "password check failed", "event", "login_failed", "user_id", u.ID, "reason", "wrong_password")
-	case !ok && locked:
-		s.Log.InfoContext(ctx, "password check refused", "event", "login_failed", "user_id", u.ID, "reason", "locked")
-	case !ok:
-		s.Log.InfoContext(ctx, "password check refused", "event", "login_failed", "user_id", u.ID, "reason", "disabled")
-	}
-	return ok, nil
-}
-
-// checkLength refuses a password longer than any the policy lets be set,
-// before any hashing work, so a huge body cannot buy a huge hash.
-func (s *Service) checkLength(pw string) error {
-	if utf8.RuneCountInString(pw) > s.Policy.Max {
-		return usher.Errorf(usher.InvalidPassword, "Password must be at most %d characters long.", s.Policy.Max)
-	}
-	return nil
+	return tx.DeleteCodes(ctx, u.ID, usher.ResetCode)
 }
 
 func (s *Service) checkPolicy(pw string) error {
-	if err := s.Policy.Check(pw); err != nil {
+	if err := s.c.Policy.Check(pw); err != nil {
 		return usher.Errorf(usher.InvalidPassword, "%s", err.Error())
 	}
 	return nil
 }
 
 func (s *Service) hash(ctx context.Context, pw string) (string, error) {
-	h, err := s.Hasher.Hash(ctx, pw)
+	h, err := s.c.Hasher.Hash(ctx, pw)
 	if err != nil {
-		return "", s.hashErr(err)
+		return "", hashErr(err)
 	}
 	return h, nil
 }
 
-func (s *Service) hashErr(err error) error {
+func hashErr(err error) error {
 	if errors.Is(err, password.ErrBusy) {
 		return usher.Wrap(usher.Overloaded, "The service is busy; try again shortly.", err)
 	}

@@ -19,13 +19,13 @@ type Reader interface {
 	Users
 	// SessionUser returns the user of a live (existing, unexpired) session.
 	SessionUser(ctx context.Context, tenantID, sessionID, userID string, now time.Time) (usher.User, error)
-	// Ticket returns a user's ticket for purpose.
-	Ticket(ctx context.Context, userID, purpose string) (usher.Ticket, error)
 	// TenantByKey returns the tenant whose public key is key.
 	TenantByKey(ctx context.Context, key string) (usher.Tenant, error)
 }
 
-// Tx is one write transaction.
+// Tx is one write transaction. Its methods run on the context that Update
+// passes to the transaction's function, which carries the transaction's
+// deadline.
 type Tx interface {
 	Users
 	// LockUser reads a user and holds it against concurrent writers until
@@ -46,11 +46,14 @@ type Tx interface {
 	DeleteSession(ctx context.Context, tenantID, id string) error
 	DeleteSessions(ctx context.Context, tenantID, userID string) error
 
-	// PutTicket stores t, replacing the user's ticket of the same purpose.
-	PutTicket(ctx context.Context, t usher.Ticket) error
-	LockTicket(ctx context.Context, userID, purpose string) (usher.Ticket, error)
-	SetTicketTries(ctx context.Context, userID, purpose string, tries int) error
-	DeleteTickets(ctx context.Context, userID string, purposes ...string) error
+	// PutCode stores c, replacing the user's code of the same kind.
+	PutCode(ctx context.Context, c usher.UserCode) error
+	// Code returns the user's code of a kind (expired or not).
+	Code(ctx context.Context, userID string, kind usher.CodeKind) (usher.UserCode, error)
+	// LockCode is Code, holding the row until the transaction ends.
+	LockCode(ctx context.Context, userID string, kind usher.CodeKind) (usher.UserCode, error)
+	SetCodeTries(ctx context.Context, userID string, kind usher.CodeKind, tries int) error
+	DeleteCodes(ctx context.Context, userID string, kinds ...usher.CodeKind) error
 
 	// Count adds one to the fixed-window counter key and returns its value;
 	// a window that started before windowStart restarts at now.
@@ -62,8 +65,13 @@ type Tx interface {
 // Store is the storage Usher runs on.
 type Store interface {
 	Reader
-	// Update runs fn in one write transaction, committed when fn returns nil.
-	Update(ctx context.Context, fn func(Tx) error) error
+	// Update runs fn in one write transaction, committed when fn returns
+	// nil. fn's ctx is Update's, bounded by the store's operation timeout:
+	// every Tx call in fn takes it.
+	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
+	// EnsureTenant creates t if no tenant has its id and returns the tenant
+	// as stored.
+	EnsureTenant(ctx context.Context, t usher.Tenant) (usher.Tenant, error)
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/usherhq/usher/internal/token"
 	"github.com/usherhq/usher/internal/usher"
 )
 
@@ -30,11 +31,19 @@ func (s *Service) TenantByKey(ctx context.Context, key string) (usher.Tenant, er
 			return e.t, nil
 		}
 	}
-	t, err := s.Store.TenantByKey(ctx, key)
+	t, err := s.c.Store.TenantByKey(ctx, key)
 	if err != nil {
 		s.tenants.m.Delete(key)
 		return t, err
 	}
 	s.tenants.m.Store(key, tenantEntry{t: t, fetched: now})
 	return t, nil
+}
+
+// DefaultTenant returns the tenant that surfaces without a tenant selector
+// work in, creating it (with a new public key) on first start.
+func (s *Service) DefaultTenant(ctx context.Context) (usher.Tenant, error) {
+	return s.c.Store.EnsureTenant(ctx, usher.Tenant{
+		ID: usher.DefaultTenantID, Name: "default", PublicKey: token.NewPublicKey(), CreatedAt: s.now(),
+	})
 }

@@ -1,6 +1,7 @@
-// Package api holds what Usher's HTTP surfaces share: strict request
-// decoding, error rendering, middleware, and route tables in which every
-// route declares its auth policy.
+// Package api holds the HTTP machinery every surface shares: route tables
+// in which every route names its guard, strict request decoding, the rules
+// of error responses, and the common middleware. A surface package brings
+// only its routes, its guards and how it renders errors.
 package api
 
 import (
@@ -40,18 +41,16 @@ func Status(code usher.Code) int {
 	return http.StatusInternalServerError
 }
 
-type errorBody struct {
-	Error errorDetail `json:"error"`
+// errorWriter applies the rules every error response follows, then has the
+// surface render it.
+type errorWriter struct {
+	log    *slog.Logger
+	render Renderer
 }
 
-type errorDetail struct {
-	Code    usher.Code `json:"code"`
-	Message string     `json:"message"`
-}
-
-// WriteError renders err as the native error body. Internal causes are
-// logged here, once, and never rendered.
-func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+// write answers err. A client that went away gets nothing; internal causes
+// are logged here, once, and never rendered; 429 and 503 carry Retry-After.
+func (e errorWriter) write(w http.ResponseWriter, r *http.Request, err error) {
 	ctx := r.Context()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return // the client went away; nobody to answer
@@ -61,23 +60,40 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		code = usher.Unavailable
 	}
 	status := Status(code)
-	msg := usher.ErrorMessage(err)
 	switch {
 	case status >= 500 && code == usher.Internal:
-		log.ErrorContext(ctx, "request failed", "event", "internal_error", "error", err)
-		msg = "An internal error occurred."
+		e.log.ErrorContext(ctx, "request failed", "event", "internal_error", "error", err)
 	case code == usher.Overloaded:
 		// Back-pressure under a flood: one line per refusal would turn the
 		// flood into log volume. The metrics count them.
-		log.DebugContext(ctx, "request refused", "event", string(code))
+		e.log.DebugContext(ctx, "request refused", "event", string(code))
 	case status >= 500:
-		log.WarnContext(ctx, "request refused", "event", string(code), "error", err)
+		e.log.WarnContext(ctx, "request refused", "event", string(code), "error", err)
 	}
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		if w.Header().Get("Retry-After") == "" {
 			secs := int(math.Ceil(usher.RetryAfter(err).Seconds()))
 			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 		}
+	}
+	e.render(w, r, status, code, err)
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    usher.Code `json:"code"`
+	Message string     `json:"message"`
+}
+
+// RenderNative renders an error as the backend and public surfaces do:
+// {"error": {"code", "message"}}, the message safe to show.
+func RenderNative(w http.ResponseWriter, _ *http.Request, status int, code usher.Code, err error) {
+	msg := usher.ErrorMessage(err)
+	if code == usher.Internal {
+		msg = "An internal error occurred."
 	}
 	WriteJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: msg}})
 }

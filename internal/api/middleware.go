@@ -66,9 +66,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// Wrap applies Usher's common middleware to a surface's handler: request
-// id, panic recovery, Cache-Control: no-store, metrics and the access log.
-func Wrap(surface string, h http.Handler, log *slog.Logger, m *Metrics, accessLog bool) http.Handler {
+// common applies the middleware every surface has: request id, panic
+// recovery, Cache-Control: no-store, metrics and the access log.
+func common(surface string, h http.Handler, fail errorWriter, m *Metrics, accessLog bool) http.Handler {
+	log := fail.log
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-ID")
@@ -88,7 +89,7 @@ func Wrap(surface string, h http.Handler, log *slog.Logger, m *Metrics, accessLo
 				}
 				log.ErrorContext(ctx, "handler panicked", "event", "panic", "panic", p, "stack", string(debug.Stack()))
 				if !sw.wrote {
-					WriteError(sw, r, log, usher.Wrap(usher.Internal, "", errors.New("panic")))
+					fail.write(sw, r, usher.Wrap(usher.Internal, "", errors.New("panic")))
 				}
 			}
 			status := sw.status

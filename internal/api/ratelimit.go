@@ -1,11 +1,9 @@
 package api
 
 import (
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -55,18 +53,33 @@ func contains(prefixes []netip.Prefix, a netip.Addr) bool {
 	return false
 }
 
-// RateLimit limits requests per client IP to n per window (n <= 0: no
-// limit), answering 429 with Retry-After and the native error body.
-func RateLimit(n int, window time.Duration, trusted []netip.Prefix, log *slog.Logger) func(http.Handler) http.Handler {
+// Limiter limits requests per client IP to n per window.
+type Limiter struct {
+	rl      *httprate.RateLimiter
+	trusted []netip.Prefix
+	window  time.Duration
+}
+
+// NewLimiter returns a limit of n requests per client IP per window, with
+// the client IP as ClientIP finds it; nil (no limit) when n <= 0.
+func NewLimiter(n int, window time.Duration, trusted []netip.Prefix) *Limiter {
 	if n <= 0 {
-		return func(h http.Handler) http.Handler { return h }
+		return nil
 	}
-	retry := strconv.Itoa(int(window.Round(time.Second) / time.Second))
-	return httprate.LimitBy(n, window,
-		func(r *http.Request) (string, error) { return ClientIP(r, trusted), nil },
-		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Retry-After", retry)
-			WriteError(w, r, log, usher.Errorf(usher.RateLimited, "Too many requests; try again later."))
-		}),
-	)
+	return &Limiter{rl: httprate.NewRateLimiter(n, window), trusted: trusted, window: window}
+}
+
+var errRateLimited = usher.Errorf(usher.RateLimited, "Too many requests; try again later.")
+
+// Allow counts r against its client's limit, and returns a RateLimited
+// error (with the window as Retry-After) when the limit is reached. A nil
+// Limiter allows everything.
+func (l *Limiter) Allow(w http.ResponseWriter, r *http.Request) error {
+	if l == nil {
+		return nil
+	}
+	if l.rl.OnLimit(w, r, ClientIP(r, l.trusted)) {
+		return &usher.Error{Code: errRateLimited.Code, Message: errRateLimited.Message, RetryAfter: l.window}
+	}
+	return nil
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,175 +9,138 @@ import (
 	"github.com/usherhq/usher/internal/usher"
 )
 
-// Policy is the authentication a route requires. Every route names one.
-type Policy string
-
-// The policies.
-const (
-	// MutualTLS: the connection presented a client certificate that the
-	// listener verified against the client CA.
-	MutualTLS Policy = "mtls"
-	// Public: no credentials (health checks, JWKS, verification links).
-	Public Policy = "public"
-	// TenantKey: a known tenant public key in SB-PUBLIC-KEY (or ?sbpk=).
-	TenantKey Policy = "tenant-key"
-	// Bearer: a tenant key and an access token of a live session of that
-	// tenant in "Authorization: Bearer".
-	Bearer Policy = "bearer"
-)
-
-// Auth resolves the credentials that the TenantKey and Bearer policies
-// need.
-type Auth struct {
-	// Tenant returns the tenant whose public key is key.
-	Tenant func(ctx context.Context, key string) (usher.Tenant, error)
-	// Authenticate returns the user and session id of a bearer token.
-	Authenticate func(ctx context.Context, tenantID, token string) (usher.User, string, error)
-}
-
-type principal struct {
-	tenant    usher.Tenant
-	user      usher.User
-	sessionID string
-}
-
-const principalKey ctxKey = 1
-
-// TenantOf returns the tenant that a TenantKey or Bearer route resolved.
-func TenantOf(r *http.Request) usher.Tenant {
-	p, _ := r.Context().Value(principalKey).(*principal)
-	if p == nil {
-		return usher.Tenant{}
-	}
-	return p.tenant
-}
-
-// UserOf returns the user and session id that a Bearer route resolved.
-func UserOf(r *http.Request) (usher.User, string) {
-	p, _ := r.Context().Value(principalKey).(*principal)
-	if p == nil {
-		return usher.User{}, ""
-	}
-	return p.user, p.sessionID
-}
-
-var (
-	errNoKey   = usher.Errorf(usher.Unauthorized, "A valid SB-PUBLIC-KEY is required.")
-	errNoToken = usher.Errorf(usher.Unauthorized, "A valid bearer token is required.")
-)
-
 // HandlerFunc is an HTTP handler that returns its error for rendering.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Guard is a route's authentication. Check admits a request, returning the
+// request to serve (whose context may carry what the guard resolved: a
+// tenant, a user), or refuses it with the error to render; it may set
+// response headers (a challenge) before refusing. Each surface brings its
+// own guards; every route names one.
+type Guard struct {
+	Name  string
+	Check func(w http.ResponseWriter, r *http.Request) (*http.Request, error)
+}
+
+// Open admits every request: health checks, key sets, verification links.
+var Open = Guard{Name: "open", Check: func(_ http.ResponseWriter, r *http.Request) (*http.Request, error) { return r, nil }}
+
+// ClientCert admits requests whose TLS connection presented a client
+// certificate that the listener verified against the client CA.
+var ClientCert = Guard{Name: "mtls", Check: func(_ http.ResponseWriter, r *http.Request) (*http.Request, error) {
+	// The listener already refuses a handshake without a verified client
+	// certificate; this holds if it is ever misconfigured.
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+		return nil, usher.Errorf(usher.Unauthorized, "A verified client certificate is required.")
+	}
+	return r, nil
+}}
 
 // Route is one row of a surface's route table.
 type Route struct {
 	Pattern string // http.ServeMux pattern with method, e.g. "GET /users/{id}"
-	Auth    Policy
+	Guard   Guard
+	Limit   *Limiter // a per-client limit of this route, after the guard; nil for none
 	Handler HandlerFunc
 }
 
-// Mux builds a ServeMux from routes, each wrapped in the check its policy
-// requires. Unknown paths and methods get the native error body.
-func Mux(routes []Route, log *slog.Logger, auth *Auth) (*http.ServeMux, error) {
+// Renderer writes an error response: status and code are decided by the
+// shared rules (Status), and headers such as Retry-After are already set.
+type Renderer func(w http.ResponseWriter, r *http.Request, status int, code usher.Code, err error)
+
+// Surface is one listener's API: its routes and what it renders its own
+// way. Everything else (routing, guards, limits, 404 and 405, error rules,
+// request ids, recovery, metrics, access log) is shared.
+type Surface struct {
+	Name   string
+	Routes []Route
+	// Render writes errors; nil renders the native error body.
+	Render Renderer
+	// NoRoute writes the body of a 404 (no route) or 405 (Allow is set);
+	// nil renders them as errors.
+	NoRoute func(w http.ResponseWriter, r *http.Request, status int)
+	// Limit is a per-client limit on every request (nil: none), applied
+	// once the route is known, so a refusal is counted under its route.
+	Limit *Limiter
+	// Middleware runs in order before routing, inside the common
+	// middleware (e.g. CORS).
+	Middleware []func(http.Handler) http.Handler
+}
+
+// Handler builds the surface.
+func (s Surface) Handler(log *slog.Logger, m *Metrics, accessLog bool) (http.Handler, error) {
+	render := s.Render
+	if render == nil {
+		render = RenderNative
+	}
+	fail := errorWriter{log: log, render: render}
 	mux := http.NewServeMux()
-	for _, rt := range routes {
-		h, err := guard(rt, log, auth)
+	for _, rt := range s.Routes {
+		if rt.Guard.Check == nil || rt.Handler == nil || !strings.Contains(rt.Pattern, " ") {
+			return nil, fmt.Errorf("api: %s route %q needs a method, a guard and a handler", s.Name, rt.Pattern)
+		}
+		mux.Handle(rt.Pattern, s.route(rt, fail))
+	}
+	var h http.Handler = s.unmatched(mux, fail)
+	for i := len(s.Middleware) - 1; i >= 0; i-- {
+		h = s.Middleware[i](h)
+	}
+	return common(s.Name, h, fail, m, accessLog), nil
+}
+
+// route serves one route: the surface's limit, the guard, the route's
+// limit, then the handler; any error is rendered.
+func (s Surface) route(rt Route, fail errorWriter) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Limit.Allow(w, r); err != nil {
+			fail.write(w, r, err)
+			return
+		}
+		admitted, err := rt.Guard.Check(w, r)
+		if err == nil {
+			err = rt.Limit.Allow(w, admitted)
+		}
+		if err == nil {
+			r = admitted
+			err = rt.Handler(w, r)
+		}
 		if err != nil {
-			return nil, err
+			fail.write(w, r, err)
 		}
-		mux.Handle(rt.Pattern, h)
-	}
-	return mux, nil
+	})
 }
 
-func guard(rt Route, log *slog.Logger, auth *Auth) (http.Handler, error) {
-	handle := func(w http.ResponseWriter, r *http.Request) {
-		if err := rt.Handler(w, r); err != nil {
-			WriteError(w, r, log, err)
-		}
-	}
-	switch rt.Auth {
-	case Public:
-		return http.HandlerFunc(handle), nil
-	case MutualTLS:
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			// The listener already refuses a handshake without a verified
-			// client certificate; this holds if it is ever misconfigured.
-			if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
-				WriteError(w, r, log, usher.Errorf(usher.Unauthorized, "A verified client certificate is required."))
-				return
-			}
-			handle(w, r)
-		}), nil
-	case TenantKey, Bearer:
-		if auth == nil {
-			return nil, fmt.Errorf("api: route %q needs an Auth for policy %q", rt.Pattern, rt.Auth)
-		}
-		bearer := rt.Auth == Bearer
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p, err := authenticate(r, auth, bearer)
-			if err != nil {
-				if bearer && usher.ErrorCode(err) == usher.Unauthorized {
-					w.Header().Set("WWW-Authenticate", `Bearer realm="usher"`)
-				}
-				WriteError(w, r, log, err)
-				return
-			}
-			handle(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
-		}), nil
-	}
-	return nil, fmt.Errorf("api: route %q has no known auth policy (%q)", rt.Pattern, rt.Auth)
-}
-
-func authenticate(r *http.Request, auth *Auth, bearer bool) (*principal, error) {
-	key := r.Header.Get("SB-PUBLIC-KEY")
-	if key == "" {
-		key = r.URL.Query().Get("sbpk")
-	}
-	if key == "" || len(key) > 256 {
-		return nil, errNoKey
-	}
-	t, err := auth.Tenant(r.Context(), key)
-	if usher.ErrorCode(err) == usher.NotFound {
-		return nil, errNoKey
-	}
-	if err != nil {
-		return nil, err
-	}
-	p := &principal{tenant: t}
-	if !bearer {
-		return p, nil
-	}
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		return nil, errNoToken
-	}
-	p.user, p.sessionID, err = auth.Authenticate(r.Context(), t.ID, strings.TrimSpace(tok))
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-// NotFound answers requests that no route matched: 405 with Allow when the
-// path exists under another method, 404 otherwise, both as native errors.
-func NotFound(mux *http.ServeMux, log *slog.Logger) http.Handler {
+// unmatched answers requests that no route matched: 405 with Allow when the
+// path exists under another method, 404 otherwise.
+func (s Surface) unmatched(mux *http.ServeMux, fail errorWriter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
 			mux.ServeHTTP(w, r) // the mux sets the path values and r.Pattern
 			return
 		}
-		// Ask the mux what it would have said (404, or 405 with Allow),
-		// then say it in our format.
-		probe := &probeWriter{header: http.Header{}}
-		h.ServeHTTP(probe, r)
-		if probe.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", probe.header.Get("Allow"))
-			WriteError(w, r, log, usher.Errorf(usher.MethodNotAllow, "Method not allowed."))
+		if err := s.Limit.Allow(w, r); err != nil {
+			fail.write(w, r, err)
 			return
 		}
-		WriteError(w, r, log, usher.Errorf(usher.NotFound, "Not found."))
+		// Ask the mux what it would have said (404, or 405 with Allow),
+		// then say it in the surface's format.
+		probe := &probeWriter{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		status := http.StatusNotFound
+		if probe.status == http.StatusMethodNotAllowed {
+			status = http.StatusMethodNotAllowed
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+		}
+		if s.NoRoute != nil {
+			s.NoRoute(w, r, status)
+			return
+		}
+		if status == http.StatusMethodNotAllowed {
+			fail.write(w, r, usher.Errorf(usher.MethodNotAllow, "Method not allowed."))
+			return
+		}
+		fail.write(w, r, usher.Errorf(usher.NotFound, "Not found."))
 	})
 }
 

@@ -221,3 +221,20 @@ func (l *LogSender) Send(_ context.Context, e Email) error {
 		e.To, e.Subject, strings.TrimSpace(e.Text))
 	return err
 }
+
+// Deliver returns the function the outbox relay calls for each message: it
+// opens the message's sealed params with box, renders the message and
+// sends it.
+func Deliver(box usher.Sealer, t *Templates, s Sender) func(context.Context, usher.Message) error {
+	return func(ctx context.Context, m usher.Message) error {
+		p, err := m.OpenParams(box)
+		if err != nil {
+			return err
+		}
+		e, err := t.Render(m.Kind, m.To, p)
+		if err != nil {
+			return err
+		}
+		return s.Send(ctx, e)
+	}
+}

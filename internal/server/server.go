@@ -102,5 +102,9 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 	if l.srv == nil {
 		return nil
 	}
-	return l.srv.Shutdown(ctx)
+	err := l.srv.Shutdown(ctx)
+	// A listener that never served (start-up failed after binding) is not
+	// the server's to close; after serving, this second close is a no-op.
+	_ = l.ln.Close()
+	return err
 }

@@ -5,9 +5,15 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/usher"
 )
+
+// Enqueue adds a message to the outbox, due now.
+func (t *tx) Enqueue(ctx context.Context, m usher.Message, now time.Time) error {
+	_, err := t.exec(ctx, `INSERT INTO outbox (id, tenant_id, kind, recipient, params, status, next_attempt_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)`, t.s.id(m.ID), t.s.id(m.TenantID), m.Kind, m.To, m.Params, millis(now))
+	return t.s.wrap(err)
+}
 
 // Claim takes up to limit due messages for sending, leasing them until
 // now+lease so that no other relay takes them meanwhile. A relay that dies
@@ -62,43 +68,4 @@ func (s *Store) MarkFailed(ctx context.Context, id string, next time.Time, reaso
 	}
 	_, err := s.w.ExecContext(ctx, q, millis(next), reason, s.id(id))
 	return s.wrap(err)
-}
-
-// SigningKeys returns every stored signing key.
-func (s *Store) SigningKeys(ctx context.Context) ([]usher.SigningKey, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	rows, err := s.r.QueryContext(ctx, `SELECT kid, algorithm, public_key, private_key, created_at, retired_at
-		FROM signing_keys ORDER BY created_at`)
-	if err != nil {
-		return nil, s.wrap(err)
-	}
-	defer rows.Close()
-	var out []usher.SigningKey
-	for rows.Next() {
-		var k usher.SigningKey
-		var created, retired int64
-		if err := rows.Scan(&k.KID, &k.Algorithm, &k.Public, &k.Private, &created, &retired); err != nil {
-			return nil, s.wrap(err)
-		}
-		k.CreatedAt = fromMillis(created)
-		if retired != 0 {
-			k.RetiredAt = fromMillis(retired)
-		}
-		out = append(out, k)
-	}
-	return out, s.wrap(rows.Err())
-}
-
-// AddSigningKey stores k and retires every other key that may sign.
-func (s *Store) AddSigningKey(ctx context.Context, k usher.SigningKey) error {
-	return s.update(ctx, func(atx account.Tx) error {
-		t := atx.(*tx)
-		if _, err := t.exec(ctx, `UPDATE signing_keys SET retired_at = $1 WHERE retired_at = 0`, millis(k.CreatedAt)); err != nil {
-			return s.wrap(err)
-		}
-		_, err := t.exec(ctx, `INSERT INTO signing_keys (kid, algorithm, public_key, private_key, created_at)
-			VALUES ($1, $2, $3, $4, $5)`, k.KID, k.Algorithm, k.Public, k.Private, millis(k.CreatedAt))
-		return s.wrap(err)
-	})
 }

@@ -44,7 +44,7 @@ func TestUpdateRetriesLostConflicts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			calls := 0
-			err := st.Update(ctx, func(account.Tx) error {
+			err := st.Update(ctx, func(context.Context, account.Tx) error {
 				calls++
 				if tt.other != nil {
 					return tt.other

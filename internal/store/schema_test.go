@@ -101,6 +101,10 @@ func TestSchemaSQLiteMatchesPostgres(t *testing.T) {
 		if _, ok := pgSchema["users"]; !ok {
 			t.Errorf("no users table on PostgreSQL; tables: %v", slices.Sorted(maps.Keys(pgSchema)))
 		}
+		// Version 4 renamed codes.purpose to kind, in the key too.
+		if diff := cmp.Diff([]string{"user_id", "kind"}, pgSchema["codes"].PrimaryKey); diff != "" {
+			t.Errorf("primary key of codes on PostgreSQL (-want +got):\n%s", diff)
+		}
 		if diff := cmp.Diff(liteSchema, pgSchema); diff != "" {
 			t.Errorf("the schemas drifted apart (-sqlite +postgres):\n%s", diff)
 		}

@@ -8,7 +8,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/usherhq/usher/internal/account"
@@ -97,8 +96,7 @@ func (s *Store) row(ctx context.Context, q string, args ...any) *sql.Row {
 }
 
 // row runs a one-row query in the transaction.
-func (t *tx) row(_ context.Context, q string, args ...any) *sql.Row {
-	ctx := t.ctx
+func (t *tx) row(ctx context.Context, q string, args ...any) *sql.Row {
 	if st := t.s.wstmts[q]; st != nil {
 		return t.q.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
@@ -106,8 +104,7 @@ func (t *tx) row(_ context.Context, q string, args ...any) *sql.Row {
 }
 
 // exec runs a statement in the transaction.
-func (t *tx) exec(_ context.Context, q string, args ...any) (sql.Result, error) {
-	ctx := t.ctx
+func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	if st := t.s.wstmts[q]; st != nil {
 		return t.q.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
@@ -145,8 +142,9 @@ func (s *Store) Ping(ctx context.Context) error {
 const maxAttempts = 5
 
 // Update runs fn in a write transaction and commits it, retrying a
-// transaction that lost a conflict.
-func (s *Store) Update(ctx context.Context, fn func(account.Tx) error) error {
+// transaction that lost a conflict. fn gets the transaction's context:
+// ctx bounded by the operation timeout.
+func (s *Store) Update(ctx context.Context, fn func(context.Context, account.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.update(ctx, fn)
 		if err == nil || s.d.Retryable == nil || !s.d.Retryable(err) || attempt == maxAttempts {
@@ -160,7 +158,7 @@ func (s *Store) Update(ctx context.Context, fn func(account.Tx) error) error {
 	}
 }
 
-func (s *Store) update(ctx context.Context, fn func(account.Tx) error) (err error) {
+func (s *Store) update(ctx context.Context, fn func(context.Context, account.Tx) error) (err error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	sqlTx, err := s.w.BeginTx(ctx, nil)
@@ -172,7 +170,7 @@ func (s *Store) update(ctx context.Context, fn func(account.Tx) error) (err erro
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err := fn(&tx{q: sqlTx, s: s, ctx: ctx}); err != nil {
+	if err := fn(ctx, &tx{q: sqlTx, s: s}); err != nil {
 		return err
 	}
 	return s.wrap(sqlTx.Commit())
@@ -195,78 +193,6 @@ func (s *Store) wrap(err error) error {
 		return usher.Wrap(usher.Unavailable, "The database is unavailable; try again shortly.", err)
 	}
 	return usher.Wrap(usher.Internal, "", fmt.Errorf("%s: %w", s.d.Name, err))
-}
-
-var userCols = []string{"id", "tenant_id", "email", "email_key", "password_hash", "confirmed", "enabled", "data",
-	"created_at", "updated_at", "failed_checks", "failed_since"}
-
-var (
-	userColumns  = strings.Join(userCols, ", ")
-	userColumnsU = "u." + strings.Join(userCols, ", u.") // for joins on users u
-
-	qUserByID    = `SELECT ` + userColumns + ` FROM users WHERE id = $1 AND tenant_id = $2`
-	qUserByEmail = `SELECT ` + userColumns + ` FROM users WHERE tenant_id = $1 AND email_key = $2`
-	qCreateUser  = `INSERT INTO users (` + userColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
-	qUpdateUser = `UPDATE users SET email = $1, email_key = $2, password_hash = $3,
-		confirmed = $4, enabled = $5, data = $6, updated_at = $7, failed_checks = $8, failed_since = $9
-		WHERE id = $10 AND tenant_id = $11`
-	qRecordFailure = `UPDATE users SET
-		failed_checks = CASE WHEN failed_since < $1 THEN 1 ELSE failed_checks + 1 END,
-		failed_since = CASE WHEN failed_since < $1 THEN $2 ELSE failed_since END
-		WHERE id = $3 AND tenant_id = $4`
-	// Written even when already clear, so a right password costs the same
-	// write as a wrong one.
-	qRecordSuccess = `UPDATE users SET failed_checks = 0, failed_since = 0 WHERE id = $1 AND tenant_id = $2`
-)
-
-// UserByID returns one user.
-func (s *Store) UserByID(ctx context.Context, tenantID, id string) (usher.User, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	return s.scanUser(s.row(ctx, qUserByID, s.id(id), s.id(tenantID)))
-}
-
-// UserByEmail returns the user with the given email key.
-func (s *Store) UserByEmail(ctx context.Context, tenantID, emailKey string) (usher.User, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	return s.scanUser(s.row(ctx, qUserByEmail, s.id(tenantID), emailKey))
-}
-
-var errNotFound = usher.Errorf(usher.NotFound, "User not found.")
-
-func (s *Store) scanUser(row *sql.Row) (usher.User, error) {
-	var u usher.User
-	var email sql.NullString
-	var data string
-	var created, updated, failedSince int64
-	err := row.Scan(idDest{&u.ID}, idDest{&u.TenantID}, &email, &u.EmailKey, &u.Hash, &u.Confirmed, &u.Enabled, &data,
-		&created, &updated, &u.FailedChecks, &failedSince)
-	if errors.Is(err, sql.ErrNoRows) {
-		return u, errNotFound
-	}
-	if err != nil {
-		return u, s.wrap(err)
-	}
-	u.Email = email.String
-	if !email.Valid {
-		u.Email = u.EmailKey
-	}
-	u.Data = []byte(data)
-	u.CreatedAt, u.UpdatedAt = fromMillis(created), fromMillis(updated)
-	if failedSince != 0 {
-		u.FailedSince = fromMillis(failedSince)
-	}
-	return u, nil
-}
-
-// storedEmail is the email column of u: NULL when the address is its own
-// key (the common case, lower-case ASCII), so it is not stored twice. A
-// change to how keys are made must first write the old key into every NULL
-// email, or those users' addresses would change with it.
-func storedEmail(u *usher.User) sql.NullString {
-	return sql.NullString{String: u.Email, Valid: u.Email != u.EmailKey}
 }
 
 // IDArg returns an ID as the database stores it, for SQL run outside the
@@ -311,67 +237,12 @@ func millis(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
-// tx is account.Tx on one SQL transaction.
+// tx is account.Tx on one SQL transaction. Its statements run on the
+// context each call passes: Update's, bounded by the operation timeout, so a
+// statement on a connection that stopped answering cannot wait past it.
 type tx struct {
 	q *sql.Tx
 	s *Store
-	// ctx is the transaction's: Update's ctx bounded by the operation
-	// timeout. Every statement runs on it, whatever ctx the caller's fn
-	// passes (in Usher, always Update's own, unbounded one): a statement on
-	// a connection that stopped answering must not wait past the timeout,
-	// and database/sql's rollback of the expired transaction waits for the
-	// statement to return.
-	ctx context.Context
-}
-
-func (t *tx) UserByID(ctx context.Context, tenantID, id string) (usher.User, error) {
-	return t.s.scanUser(t.row(ctx, qUserByID, t.s.id(id), t.s.id(tenantID)))
-}
-
-func (t *tx) UserByEmail(ctx context.Context, tenantID, emailKey string) (usher.User, error) {
-	return t.s.scanUser(t.row(ctx, qUserByEmail, t.s.id(tenantID), emailKey))
-}
-
-func (t *tx) LockUser(ctx context.Context, tenantID, id string) (usher.User, error) {
-	return t.s.scanUser(t.row(ctx, qUserByID+t.s.d.ForUpdate, t.s.id(id), t.s.id(tenantID)))
-}
-
-var errEmailTaken = usher.Errorf(usher.EmailTaken, "A user with this email address already exists.")
-
-func (t *tx) CreateUser(ctx context.Context, u *usher.User) error {
-	_, err := t.exec(ctx, qCreateUser,
-		t.s.id(u.ID), t.s.id(u.TenantID), storedEmail(u), u.EmailKey, u.Hash, u.Confirmed, u.Enabled, string(u.Data),
-		millis(u.CreatedAt), millis(u.UpdatedAt), u.FailedChecks, millis(u.FailedSince))
-	if err != nil && t.s.d.UniqueViolation(err) {
-		return usher.Wrap(usher.EmailTaken, errEmailTaken.Message, err)
-	}
-	return t.s.wrap(err)
-}
-
-func (t *tx) UpdateUser(ctx context.Context, u *usher.User) error {
-	res, err := t.exec(ctx, qUpdateUser,
-		storedEmail(u), u.EmailKey, u.Hash, u.Confirmed, u.Enabled, string(u.Data), millis(u.UpdatedAt),
-		u.FailedChecks, millis(u.FailedSince), t.s.id(u.ID), t.s.id(u.TenantID))
-	if err != nil && t.s.d.UniqueViolation(err) {
-		return usher.Wrap(usher.EmailTaken, errEmailTaken.Message, err)
-	}
-	return t.s.affected(res, err)
-}
-
-func (t *tx) DeleteUser(ctx context.Context, tenantID, id string) error {
-	res, err := t.exec(ctx, `DELETE FROM users WHERE id = $1 AND tenant_id = $2`, t.s.id(id), t.s.id(tenantID))
-	return t.s.affected(res, err)
-}
-
-func (t *tx) RecordCheck(ctx context.Context, tenantID, id string, failed bool, now, windowStart time.Time) error {
-	var res sql.Result
-	var err error
-	if failed {
-		res, err = t.exec(ctx, qRecordFailure, millis(windowStart), millis(now), t.s.id(id), t.s.id(tenantID))
-	} else {
-		res, err = t.exec(ctx, qRecordSuccess, t.s.id(id), t.s.id(tenantID))
-	}
-	return t.s.affected(res, err)
 }
 
 // affected maps an UPDATE or DELETE that touched no row to NotFound.
@@ -387,42 +258,4 @@ func (s *Store) affected(res sql.Result, err error) error {
 		return errNotFound
 	}
 	return nil
-}
-
-// EnsureTenant creates the tenant if it does not exist and returns it as
-// stored (a tenant created earlier keeps its public key).
-func (s *Store) EnsureTenant(ctx context.Context, t usher.Tenant) (usher.Tenant, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	_, err := s.w.ExecContext(ctx, `INSERT INTO tenants (id, name, public_key, created_at)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`, s.id(t.ID), t.Name, t.PublicKey, millis(t.CreatedAt))
-	if err != nil {
-		return usher.Tenant{}, s.wrap(err)
-	}
-	var created int64
-	err = s.row(ctx, `SELECT id, name, public_key, created_at FROM tenants WHERE id = $1`, s.id(t.ID)).
-		Scan(idDest{&t.ID}, &t.Name, &t.PublicKey, &created)
-	if err != nil {
-		return usher.Tenant{}, s.wrap(err)
-	}
-	t.CreatedAt = fromMillis(created)
-	return t, nil
-}
-
-// TenantByKey returns the tenant whose public key is key.
-func (s *Store) TenantByKey(ctx context.Context, key string) (usher.Tenant, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	var t usher.Tenant
-	var created int64
-	err := s.row(ctx, `SELECT id, name, public_key, created_at FROM tenants WHERE public_key = $1`, key).
-		Scan(idDest{&t.ID}, &t.Name, &t.PublicKey, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return t, usher.Errorf(usher.NotFound, "Tenant not found.")
-	}
-	if err != nil {
-		return t, s.wrap(err)
-	}
-	t.CreatedAt = fromMillis(created)
-	return t, nil
 }

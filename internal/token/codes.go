@@ -44,8 +44,8 @@ func NormalizeCode(s string) string {
 
 // HashCode returns the stored form of a code: a SHA-256 bound to the user
 // and the purpose, so a code can only ever serve the one it was issued for.
-func HashCode(purpose, userID, code string) string {
-	sum := sha256.Sum256([]byte(purpose + "\x00" + userID + "\x00" + code))
+func HashCode(kind, userID, code string) string {
+	sum := sha256.Sum256([]byte(kind + "\x00" + userID + "\x00" + code))
 	return hex.EncodeToString(sum[:])
 }
 
@@ -55,4 +55,12 @@ func NewLinkToken() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return b64.EncodeToString(b)
+}
+
+// NewPublicKey returns a tenant public key (SB-PUBLIC-KEY). It is not a
+// secret (browsers send it), only an unguessable name.
+func NewPublicKey() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return "pk_" + b64.EncodeToString(b)
 }

@@ -154,8 +154,8 @@ func TestTokenNormalizeCode(t *testing.T) {
 
 func TestTokenHashCode(t *testing.T) {
 	const user, other = "01890a5d-ac96-7f4b-bcce-b302099a8057", "01890a5d-ac96-7f4b-bcce-b302099a8058"
-	h := HashCode(usher.PurposeReset, user, "ABCDEFGHJK")
-	if got := HashCode(usher.PurposeReset, user, "ABCDEFGHJK"); got != h {
+	h := HashCode(string(usher.ResetCode), user, "ABCDEFGHJK")
+	if got := HashCode(string(usher.ResetCode), user, "ABCDEFGHJK"); got != h {
 		t.Fatalf("not deterministic: %s, %s", h, got)
 	}
 	if b, err := hex.DecodeString(h); err != nil || len(b) != 32 {
@@ -165,12 +165,12 @@ func TestTokenHashCode(t *testing.T) {
 		t.Fatal("the hash holds the code")
 	}
 	for name, got := range map[string]string{
-		"another purpose": HashCode(usher.PurposeVerify, user, "ABCDEFGHJK"),
-		"another user":    HashCode(usher.PurposeReset, other, "ABCDEFGHJK"),
-		"another code":    HashCode(usher.PurposeReset, user, "ABCDEFGHJM"),
+		"another purpose": HashCode(string(usher.VerifyCode), user, "ABCDEFGHJK"),
+		"another user":    HashCode(string(usher.ResetCode), other, "ABCDEFGHJK"),
+		"another code":    HashCode(string(usher.ResetCode), user, "ABCDEFGHJM"),
 		// The separator keeps the fields apart: moving a character from
 		// one to the next gives another hash.
-		"shifted fields": HashCode(usher.PurposeReset+"0", user[1:], "ABCDEFGHJK"),
+		"shifted fields": HashCode(string(usher.ResetCode)+"0", user[1:], "ABCDEFGHJK"),
 	} {
 		if got == h {
 			t.Errorf("%s: same hash", name)

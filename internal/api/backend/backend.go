@@ -3,6 +3,7 @@
 package backend
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
@@ -11,56 +12,46 @@ import (
 	"github.com/usherhq/usher/internal/usher"
 )
 
+// Accounts are the use cases the backend surface calls.
+type Accounts interface {
+	Create(ctx context.Context, tenantID string, in account.NewUser) (usher.User, error)
+	User(ctx context.Context, tenantID, id string) (usher.User, error)
+	Delete(ctx context.Context, tenantID, id string) error
+	SetEmail(ctx context.Context, tenantID, id, email string) error
+	SetPassword(ctx context.Context, tenantID, id, pw string) error
+	SetEnabled(ctx context.Context, tenantID, id string, enabled bool) error
+	SetData(ctx context.Context, tenantID, id string, raw []byte) error
+	CheckPassword(ctx context.Context, tenantID, id, pw string) (bool, error)
+	SendVerification(ctx context.Context, tenantID, id string) error
+}
+
 // Handler serves the backend surface for one tenant.
 type Handler struct {
-	accounts *account.Service
+	accounts Accounts
 	tenantID string
 }
 
 // New returns a Handler working in tenantID.
-func New(accounts *account.Service, tenantID string) *Handler {
+func New(accounts Accounts, tenantID string) *Handler {
 	return &Handler{accounts: accounts, tenantID: tenantID}
 }
 
 // Routes is the backend surface's route table. Every route requires the
-// mutual-TLS client certificate; ops lists extra routes (health, metrics).
+// mutual-TLS client certificate; Ops lists the operational routes.
 func (h *Handler) Routes() []api.Route {
 	return []api.Route{
-		{Pattern: "POST /users/{$}", Auth: api.MutualTLS, Handler: h.create},
-		{Pattern: "POST /users", Auth: api.MutualTLS, Handler: h.create},
-		{Pattern: "GET /users/{id}", Auth: api.MutualTLS, Handler: h.get},
-		{Pattern: "DELETE /users/{id}", Auth: api.MutualTLS, Handler: h.delete},
-		{Pattern: "PUT /users/{id}/email", Auth: api.MutualTLS, Handler: h.setEmail},
-		{Pattern: "PUT /users/{id}/password", Auth: api.MutualTLS, Handler: h.setPassword},
-		{Pattern: "PUT /users/{id}/disable", Auth: api.MutualTLS, Handler: h.setEnabled(false)},
-		{Pattern: "PUT /users/{id}/enable", Auth: api.MutualTLS, Handler: h.setEnabled(true)},
-		{Pattern: "PUT /users/{id}/data", Auth: api.MutualTLS, Handler: h.setData},
-		{Pattern: "GET /users/{id}/data", Auth: api.MutualTLS, Handler: h.getData},
-		{Pattern: "POST /users/{id}/checkpw", Auth: api.MutualTLS, Handler: h.checkPassword},
-		{Pattern: "POST /users/{id}/verify", Auth: api.MutualTLS, Handler: h.sendVerification},
-	}
-}
-
-// user is the wire form of a user. It has no password or hash field.
-type user struct {
-	ID        string          `json:"id"`
-	Email     string          `json:"email"`
-	Confirmed bool            `json:"confirmed"`
-	Enabled   bool            `json:"enabled"`
-	Data      json.RawMessage `json:"data"`
-	CreatedAt string          `json:"created_at"`
-	UpdatedAt string          `json:"updated_at"`
-}
-
-const timeFormat = "2006-01-02T15:04:05.000Z07:00"
-
-// Wire returns the wire form of a user, as GET /users/{id} shows it.
-func Wire(u usher.User) any { return toWire(u) }
-
-func toWire(u usher.User) user {
-	return user{
-		ID: u.ID, Email: u.Email, Confirmed: u.Confirmed, Enabled: u.Enabled, Data: u.Data,
-		CreatedAt: u.CreatedAt.UTC().Format(timeFormat), UpdatedAt: u.UpdatedAt.UTC().Format(timeFormat),
+		{Pattern: "POST /users/{$}", Guard: api.ClientCert, Handler: h.create},
+		{Pattern: "POST /users", Guard: api.ClientCert, Handler: h.create},
+		{Pattern: "GET /users/{id}", Guard: api.ClientCert, Handler: h.get},
+		{Pattern: "DELETE /users/{id}", Guard: api.ClientCert, Handler: h.delete},
+		{Pattern: "PUT /users/{id}/email", Guard: api.ClientCert, Handler: h.setEmail},
+		{Pattern: "PUT /users/{id}/password", Guard: api.ClientCert, Handler: h.setPassword},
+		{Pattern: "PUT /users/{id}/disable", Guard: api.ClientCert, Handler: h.setEnabled(false)},
+		{Pattern: "PUT /users/{id}/enable", Guard: api.ClientCert, Handler: h.setEnabled(true)},
+		{Pattern: "PUT /users/{id}/data", Guard: api.ClientCert, Handler: h.setData},
+		{Pattern: "GET /users/{id}/data", Guard: api.ClientCert, Handler: h.getData},
+		{Pattern: "POST /users/{id}/checkpw", Guard: api.ClientCert, Handler: h.checkPassword},
+		{Pattern: "POST /users/{id}/verify", Guard: api.ClientCert, Handler: h.sendVerification},
 	}
 }
 
@@ -90,7 +81,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("X-Object-ID", u.ID)
 	w.Header().Set("Location", "/users/"+u.ID)
-	api.WriteJSON(w, http.StatusCreated, toWire(u))
+	api.WriteJSON(w, http.StatusCreated, api.UserOf(u))
 	return nil
 }
 
@@ -99,7 +90,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, toWire(u))
+	api.WriteJSON(w, http.StatusOK, api.UserOf(u))
 	return nil
 }
 
@@ -188,7 +179,7 @@ func (h *Handler) checkPassword(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) sendVerification(w http.ResponseWriter, r *http.Request) error {
-	if _, _, err := h.accounts.SendVerification(r.Context(), h.tenantID, r.PathValue("id")); err != nil {
+	if err := h.accounts.SendVerification(r.Context(), h.tenantID, r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -199,14 +190,14 @@ func (h *Handler) sendVerification(w http.ResponseWriter, r *http.Request) error
 // readiness (the database answers) and Prometheus metrics.
 func Ops(ready func(*http.Request) error, metrics http.Handler) []api.Route {
 	return []api.Route{
-		{Pattern: "GET /healthz", Auth: api.MutualTLS, Handler: healthz},
-		{Pattern: "GET /readyz", Auth: api.MutualTLS, Handler: func(w http.ResponseWriter, r *http.Request) error {
+		{Pattern: "GET /healthz", Guard: api.ClientCert, Handler: healthz},
+		{Pattern: "GET /readyz", Guard: api.ClientCert, Handler: func(w http.ResponseWriter, r *http.Request) error {
 			if err := ready(r); err != nil {
 				return usher.Wrap(usher.Unavailable, "Not ready: the database is unavailable.", err)
 			}
 			return healthz(w, r)
 		}},
-		{Pattern: "GET /metrics", Auth: api.MutualTLS, Handler: func(w http.ResponseWriter, r *http.Request) error {
+		{Pattern: "GET /metrics", Guard: api.ClientCert, Handler: func(w http.ResponseWriter, r *http.Request) error {
 			metrics.ServeHTTP(w, r)
 			return nil
 		}},

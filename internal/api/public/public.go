@@ -4,56 +4,60 @@
 package public
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/api"
-	"github.com/usherhq/usher/internal/api/backend"
-	"github.com/usherhq/usher/internal/api/thunder"
+	"github.com/usherhq/usher/internal/token"
 	"github.com/usherhq/usher/internal/usher"
 )
 
+// Accounts are the use cases the public surface calls.
+type Accounts interface {
+	TenantByKey(ctx context.Context, key string) (usher.Tenant, error)
+	Authenticate(ctx context.Context, tenantID, raw string) (usher.User, token.Claims, error)
+	Register(ctx context.Context, tenantID, email, pw string) (string, error)
+	Login(ctx context.Context, tenantID, email, pw string) (string, error)
+	Logout(ctx context.Context, tenantID, sessionID string) error
+	SendReset(ctx context.Context, tenantID, email string) error
+	ResetPassword(ctx context.Context, tenantID, email, code, pw string) error
+	VerifyEmail(ctx context.Context, tenantID, email, tok string) (account.Record, error)
+}
+
 // Handler serves the public surface.
 type Handler struct {
-	accounts *account.Service
+	accounts Accounts
 	tenantID string // the tenant of verification links
 	jwks     func() ([]byte, error)
-	// limitAuth wraps the routes that take credentials or send email.
-	limitAuth func(http.Handler) http.Handler
+	// limitAuth limits the routes that take credentials or send email.
+	limitAuth *api.Limiter
 }
 
 // New returns a Handler; jwks renders the current key set; limitAuth is
-// the rate limit of the credential routes.
-func New(accounts *account.Service, tenantID string, jwks func() ([]byte, error), limitAuth func(http.Handler) http.Handler) *Handler {
+// the rate limit of the credential routes (nil for none).
+func New(accounts Accounts, tenantID string, jwks func() ([]byte, error), limitAuth *api.Limiter) *Handler {
 	return &Handler{accounts: accounts, tenantID: tenantID, jwks: jwks, limitAuth: limitAuth}
 }
 
 // Routes is the public surface's route table.
 func (h *Handler) Routes() []api.Route {
+	tenantKey, bearer := h.TenantKey(), h.Bearer()
 	return []api.Route{
-		{Pattern: "POST /register", Auth: api.TenantKey, Handler: h.limited(h.register)},
-		{Pattern: "POST /login", Auth: api.TenantKey, Handler: h.limited(h.login)},
-		{Pattern: "GET /me", Auth: api.Bearer, Handler: h.me},
-		{Pattern: "POST /logout", Auth: api.Bearer, Handler: h.logout},
-		{Pattern: "POST /password/send", Auth: api.TenantKey, Handler: h.limited(h.sendReset)},
-		{Pattern: "POST /password/reset", Auth: api.TenantKey, Handler: h.limited(h.reset)},
-		{Pattern: "GET /.well-known/jwks.json", Auth: api.Public, Handler: h.keys},
-		{Pattern: "GET /verify", Auth: api.Public, Handler: h.verify},
-		{Pattern: "GET /verify/success", Auth: api.Public, Handler: thunder.SuccessPage},
-		{Pattern: "GET /healthz", Auth: api.Public, Handler: func(w http.ResponseWriter, r *http.Request) error {
+		{Pattern: "POST /register", Guard: tenantKey, Limit: h.limitAuth, Handler: h.register},
+		{Pattern: "POST /login", Guard: tenantKey, Limit: h.limitAuth, Handler: h.login},
+		{Pattern: "GET /me", Guard: bearer, Handler: h.me},
+		{Pattern: "POST /logout", Guard: bearer, Handler: h.logout},
+		{Pattern: "POST /password/send", Guard: tenantKey, Limit: h.limitAuth, Handler: h.sendReset},
+		{Pattern: "POST /password/reset", Guard: tenantKey, Limit: h.limitAuth, Handler: h.reset},
+		{Pattern: "GET /.well-known/jwks.json", Guard: api.Open, Handler: h.keys},
+		{Pattern: "GET /verify", Guard: api.Open, Handler: h.verify},
+		{Pattern: "GET /verify/success", Guard: api.Open, Handler: api.SuccessPage},
+		{Pattern: "GET /healthz", Guard: api.Open, Handler: func(w http.ResponseWriter, r *http.Request) error {
 			api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 			return nil
 		}},
-	}
-}
-
-// limited applies the credential routes' rate limit to a handler.
-func (h *Handler) limited(fn api.HandlerFunc) api.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		var err error
-		h.limitAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { err = fn(w, r) })).ServeHTTP(w, r)
-		return err
 	}
 }
 
@@ -68,7 +72,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 	if err := api.Decode(r, &req); err != nil {
 		return err
 	}
-	tok, err := h.accounts.Register(r.Context(), api.TenantOf(r).ID, req.Email, req.Password)
+	tok, err := h.accounts.Register(r.Context(), TenantOf(r).ID, req.Email, req.Password)
 	if err != nil {
 		return err
 	}
@@ -81,7 +85,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	if err := api.Decode(r, &req); err != nil {
 		return err
 	}
-	tok, err := h.accounts.Login(r.Context(), api.TenantOf(r).ID, req.Email, req.Password)
+	tok, err := h.accounts.Login(r.Context(), TenantOf(r).ID, req.Email, req.Password)
 	if err != nil {
 		return err
 	}
@@ -98,14 +102,14 @@ type me struct {
 }
 
 func (h *Handler) me(w http.ResponseWriter, r *http.Request) error {
-	u, _ := api.UserOf(r)
+	u, _ := UserOf(r)
 	api.WriteJSON(w, http.StatusOK, me{UserID: u.ID, AccountID: u.TenantID, Email: u.Email, Confirmed: u.Confirmed})
 	return nil
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
-	_, sid := api.UserOf(r)
-	if err := h.accounts.Logout(r.Context(), api.TenantOf(r).ID, sid); err != nil {
+	_, sid := UserOf(r)
+	if err := h.accounts.Logout(r.Context(), TenantOf(r).ID, sid); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -119,7 +123,7 @@ func (h *Handler) sendReset(w http.ResponseWriter, r *http.Request) error {
 	if err := api.Decode(r, &req); err != nil {
 		return err
 	}
-	if err := h.accounts.SendReset(r.Context(), api.TenantOf(r).ID, req.Email); err != nil {
+	if err := h.accounts.SendReset(r.Context(), TenantOf(r).ID, req.Email); err != nil {
 		return err
 	}
 	api.WriteJSON(w, http.StatusOK, true)
@@ -135,7 +139,7 @@ func (h *Handler) reset(w http.ResponseWriter, r *http.Request) error {
 	if err := api.Decode(r, &req); err != nil {
 		return err
 	}
-	if err := h.accounts.ResetPassword(r.Context(), api.TenantOf(r).ID, req.Email, req.Code, req.Password); err != nil {
+	if err := h.accounts.ResetPassword(r.Context(), TenantOf(r).ID, req.Email, req.Code, req.Password); err != nil {
 		return err
 	}
 	api.WriteJSON(w, http.StatusOK, true)
@@ -149,7 +153,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	if q.Get("email") == "" || q.Get("token") == "" {
 		return usher.Errorf(usher.Invalid, "The email and token query parameters are required.")
 	}
-	u, err := h.accounts.VerifyEmail(r.Context(), h.tenantID, q.Get("email"), q.Get("token"))
+	rec, err := h.accounts.VerifyEmail(r.Context(), h.tenantID, q.Get("email"), q.Get("token"))
 	if err != nil {
 		return err
 	}
@@ -157,7 +161,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, "/verify/success", http.StatusSeeOther)
 		return nil
 	}
-	api.WriteJSON(w, http.StatusOK, backend.Wire(u))
+	api.WriteJSON(w, http.StatusOK, api.UserOf(rec.User))
 	return nil
 }
 

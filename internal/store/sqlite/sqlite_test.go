@@ -98,7 +98,7 @@ func TestForeignKeysEnforced(t *testing.T) {
 		ID: usher.NewID(now), TenantID: usher.NewID(now), Email: "a@example.com", EmailKey: "a@example.com",
 		Hash: "x", Enabled: true, Data: []byte("{}"), CreatedAt: now, UpdatedAt: now,
 	}
-	err := s.Update(context.Background(), func(tx account.Tx) error { return tx.CreateUser(context.Background(), &u) })
+	err := s.Update(context.Background(), func(tctx context.Context, tx account.Tx) error { return tx.CreateUser(tctx, &u) })
 	if err == nil {
 		t.Fatal("CreateUser in a missing tenant: got nil error, want a foreign key violation")
 	}

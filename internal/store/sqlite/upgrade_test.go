@@ -1,7 +1,8 @@
 package sqlite
 
-// The upgrade from the previous release's schema (version 2: text IDs, an
-// email on every row) to binary IDs: a database written by that release
+// The upgrades from the previous releases' schemas: version 2 (text IDs, an
+// email on every row) to binary IDs (version 3), and version 3 to version 4
+// (codes.purpose renamed codes.kind). A database written by those releases
 // must open with everything in it readable and linked as before.
 
 import (
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/usherhq/usher/internal/account"
+	"github.com/usherhq/usher/internal/store"
 	"github.com/usherhq/usher/internal/usher"
 )
 
@@ -27,6 +29,27 @@ func migrateTo(t *testing.T, db *sql.DB, v int64) {
 	if _, err := p.UpTo(context.Background(), v); err != nil {
 		t.Fatalf("migrate to %d: %v", v, err)
 	}
+}
+
+// binaryID is an ID as version 3 and later store it: its 16 bytes.
+func binaryID(t *testing.T, id string) []byte {
+	t.Helper()
+	b, ok := usher.ParseID(id)
+	if !ok {
+		t.Fatalf("not an ID: %q", id)
+	}
+	return b[:]
+}
+
+// readCode reads a code with Tx.Code, in a transaction of its own.
+func readCode(ctx context.Context, s *store.Store, userID string, kind usher.CodeKind) (usher.UserCode, error) {
+	var c usher.UserCode
+	err := s.Update(ctx, func(tctx context.Context, tx account.Tx) error {
+		var err error
+		c, err = tx.Code(tctx, userID, kind)
+		return err
+	})
+	return c, err
 }
 
 func TestUpgradeFromTextIDs(t *testing.T) {
@@ -71,6 +94,17 @@ func TestUpgradeFromTextIDs(t *testing.T) {
 			t.Fatalf("%s: %v", st.q, err)
 		}
 	}
+
+	// Version 3 (binary IDs) still names a code's kind its purpose: a code
+	// written then must come out of the rename to kind (version 4) intact.
+	migrateTo(t, w, 3)
+	verify := usher.UserCode{UserID: lower.ID, TenantID: tenant, Kind: usher.VerifyCode, Secret: "sealed:v3", Tries: 2,
+		CreatedAt: now.Add(3 * time.Millisecond), ExpiresAt: now.Add(24 * time.Hour)}
+	if _, err := w.ExecContext(ctx, `INSERT INTO codes (user_id, purpose, tenant_id, secret, tries, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, binaryID(t, verify.UserID), string(verify.Kind), binaryID(t, tenant),
+		verify.Secret, verify.Tries, verify.CreatedAt.UnixMilli(), verify.ExpiresAt.UnixMilli()); err != nil {
+		t.Fatalf("inserting a code under version 3: %v", err)
+	}
 	w.Close()
 	r.Close()
 
@@ -105,8 +139,44 @@ func TestUpgradeFromTextIDs(t *testing.T) {
 	if u, err := s.SessionUser(ctx, tenant, session, mixed.ID, now); err != nil || u.ID != mixed.ID {
 		t.Errorf("SessionUser = %s, %v; want %s", u.ID, err, mixed.ID)
 	}
-	if k, err := s.Ticket(ctx, mixed.ID, usher.PurposeReset); err != nil || k.TenantID != tenant || k.Tries != 1 {
-		t.Errorf("Ticket = %+v, %v; want the reset code of %s with 1 try", k, err, mixed.ID)
+	reset := usher.UserCode{UserID: mixed.ID, TenantID: tenant, Kind: usher.ResetCode, Secret: "sha", Tries: 1,
+		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	for _, want := range []usher.UserCode{reset, verify} {
+		got, err := readCode(ctx, s, want.UserID, want.Kind)
+		if err != nil {
+			t.Errorf("Code(%s, %s) after the upgrade: %v", want.UserID, want.Kind, err)
+			continue
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s code after the upgrade (-want +got):\n%s", want.Kind, diff)
+		}
+	}
+	var cols []string
+	rows, err := s.DB().QueryContext(ctx, `SELECT name FROM pragma_table_info('codes') WHERE pk > 0 ORDER BY pk`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, c)
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"user_id", "kind"}, cols); diff != "" {
+		t.Errorf("primary key of codes after the upgrade (-want +got):\n%s", diff)
+	}
+	// The renamed column takes writes: a second code of the kind replaces it.
+	next := verify
+	next.Secret, next.Tries = "sealed:v4", 0
+	if err := s.Update(ctx, func(tctx context.Context, tx account.Tx) error { return tx.PutCode(tctx, next) }); err != nil {
+		t.Fatalf("PutCode after the upgrade: %v", err)
+	}
+	if got, err := readCode(ctx, s, next.UserID, next.Kind); err != nil || got.Secret != next.Secret {
+		t.Errorf("Code after PutCode = %+v, %v; want secret %q", got, err, next.Secret)
 	}
 	msgs, err := s.Claim(ctx, now, time.Minute, 10)
 	if err != nil || len(msgs) != 1 || msgs[0].ID != message || msgs[0].TenantID != tenant {
@@ -115,7 +185,7 @@ func TestUpgradeFromTextIDs(t *testing.T) {
 
 	// The foreign keys survived the rebuild: deleting the user takes its
 	// session and code with it, and a user needs an existing tenant.
-	if err := s.Update(ctx, func(tx account.Tx) error { return tx.DeleteUser(ctx, tenant, mixed.ID) }); err != nil {
+	if err := s.Update(ctx, func(tctx context.Context, tx account.Tx) error { return tx.DeleteUser(tctx, tenant, mixed.ID) }); err != nil {
 		t.Fatalf("DeleteUser: %v", err)
 	}
 	for _, table := range []string{"sessions", "codes"} {
@@ -129,7 +199,7 @@ func TestUpgradeFromTextIDs(t *testing.T) {
 	}
 	orphan := lower
 	orphan.ID, orphan.TenantID, orphan.EmailKey = usher.NewID(now), usher.NewID(now), "orphan@example.com"
-	if err := s.Update(ctx, func(tx account.Tx) error { return tx.CreateUser(ctx, &orphan) }); err == nil {
+	if err := s.Update(ctx, func(tctx context.Context, tx account.Tx) error { return tx.CreateUser(tctx, &orphan) }); err == nil {
 		t.Errorf("CreateUser in a tenant that does not exist succeeded; want a foreign key failure")
 	}
 	var leftovers int

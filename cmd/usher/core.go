@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/usherhq/usher/internal/account"
+	"github.com/usherhq/usher/internal/config"
+	"github.com/usherhq/usher/internal/datakey"
+	"github.com/usherhq/usher/internal/password"
+	"github.com/usherhq/usher/internal/store"
+	"github.com/usherhq/usher/internal/store/postgres"
+	"github.com/usherhq/usher/internal/store/sqlite"
+	"github.com/usherhq/usher/internal/token"
+	"github.com/usherhq/usher/internal/usher"
+)
+
+// core is what every command that works on Usher's data needs: the store,
+// the data key, the signing keys, the hasher, the use cases and the default
+// tenant. serve and the admin commands build it with the same code.
+type core struct {
+	Store    *store.Store
+	Box      *token.Box
+	Keys     *token.Keyring
+	Hasher   *password.Hasher
+	Accounts *account.Service
+	Tenant   usher.Tenant
+}
+
+// coreOptions are what the commands (and tests) choose.
+type coreOptions struct {
+	HashParams *password.Params // nil: password.Default
+	Now        func() time.Time // the clock of use cases and tokens
+	Log        *slog.Logger
+	Notify     func() // wakes the mail relay; nil outside serve
+	Issuer     string // the token issuer
+}
+
+// openCore opens the data directory and the store (migrating it), and
+// builds the rest of the core on it. On error, whatever was opened is
+// closed.
+func openCore(ctx context.Context, c *config.Config, o coreOptions) (*core, error) {
+	if err := os.MkdirAll(c.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	k, err := buildCore(ctx, c, st, o)
+	if err != nil {
+		return nil, errors.Join(err, st.Close())
+	}
+	return k, nil
+}
+
+func buildCore(ctx context.Context, c *config.Config, st *store.Store, o coreOptions) (*core, error) {
+	k := &core{Store: st}
+	var err error
+	if k.Box, err = datakey.Open(c.Data, c.SecretKey); err != nil {
+		return nil, err
+	}
+	k.Keys = token.NewKeyring(st, k.Box, c.TokenTTL)
+	if err := k.Keys.Ensure(ctx, o.Now().UTC()); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	params := password.Default
+	if o.HashParams != nil {
+		params = *o.HashParams
+	}
+	workers := c.HashWorkers
+	if workers == 0 {
+		// Leave one CPU to everything else, so a login flood cannot take
+		// the latency of the other endpoints with it.
+		workers = max(1, runtime.GOMAXPROCS(0)-1)
+	}
+	k.Hasher = password.NewHasher(params, password.NewPool(workers, c.HashQueue, c.HashMaxWait))
+	k.Accounts = account.New(account.Config{
+		Store:      st,
+		Hasher:     k.Hasher,
+		Policy:     password.Policy{Min: c.PasswordMin, Max: c.PasswordMax, AllowCommon: c.PasswordAllowCommon},
+		Lockout:    account.Lockout{Max: c.LockoutMax, Window: c.LockoutWindow},
+		Tokens:     token.NewTokens(k.Keys, o.Issuer, c.TokenCacheSize, o.Now),
+		Box:        k.Box,
+		SessionTTL: c.TokenTTL,
+		Reset:      account.Reset{TTL: c.ResetTTL, MaxTries: c.ResetMaxTries, PerHour: c.ResetPerHour},
+		Verify:     account.Verify{TTL: c.VerifyTTL, OnRegister: c.VerifyOnRegister},
+		Notify:     o.Notify,
+		Log:        o.Log,
+		Now:        o.Now,
+	})
+	if k.Tenant, err = k.Accounts.DefaultTenant(ctx); err != nil {
+		return nil, fmt.Errorf("default tenant: %w", err)
+	}
+	return k, nil
+}
+
+// SQLitePath is the database file inside the data directory.
+func SQLitePath(dataDir string) string { return filepath.Join(dataDir, "usher.db") }
+
+// openStore opens PostgreSQL when a database URL is configured, SQLite in
+// the data directory otherwise, and migrates it.
+func openStore(ctx context.Context, c *config.Config) (*store.Store, error) {
+	if c.DB != "" {
+		return postgres.Open(ctx, c.DB, pgOptions(c))
+	}
+	return sqlite.Open(ctx, SQLitePath(c.Data), sqlite.Options{Synchronous: c.SQLiteSynchronous, Timeout: c.DBTimeout})
+}
+
+func pgOptions(c *config.Config) postgres.Options {
+	return postgres.Options{
+		MaxOpen: c.DBMaxOpen, MaxIdle: c.DBMaxIdle, ConnMaxLifetime: c.DBConnMaxLifetime,
+		StatementTimeout: c.DBStatementTimeout, Timeout: c.DBTimeout,
+	}
+}

@@ -1,0 +1,65 @@
+package thunder
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/usherhq/usher/internal/account"
+)
+
+// render writes rec in Thunder's JSON: the email object (with the live
+// verification token), the password field (the stored hash), custom properties at the top level, epoch-millisecond times.
+func render(w http.ResponseWriter, status int, rec account.Record) error {
+	var b bytes.Buffer
+	b.WriteString(`{"email":{"address":`)
+	writeString(&b, rec.Email)
+	b.WriteString(`,"verified":`)
+	b.WriteString(strconv.FormatBool(rec.Confirmed))
+	b.WriteString(`,"verificationToken":`)
+	if rec.VerifyToken == "" {
+		b.WriteString("null")
+	} else {
+		writeString(&b, rec.VerifyToken)
+	}
+	b.WriteString(`},"password":`)
+	writeString(&b, rec.Hash)
+	// Custom data written on another surface may use a reserved name; such
+	// a key is left out here rather than shadow Thunder's own fields.
+	dec := json.NewDecoder(bytes.NewReader(rec.Data))
+	if _, err := dec.Token(); err == nil {
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				break
+			}
+			var v json.RawMessage
+			if err := dec.Decode(&v); err != nil {
+				break
+			}
+			k := kt.(string)
+			if reserved[k] {
+				continue
+			}
+			b.WriteByte(',')
+			writeString(&b, k)
+			b.WriteByte(':')
+			b.Write(v)
+		}
+	}
+	b.WriteString(`,"creationTime":`)
+	b.WriteString(strconv.FormatInt(rec.CreatedAt.UnixMilli(), 10))
+	b.WriteString(`,"lastUpdateTime":`)
+	b.WriteString(strconv.FormatInt(rec.UpdatedAt.UnixMilli(), 10))
+	b.WriteByte('}')
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func writeString(b *bytes.Buffer, s string) {
+	enc, _ := json.Marshal(s)
+	b.Write(enc)
+}

@@ -1,0 +1,243 @@
+// Package thunder serves the Thunder surface (seed 001): Thunder 3.x's user
+// API, wire-compatible with its clients, over the same users as the other
+// surfaces.
+package thunder
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/usherhq/usher/internal/account"
+	"github.com/usherhq/usher/internal/api"
+	"github.com/usherhq/usher/internal/usher"
+)
+
+// App is an application allowed to call the surface (HTTP Basic).
+type App struct{ Name, Secret string }
+
+// Config configures the surface.
+type Config struct {
+	Apps []App
+	// HeaderCheck requires the user's password in the "password" header of
+	// calls on an existing user (Thunder's headerCheck).
+	HeaderCheck bool
+	Properties  Properties
+}
+
+// Accounts are the use cases the Thunder surface calls: one per call.
+type Accounts interface {
+	Create(ctx context.Context, tenantID string, in account.NewUser) (usher.User, error)
+	ReadUser(ctx context.Context, tenantID string, a account.Access) (account.Record, error)
+	ReplaceUser(ctx context.Context, tenantID string, a account.Access, r account.Replacement) (account.Record, error)
+	DeleteUser(ctx context.Context, tenantID string, a account.Access) (account.Record, error)
+	RequestVerification(ctx context.Context, tenantID string, a account.Access) (account.Record, error)
+	ClearVerification(ctx context.Context, tenantID string, a account.Access) (account.Record, error)
+	VerifyEmail(ctx context.Context, tenantID, email, tok string) (account.Record, error)
+}
+
+// Handler serves the Thunder surface for one tenant.
+type Handler struct {
+	accounts Accounts
+	tenantID string
+	c        Config
+	apps     map[[32]byte][32]byte // sha256(name) -> sha256(secret)
+}
+
+// New returns a Handler.
+func New(accounts Accounts, tenantID string, c Config) *Handler {
+	h := &Handler{accounts: accounts, tenantID: tenantID, c: c, apps: map[[32]byte][32]byte{}}
+	for _, a := range c.Apps {
+		h.apps[sha256.Sum256([]byte(a.Name))] = sha256.Sum256([]byte(a.Secret))
+	}
+	return h
+}
+
+// Surface is the Thunder surface: its routes, and errors and unknown
+// routes rendered in Thunder's formats.
+func (h *Handler) Surface() api.Surface {
+	return api.Surface{Name: "thunder", Routes: h.Routes(), Render: Render, NoRoute: noRoute}
+}
+
+// Routes is the Thunder surface's route table.
+func (h *Handler) Routes() []api.Route {
+	basic := h.Basic()
+	return []api.Route{
+		{Pattern: "POST /users", Guard: basic, Handler: h.create},
+		{Pattern: "GET /users", Guard: basic, Handler: h.onUser(h.accounts.ReadUser)},
+		{Pattern: "PUT /users", Guard: basic, Handler: h.update},
+		{Pattern: "DELETE /users", Guard: basic, Handler: h.onUser(h.accounts.DeleteUser)},
+		{Pattern: "POST /verify", Guard: basic, Handler: h.onUser(h.accounts.RequestVerification)},
+		{Pattern: "POST /verify/reset", Guard: basic, Handler: h.onUser(h.accounts.ClearVerification)},
+		{Pattern: "GET /verify", Guard: api.Open, Handler: h.verifyLink},
+		{Pattern: "GET /verify/success", Guard: api.Open, Handler: api.SuccessPage},
+	}
+}
+
+const realm = `Basic realm="THUNDER - AUTHENTICATION"`
+
+// Basic admits requests with the HTTP Basic credentials of a configured
+// application; others get Thunder's challenge.
+func (h *Handler) Basic() api.Guard {
+	return api.Guard{Name: "thunder-basic", Check: func(w http.ResponseWriter, r *http.Request) (*http.Request, error) {
+		if !h.authorized(r) {
+			w.Header().Set("WWW-Authenticate", realm)
+			return nil, &thunderError{err: usher.Errorf(usher.Unauthorized, msgNoCredentials), msg: msgNoCredentials, bare: true}
+		}
+		return r, nil
+	}}
+}
+
+func (h *Handler) authorized(r *http.Request) bool {
+	name, secret, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	want, found := h.apps[sha256.Sum256([]byte(name))]
+	got := sha256.Sum256([]byte(secret))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1 && found
+}
+
+// noRoute answers unknown routes as Thunder's Jersey server does.
+func noRoute(w http.ResponseWriter, _ *http.Request, status int) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"code":%d,"message":"HTTP %d %s"}`, status, status, http.StatusText(status))
+}
+
+func (h *Handler) create(w http.ResponseWriter, r *http.Request) error {
+	in, err := readUser(r)
+	if err != nil {
+		return err
+	}
+	if err := h.precheck(in, true); err != nil {
+		return err
+	}
+	u, err := h.accounts.Create(r.Context(), h.tenantID, account.NewUser{
+		Email: in.email, Password: *in.password, Enabled: true, Data: in.data,
+	})
+	if err != nil {
+		return say(err, &in.email, false)
+	}
+	return render(w, http.StatusCreated, account.Record{User: u})
+}
+
+// precheck applies Thunder's own rules to a parsed user, in Thunder's
+// order: the email, the properties, then (on create) the password. The
+// email's rules belong to the use case, which checks it on success; here it
+// is checked only when a later rule fails, to report what Thunder would.
+func (h *Handler) precheck(in input, create bool) error {
+	props := h.c.Properties.Valid(in.props)
+	noPassword := create && (in.password == nil || *in.password == "")
+	if props && !noPassword {
+		return nil
+	}
+	if _, _, err := account.NormalizeEmail(in.email); err != nil {
+		return fail(usher.InvalidEmail, msgBadEmail, &in.email)
+	}
+	if !props {
+		return fail(usher.InvalidData, msgBadProperties, &in.email)
+	}
+	return fail(usher.Invalid, msgNoPassword, &in.email)
+}
+
+// emailParam returns the email query parameter: nil when absent, so that
+// errors name no user (null), and "" when empty (Thunder echoes what it
+// was given).
+func emailParam(r *http.Request) *string {
+	q := r.URL.Query()
+	if !q.Has("email") {
+		return nil
+	}
+	email := q.Get("email")
+	return &email
+}
+
+// access returns the Access of a call on the user at address who, with the
+// password of the "password" header.
+func (h *Handler) access(r *http.Request, who *string) (account.Access, error) {
+	if who == nil || strings.TrimSpace(*who) == "" {
+		return account.Access{}, fail(usher.Invalid, msgBadEmailParam, who)
+	}
+	a := account.Access{Email: *who, Password: latin1(r.Header.Get("password")), Check: h.c.HeaderCheck}
+	if a.Check && a.Password == "" {
+		return a, fail(usher.Invalid, msgNoCredentials, who)
+	}
+	return a, nil
+}
+
+// onUser serves a call on the user named by ?email=: one use case, whose
+// result is rendered.
+func (h *Handler) onUser(call func(context.Context, string, account.Access) (account.Record, error)) api.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		who := emailParam(r)
+		a, err := h.access(r, who)
+		if err != nil {
+			return err
+		}
+		rec, err := call(r.Context(), h.tenantID, a)
+		if err != nil {
+			return say(err, who, false)
+		}
+		return render(w, http.StatusOK, rec)
+	}
+}
+
+func (h *Handler) update(w http.ResponseWriter, r *http.Request) error {
+	in, err := readUser(r)
+	if err != nil {
+		return err
+	}
+	if err := h.precheck(in, false); err != nil {
+		return err
+	}
+	// Without ?email=, the body's address names the user to replace.
+	who := emailParam(r)
+	if who == nil || *who == "" {
+		who = &in.email
+	}
+	a, err := h.access(r, who)
+	if err != nil {
+		return err
+	}
+	rec, err := h.accounts.ReplaceUser(r.Context(), h.tenantID, a, account.Replacement{Email: in.email, Password: in.password, Data: in.data})
+	if err != nil {
+		// Errors about the user being replaced name it (the address of
+		// ?email=); errors about the new user name the new address.
+		switch usher.ErrorCode(err) {
+		case usher.NotFound, usher.Unauthorized, usher.EmailTaken:
+			return say(err, who, true)
+		case usher.InvalidEmail:
+			if errors.Is(err, account.ErrAccessEmail) {
+				return say(err, who, true)
+			}
+		}
+		return say(err, &in.email, true)
+	}
+	return render(w, http.StatusOK, rec)
+}
+
+func (h *Handler) verifyLink(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	who := emailParam(r)
+	if who == nil || strings.TrimSpace(*who) == "" {
+		return fail(usher.Invalid, msgBadEmailParam, who)
+	}
+	tok := q.Get("token")
+	if tok == "" {
+		return fail(usher.Invalid, msgBadTokenParam, who)
+	}
+	rec, err := h.accounts.VerifyEmail(r.Context(), h.tenantID, *who, tok)
+	if err != nil {
+		return say(err, who, false)
+	}
+	if strings.EqualFold(q.Get("response_type"), "html") {
+		http.Redirect(w, r, "/verify/success", http.StatusSeeOther)
+		return nil
+	}
+	return render(w, http.StatusOK, rec)
+}

@@ -1,0 +1,16 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+func (t *tx) Count(ctx context.Context, key string, now, windowStart time.Time) (int, error) {
+	var n int
+	err := t.row(ctx, `INSERT INTO rate_counters (key, window_start, count) VALUES ($1, $2, 1)
+		ON CONFLICT (key) DO UPDATE SET
+			count = CASE WHEN rate_counters.window_start < $3 THEN 1 ELSE rate_counters.count + 1 END,
+			window_start = CASE WHEN rate_counters.window_start < $3 THEN $2 ELSE rate_counters.window_start END
+		RETURNING count`, key, millis(now), millis(windowStart)).Scan(&n)
+	return n, t.s.wrap(err)
+}

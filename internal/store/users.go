@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/usherhq/usher/internal/usher"
+)
+
+var userCols = []string{"id", "tenant_id", "email", "email_key", "password_hash", "confirmed", "enabled", "data",
+	"created_at", "updated_at", "failed_checks", "failed_since"}
+
+var (
+	userColumns  = strings.Join(userCols, ", ")
+	userColumnsU = "u." + strings.Join(userCols, ", u.") // for joins on users u
+
+	qUserByID    = `SELECT ` + userColumns + ` FROM users WHERE id = $1 AND tenant_id = $2`
+	qUserByEmail = `SELECT ` + userColumns + ` FROM users WHERE tenant_id = $1 AND email_key = $2`
+	qCreateUser  = `INSERT INTO users (` + userColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+	qUpdateUser = `UPDATE users SET email = $1, email_key = $2, password_hash = $3,
+		confirmed = $4, enabled = $5, data = $6, updated_at = $7, failed_checks = $8, failed_since = $9
+		WHERE id = $10 AND tenant_id = $11`
+	qRecordFailure = `UPDATE users SET
+		failed_checks = CASE WHEN failed_since < $1 THEN 1 ELSE failed_checks + 1 END,
+		failed_since = CASE WHEN failed_since < $1 THEN $2 ELSE failed_since END
+		WHERE id = $3 AND tenant_id = $4`
+	// Written even when already clear, so a right password costs the same
+	// write as a wrong one.
+	qRecordSuccess = `UPDATE users SET failed_checks = 0, failed_since = 0 WHERE id = $1 AND tenant_id = $2`
+)
+
+// UserByID returns one user.
+func (s *Store) UserByID(ctx context.Context, tenantID, id string) (usher.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.scanUser(s.row(ctx, qUserByID, s.id(id), s.id(tenantID)))
+}
+
+// UserByEmail returns the user with the given email key.
+func (s *Store) UserByEmail(ctx context.Context, tenantID, emailKey string) (usher.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.scanUser(s.row(ctx, qUserByEmail, s.id(tenantID), emailKey))
+}
+
+var errNotFound = usher.Errorf(usher.NotFound, "User not found.")
+
+func (s *Store) scanUser(row *sql.Row) (usher.User, error) {
+	var u usher.User
+	var email sql.NullString
+	var data string
+	var created, updated, failedSince int64
+	err := row.Scan(idDest{&u.ID}, idDest{&u.TenantID}, &email, &u.EmailKey, &u.Hash, &u.Confirmed, &u.Enabled, &data,
+		&created, &updated, &u.FailedChecks, &failedSince)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, errNotFound
+	}
+	if err != nil {
+		return u, s.wrap(err)
+	}
+	u.Email = email.String
+	if !email.Valid {
+		u.Email = u.EmailKey
+	}
+	u.Data = []byte(data)
+	u.CreatedAt, u.UpdatedAt = fromMillis(created), fromMillis(updated)
+	if failedSince != 0 {
+		u.FailedSince = fromMillis(failedSince)
+	}
+	return u, nil
+}
+
+// storedEmail is the email column of u: NULL when the address is its own
+// key (the common case, lower-case ASCII), so it is not stored twice. A
+// change to how keys are made must first write the old key into every NULL
+// email, or those users' addresses would change with it.
+func storedEmail(u *usher.User) sql.NullString {
+	return sql.NullString{String: u.Email, Valid: u.Email != u.EmailKey}
+}
+
+func (t *tx) UserByID(ctx context.Context, tenantID, id string) (usher.User, error) {
+	return t.s.scanUser(t.row(ctx, qUserByID, t.s.id(id), t.s.id(tenantID)))
+}
+
+func (t *tx) UserByEmail(ctx context.Context, tenantID, emailKey string) (usher.User, error) {
+	return t.s.scanUser(t.row(ctx, qUserByEmail, t.s.id(tenantID), emailKey))
+}
+
+func (t *tx) LockUser(ctx context.Context, tenantID, id string) (usher.User, error) {
+	return t.s.scanUser(t.row(ctx, qUserByID+t.s.d.ForUpdate, t.s.id(id), t.s.id(tenantID)))
+}
+
+var errEmailTaken = usher.Errorf(usher.EmailTaken, "A user with this email address already exists.")
+
+func (t *tx) CreateUser(ctx context.Context, u *usher.User) error {
+	_, err := t.exec(ctx, qCreateUser,
+		t.s.id(u.ID), t.s.id(u.TenantID), storedEmail(u), u.EmailKey, u.Hash, u.Confirmed, u.Enabled, string(u.Data),
+		millis(u.CreatedAt), millis(u.UpdatedAt), u.FailedChecks, millis(u.FailedSince))
+	if err != nil && t.s.d.UniqueViolation(err) {
+		return usher.Wrap(usher.EmailTaken, errEmailTaken.Message, err)
+	}
+	return t.s.wrap(err)
+}
+
+func (t *tx) UpdateUser(ctx context.Context, u *usher.User) error {
+	res, err := t.exec(ctx, qUpdateUser,
+		storedEmail(u), u.EmailKey, u.Hash, u.Confirmed, u.Enabled, string(u.Data), millis(u.UpdatedAt),
+		u.FailedChecks, millis(u.FailedSince), t.s.id(u.ID), t.s.id(u.TenantID))
+	if err != nil && t.s.d.UniqueViolation(err) {
+		return usher.Wrap(usher.EmailTaken, errEmailTaken.Message, err)
+	}
+	return t.s.affected(res, err)
+}
+
+func (t *tx) DeleteUser(ctx context.Context, tenantID, id string) error {
+	res, err := t.exec(ctx, `DELETE FROM users WHERE id = $1 AND tenant_id = $2`, t.s.id(id), t.s.id(tenantID))
+	return t.s.affected(res, err)
+}
+
+func (t *tx) RecordCheck(ctx context.Context, tenantID, id string, failed bool, now, windowStart time.Time) error {
+	var res sql.Result
+	var err error
+	if failed {
+		res, err = t.exec(ctx, qRecordFailure, millis(windowStart), millis(now), t.s.id(id), t.s.id(tenantID))
+	} else {
+		res, err = t.exec(ctx, qRecordSuccess, t.s.id(id), t.s.id(tenantID))
+	}
+	return t.s.affected(res, err)
+}

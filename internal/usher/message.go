@@ -1,0 +1,57 @@
+package usher
+
+import "encoding/json"
+
+// Message kinds: each names a template.
+const (
+	MailReset           = "password_reset"
+	MailPasswordChanged = "password_changed"
+	MailVerify          = "verify_email"
+)
+
+// Message is an email waiting in the outbox. Params is sealed: it may hold
+// a code or a link, and is wiped once the message is sent or abandoned.
+type Message struct {
+	ID       string
+	TenantID string
+	Kind     string
+	To       string
+	Params   string
+	Attempts int
+}
+
+// MailParams are the values a message's template needs. They are stored
+// sealed (Message.Params) and never rendered anywhere but in the email.
+type MailParams struct {
+	Email string `json:"email"`
+	Code  string `json:"code,omitempty"`  // password reset code
+	Token string `json:"token,omitempty"` // email verification token
+}
+
+// Sealer encrypts small values at rest, each bound to a context label that
+// must be given again to open it (token.Box is one).
+type Sealer interface {
+	Seal(plain []byte, context string) string
+	Open(sealed, context string) ([]byte, error)
+}
+
+// sealContext binds a message's sealed params to the message: params copied
+// onto another row cannot be opened there.
+func (m *Message) sealContext() string { return "outbox:" + m.ID }
+
+// SealParams stores p in m.Params, sealed; m.ID must be set.
+func (m *Message) SealParams(s Sealer, p MailParams) {
+	raw, _ := json.Marshal(p) // strings only: cannot fail
+	m.Params = s.Seal(raw, m.sealContext())
+}
+
+// OpenParams returns the params that SealParams stored in m.
+func (m *Message) OpenParams(s Sealer) (MailParams, error) {
+	var p MailParams
+	raw, err := s.Open(m.Params, m.sealContext())
+	if err != nil {
+		return p, err
+	}
+	err = json.Unmarshal(raw, &p)
+	return p, err
+}
