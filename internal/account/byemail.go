@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/usherhq/usher/internal/password"
 	"github.com/usherhq/usher/internal/usher"
 )
 
@@ -128,7 +129,7 @@ type Replacement struct {
 
 // ReplaceUser overwrites the email, password and data of the user named by
 // a. The password stays when r's is absent, is the password a proved, is
-// the stored hash (a client sending back the user it read) or, without a
+// a password hash (a client sending back the user it read) or, without a
 // check, verifies against the stored hash: only another password is set
 // (after the policy check), which ends sessions and voids reset codes. A
 // new email clears verification, ends sessions and voids every code.
@@ -181,6 +182,11 @@ func (s *Service) ReplaceUser(ctx context.Context, tenantID string, a Access, r 
 func (s *Service) newPassword(ctx context.Context, u usher.User, a Access, pw *string) bool {
 	switch {
 	case pw == nil || *pw == "" || *pw == u.Hash:
+		return false
+	case password.LooksLikeHash(*pw):
+		// A hash the user had before an upgrade (read before a rehash, or
+		// from another node): sent back, it keeps the password. No surface
+		// takes a hash string as a password.
 		return false
 	case a.Check:
 		return *pw != a.Password // a.Password was verified against u's hash

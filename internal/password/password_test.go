@@ -467,3 +467,33 @@ func TestPolicy(t *testing.T) {
 		})
 	}
 }
+
+func TestLooksLikeHash(t *testing.T) {
+	h := newHasher(t, password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
+	argon, err := h.Hash(t.Context(), "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		s    string
+		want bool
+	}{
+		"argon2id":             {argon, true},
+		"bcrypt":               {"$2b$04$abcdefghijklmnopqrstuu5dN6VY2M7xCk0Xg0oLQ8cZ7v1Z5e8hy", true},
+		"scrypt":               {"$scrypt$ln=15,r=8,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5", true},
+		"pbkdf2 passlib":       {"$pbkdf2-sha256$29000$N2bMWSvF$qo6ryLtYfYD4IUcVaHGfYQlYkQ8tYb1Gc9c1n9xTY0s", true},
+		"sha512-crypt":         {"$6$rounds=5000$saltsalt$Gh8H3aUFbnn6vz0wN4QGkUE8I3E4QDm5cG", true},
+		"plain passphrase":     {"correct horse battery staple", false},
+		"dollar inside":        {"pa$$word-with-$ome-dollars-in-it-1234", false},
+		"short dollar form":    {"$ab$cd$ef", false},
+		"upper-case id":        {"$ARGON2ID$v=19$m=64,t=1,p=1$c2FsdA$a2V5a2V5", false},
+		"starts with a dollar": {"$ I like money, 1234567890 times $", false},
+	} {
+		if got := password.LooksLikeHash(tc.s); got != tc.want {
+			t.Errorf("%s: LooksLikeHash(%q) = %v, want %v", name, tc.s, got, tc.want)
+		}
+	}
+	if err := (password.Policy{Min: 8, Max: 128}).Check(argon); err == nil {
+		t.Error("Policy.Check accepted a hash string as a new password")
+	}
+}

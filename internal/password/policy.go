@@ -2,6 +2,7 @@ package password
 
 import (
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -30,6 +31,29 @@ func (p Policy) Check(password string) error {
 		return Violation(fmt.Sprintf("Password must be at most %d characters long.", p.Max))
 	case !p.AllowCommon && IsCommon(password):
 		return Violation("This password is one of the most commonly used passwords; choose another.")
+	case LooksLikeHash(password):
+		return Violation("A password hash cannot be a password; send the password itself.")
 	}
 	return nil
+}
+
+// LooksLikeHash reports whether s has the shape of a stored password hash
+// (a PHC or modular-crypt string: "$argon2id$…", "$2b$…", "$scrypt$…",
+// "$pbkdf2-sha256$…"). Such a string is never taken as a new password: a
+// client that sends back the hash it read would otherwise set the hash
+// string itself as the password.
+func LooksLikeHash(s string) bool {
+	if len(s) < 30 || s[0] != '$' || strings.Count(s, "$") < 3 {
+		return false
+	}
+	id, _, ok := strings.Cut(s[1:], "$")
+	if !ok || id == "" || len(id) > 32 {
+		return false
+	}
+	for _, c := range id {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
