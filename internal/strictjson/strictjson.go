@@ -29,6 +29,11 @@ func Check(doc []byte, maxDepth int) (topKeys []string, err error) {
 	if !utf8.Valid(doc) {
 		return nil, fail("Request body is not valid UTF-8.")
 	}
+	if unpairedSurrogate(doc) {
+		// encoding/json would turn it into U+FFFD, so two different
+		// submitted strings could become one.
+		return nil, fail("Request body has a \\u escape of an unpaired UTF-16 surrogate.")
+	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 
@@ -91,6 +96,71 @@ func Check(doc []byte, maxDepth int) (topKeys []string, err error) {
 			markValue(stack)
 		}
 	}
+}
+
+// unpairedSurrogate reports whether doc has a \u escape of a UTF-16
+// surrogate that is not part of a high-low pair. Backslashes only occur
+// inside strings in JSON, so a plain scan of the escapes is enough.
+func unpairedSurrogate(doc []byte) bool {
+	pendingHigh := false // the previous escape was a high surrogate
+	for i := 0; i < len(doc); i++ {
+		if doc[i] != '\\' {
+			if pendingHigh {
+				return true
+			}
+			continue
+		}
+		if i+1 >= len(doc) || doc[i+1] != 'u' {
+			if pendingHigh {
+				return true
+			}
+			i++ // skip the escaped character
+			continue
+		}
+		r, ok := hex4(doc[i+2:])
+		if !ok {
+			return false // not valid JSON: the decoder refuses it
+		}
+		i += 5
+		switch {
+		case 0xD800 <= r && r <= 0xDBFF:
+			if pendingHigh {
+				return true
+			}
+			pendingHigh = true
+		case 0xDC00 <= r && r <= 0xDFFF:
+			if !pendingHigh {
+				return true
+			}
+			pendingHigh = false
+		default:
+			if pendingHigh {
+				return true
+			}
+		}
+	}
+	return pendingHigh
+}
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 type frame struct {
