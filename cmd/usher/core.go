@@ -49,6 +49,10 @@ func openCore(ctx context.Context, c *config.Config, o coreOptions) (*core, erro
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	if fi, err := os.Stat(c.Data); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		o.Log.Warn("the data directory is open to other users; it holds the data key and the database",
+			"event", "config_warning", "setting", "data", "mode", fi.Mode().Perm().String())
+	}
 	st, err := openStore(ctx, c)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"time"
@@ -79,6 +80,13 @@ func open(path string, opts Options) (w, r *sql.DB, err error) {
 	// SQLite waits for a lock held by another process (a second usher
 	// command on the same file) for busy_timeout, and the driver does not
 	// stop that wait when a context ends: bound it by the operation timeout.
+	// The database holds password hashes: readable by its owner only. SQLite
+	// gives the -wal and -shm files the database file's permissions.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	f.Close()
 	busy := int64(5000)
 	if opts.Timeout > 0 {
 		busy = opts.Timeout.Milliseconds()
