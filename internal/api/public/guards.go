@@ -91,12 +91,28 @@ func (h *Handler) tenant(r *http.Request) (usher.Tenant, error) {
 	if key == "" {
 		key = r.URL.Query().Get("sbpk")
 	}
-	if key == "" || len(key) > 256 {
-		return usher.Tenant{}, errNoKey
+	if !plausibleKey(key) {
+		return usher.Tenant{}, errNoKey // no query for what no key can be
 	}
 	t, err := h.accounts.TenantByKey(r.Context(), key)
 	if usher.ErrorCode(err) == usher.NotFound {
 		return usher.Tenant{}, errNoKey
 	}
 	return t, err
+}
+
+// plausibleKey reports whether key could be a tenant public key: short, and
+// in the URL-safe alphabet keys are made of. Anything else (invalid UTF-8,
+// NUL, spaces) is refused before it reaches the database.
+func plausibleKey(key string) bool {
+	if key == "" || len(key) > 256 {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
