@@ -80,6 +80,9 @@ func common(surface string, h http.Handler, fail errorWriter, m *Metrics, access
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-ID", id)
 		w.Header().Set("Cache-Control", "no-store")
+		// Error texts may echo a query parameter (Thunder's "(User: …)"):
+		// no response is ever to be sniffed into HTML.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		sw := &statusWriter{ResponseWriter: w}
 
 		defer func() {

@@ -78,8 +78,20 @@ func (l *Limiter) Allow(w http.ResponseWriter, r *http.Request) error {
 	if l == nil {
 		return nil
 	}
-	if l.rl.OnLimit(w, r, ClientIP(r, l.trusted)) {
+	if l.rl.OnLimit(w, r, limitKey(ClientIP(r, l.trusted))) {
 		return &usher.Error{Code: errRateLimited.Code, Message: errRateLimited.Message, RetryAfter: l.window}
 	}
 	return nil
+}
+
+// limitKey is the key a client is limited under: its IPv4 address, or the
+// /64 of its IPv6 address (one host commonly holds a whole /64, so a key per
+// address would give it 2^64 budgets).
+func limitKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return ip
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }

@@ -42,6 +42,9 @@ type Route struct {
 	Guard   Guard
 	Limit   *Limiter // a per-client limit of this route, after the guard; nil for none
 	Handler HandlerFunc
+	// Exempt keeps the route out of the surface's limit (health checks,
+	// which a load balancer calls often from one address).
+	Exempt bool
 }
 
 // Renderer writes an error response: status and code are decided by the
@@ -92,9 +95,11 @@ func (s Surface) Handler(log *slog.Logger, m *Metrics, accessLog bool) (http.Han
 // limit, then the handler; any error is rendered.
 func (s Surface) route(rt Route, fail errorWriter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.Limit.Allow(w, r); err != nil {
-			fail.write(w, r, err)
-			return
+		if !rt.Exempt {
+			if err := s.Limit.Allow(w, r); err != nil {
+				fail.write(w, r, err)
+				return
+			}
 		}
 		admitted, err := rt.Guard.Check(w, r)
 		if err == nil {

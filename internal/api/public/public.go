@@ -54,7 +54,7 @@ func (h *Handler) Routes() []api.Route {
 		{Pattern: "GET /.well-known/jwks.json", Guard: api.Open, Handler: h.keys},
 		{Pattern: "GET /verify", Guard: api.Open, Handler: h.verify},
 		{Pattern: "GET /verify/success", Guard: api.Open, Handler: api.SuccessPage},
-		{Pattern: "GET /healthz", Guard: api.Open, Handler: func(w http.ResponseWriter, r *http.Request) error {
+		{Pattern: "GET /healthz", Guard: api.Open, Exempt: true, Handler: func(w http.ResponseWriter, r *http.Request) error {
 			api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 			return nil
 		}},
