@@ -13,6 +13,10 @@ import (
 // unknown code, or unknown email.
 var errCode = usher.Errorf(usher.InvalidCode, "The code is invalid or has expired.")
 
+// nobody is a user ID that no user has (IDs are UUIDv7s: never the nil
+// UUID), for running a known user's work on behalf of an unknown one.
+const nobody = "00000000-0000-0000-0000-000000000000"
+
 // resetWindow is the window of the per-address reset email limit.
 const resetWindow = time.Hour
 
@@ -98,11 +102,14 @@ func (s *Service) ResetPassword(ctx context.Context, tenantID, email, code, pw s
 		return errCode
 	}
 	u, err := s.c.Store.UserByEmail(ctx, tenantID, key)
-	if usher.ErrorCode(err) == usher.NotFound {
-		return errCode
-	}
-	if err != nil {
+	if err != nil && usher.ErrorCode(err) != usher.NotFound {
 		return err
+	}
+	known := err == nil
+	if !known {
+		// An unknown address runs the same work as a known one without a
+		// live code, so the answer's timing tells nothing.
+		u.ID, u.TenantID = nobody, tenantID
 	}
 	want := token.HashCode(string(usher.ResetCode), u.ID, code)
 
@@ -134,7 +141,9 @@ func (s *Service) ResetPassword(ctx context.Context, tenantID, email, code, pw s
 		return err
 	}
 	if !valid {
-		s.c.Log.InfoContext(ctx, "reset refused", "event", "reset_failed", "user_id", u.ID)
+		if known {
+			s.c.Log.InfoContext(ctx, "reset refused", "event", "reset_failed", "user_id", u.ID)
+		}
 		return errCode
 	}
 	hash, err := s.hash(ctx, pw)
