@@ -144,14 +144,20 @@ func (m *Main) listen() error {
 	if err != nil {
 		return err
 	}
-	m.backend = &server.Listener{Name: "backend", Addr: c.BackendAddr, TLS: tlsConfig}
-	m.public = &server.Listener{Name: "public", Addr: c.PublicAddr}
+	proxies, _ := c.Proxies() // checked by Validate
+	caps := server.Caps{Total: c.MaxConns, PerIP: c.MaxConnsPerIP, Trust: proxies}
+	m.backend = &server.Listener{Name: "backend", Addr: c.BackendAddr, TLS: tlsConfig, Caps: caps}
+	m.public = &server.Listener{Name: "public", Addr: c.PublicAddr, Caps: caps}
 	if c.ThunderAddr != "" {
-		m.thunder = &server.Listener{Name: "thunder", Addr: c.ThunderAddr}
+		m.thunder = &server.Listener{Name: "thunder", Addr: c.ThunderAddr, Caps: caps}
 	}
 	timeouts := server.Timeouts{ReadHeader: c.ReadHeaderTimeout, Read: c.ReadTimeout, Write: c.WriteTimeout, Idle: c.IdleTimeout}
 	for _, l := range m.listeners() {
-		if err := l.Listen(timeouts, m.Log); err != nil {
+		t := timeouts
+		if l == m.public {
+			t.Idle = c.PublicIdleTimeout
+		}
+		if err := l.Listen(t, m.Log); err != nil {
 			return err
 		}
 	}

@@ -70,6 +70,11 @@ func (e errorWriter) write(w http.ResponseWriter, r *http.Request, err error) {
 	case status >= 500:
 		e.log.WarnContext(ctx, "request refused", "event", string(code), "error", err)
 	}
+	if status == http.StatusTooManyRequests {
+		// A client over its limit gives its connection back: one that
+		// keeps many alive cannot hold them while it is refused.
+		w.Header().Set("Connection", "close")
+	}
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		if w.Header().Get("Retry-After") == "" {
 			secs := int(math.Ceil(usher.RetryAfter(err).Seconds()))

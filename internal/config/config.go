@@ -55,7 +55,10 @@ type Config struct {
 	ReadHeaderTimeout time.Duration `name:"http-read-header-timeout" default:"5s" help:"Time to read request headers."`
 	ReadTimeout       time.Duration `name:"http-read-timeout" default:"30s" help:"Time to read a whole request."`
 	WriteTimeout      time.Duration `name:"http-write-timeout" default:"30s" help:"Time to write a response."`
-	IdleTimeout       time.Duration `name:"http-idle-timeout" default:"120s" help:"Time a keep-alive connection may idle."`
+	IdleTimeout       time.Duration `name:"http-idle-timeout" default:"120s" help:"Time a keep-alive connection to the backend and Thunder listeners may idle."`
+	PublicIdleTimeout time.Duration `name:"public-idle-timeout" default:"30s" help:"Time a keep-alive connection to the public listener (the internet's side) may idle."`
+	MaxConns          int           `name:"max-conns" default:"4096" help:"Open connections per listener; a connection over the cap is closed at once (0: no cap)."`
+	MaxConnsPerIP     int           `name:"max-conns-per-ip" default:"128" help:"Open connections per client address (an IPv6 /64 counts as one) per listener, trusted proxies excepted; a connection over the cap is closed at once (0: no cap)."`
 	ShutdownTimeout   time.Duration `name:"shutdown-timeout" default:"20s" help:"Time in-flight requests get to finish on SIGTERM."`
 
 	PublicURL      string        `name:"public-url" placeholder:"URL" help:"Base URL of the public surface as users reach it; links in emails are built from it (default: http:// + public-addr)."`
@@ -119,6 +122,14 @@ func (c *Config) Validate() error {
 	}
 	if c.DBMaxIdle < 0 || c.DBMaxIdle > c.DBMaxOpen {
 		bad("db-max-idle", "must be between 0 and db-max-open")
+	}
+	for name, v := range map[string]int{"max-conns": c.MaxConns, "max-conns-per-ip": c.MaxConnsPerIP} {
+		if v < 0 {
+			bad(name, "must not be negative")
+		}
+	}
+	if c.PublicIdleTimeout <= 0 {
+		bad("public-idle-timeout", "must be positive")
 	}
 	if c.DBConnMaxLifetime < 0 {
 		bad("db-conn-max-lifetime", "must not be negative")

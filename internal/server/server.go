@@ -66,6 +66,7 @@ type Listener struct {
 	Addr    string       // as configured; ":0" picks a free port
 	TLS     *tls.Config  // nil for plain HTTP
 	Handler http.Handler // may be set after Listen, before Serve
+	Caps    Caps         // bounds on open connections
 
 	srv *http.Server
 	ln  net.Listener
@@ -78,7 +79,7 @@ func (l *Listener) Listen(t Timeouts, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("server: %s listener: %w", l.Name, err)
 	}
-	l.ln = ln
+	l.ln = newCapListener(ln, l.Name, l.Caps, log)
 	l.srv = &http.Server{
 		Handler:           l.Handler,
 		TLSConfig:         l.TLS,
