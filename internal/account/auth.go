@@ -59,7 +59,10 @@ func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string
 	if err != nil {
 		return "", err
 	}
-	v, err := s.verify(ctx, u, pw)
+	a, err := s.try(ctx, u, pw)
+	if usher.ErrorCode(err) == usher.NotFound {
+		return "", errLogin // deleted meanwhile
+	}
 	if err != nil {
 		return "", err
 	}
@@ -73,10 +76,14 @@ func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string
 		if err != nil {
 			return err
 		}
-		if cur.EmailKey != key {
-			return nil // the address moved away meanwhile
+		if cur.EmailKey != key { // the address moved away meanwhile
+			if a.v.match {
+				s.unreserve(&cur)
+				return tx.UpdateUser(ctx, &cur)
+			}
+			return nil
 		}
-		if ok, err = s.record(ctx, tx, &cur, v); err != nil || !ok {
+		if ok, err = s.record(ctx, tx, &cur, a); err != nil || !ok {
 			return err
 		}
 		sess = s.newSession(cur)

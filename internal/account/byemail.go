@@ -65,29 +65,34 @@ func (s *Service) guarded(ctx context.Context, tenantID string, a Access,
 	if err != nil {
 		return Record{}, err
 	}
-	var v verified
+	var at attempt
 	if a.Check {
-		if v, err = s.verify(ctx, u, a.Password); err != nil {
+		if at, err = s.try(ctx, u, a.Password); err != nil {
 			return Record{}, err
 		}
 	}
-	if prep != nil && (!a.Check || v.match) {
+	if prep != nil && (!a.Check || at.v.match) {
 		if err := prep(u); err != nil {
-			return Record{}, err
+			return Record{}, s.settle(ctx, u, at, err)
 		}
 	}
 	var rec Record
-	refused := false
+	refused, moved := false, false
 	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		cur, err := tx.LockUser(ctx, tenantID, u.ID)
 		if err != nil {
 			return err
 		}
-		if cur.EmailKey != key {
-			return errNotFound // the address moved away meanwhile
+		if cur.EmailKey != key { // the address moved away meanwhile
+			moved = true
+			if a.Check && at.v.match {
+				s.unreserve(&cur)
+				return tx.UpdateUser(ctx, &cur)
+			}
+			return nil
 		}
 		if a.Check {
-			ok, err := s.record(ctx, tx, &cur, v)
+			ok, err := s.record(ctx, tx, &cur, at)
 			if err != nil {
 				return err
 			}
@@ -105,13 +110,37 @@ func (s *Service) guarded(ctx context.Context, tenantID string, a Access,
 		}
 		return act(ctx, tx, &rec)
 	})
-	if err != nil {
-		return Record{}, err
-	}
-	if refused {
+	switch {
+	case err != nil:
+		return Record{}, s.settle(ctx, u, at, err)
+	case moved:
+		return Record{}, errNotFound
+	case refused:
 		return Record{}, errCredentials
 	}
 	return rec, nil
+}
+
+// settle records a checked attempt whose call failed after the check (the
+// change was refused, or the transaction rolled back), so that a right
+// password does not stay counted as the failure its reservation assumed.
+// It returns the call's error.
+func (s *Service) settle(ctx context.Context, u usher.User, at attempt, callErr error) error {
+	if !at.v.match || s.c.Lockout.Max == 0 {
+		return callErr
+	}
+	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		cur, err := tx.LockUser(ctx, u.TenantID, u.ID)
+		if err != nil {
+			return err
+		}
+		_, err = s.record(ctx, tx, &cur, at)
+		return err
+	})
+	if err != nil && usher.ErrorCode(err) != usher.NotFound {
+		s.c.Log.WarnContext(ctx, "settling a password check failed", "event", "check_settle_failed", "user_id", u.ID, "error", err)
+	}
+	return callErr
 }
 
 // ReadUser returns the user named by a.

@@ -17,14 +17,14 @@ type verified struct {
 }
 
 // verify checks pw against u's hash in the hashing pool and, when it
-// matches an outdated hash, rehashes it.
+// matches an outdated hash of an enabled user, rehashes it.
 func (s *Service) verify(ctx context.Context, u usher.User, pw string) (verified, error) {
 	match, rehash, err := s.c.Hasher.Verify(ctx, pw, u.Hash)
 	if err != nil {
 		return verified{}, hashErr(err)
 	}
 	v := verified{against: u.Hash, match: match}
-	if match && rehash && u.Enabled && !s.locked(u, s.c.Now().UTC()) {
+	if match && rehash && u.Enabled {
 		if v.newHash, err = s.hash(ctx, pw); err != nil {
 			v.newHash = "" // keep the old hash; the check itself succeeded
 			s.c.Log.WarnContext(ctx, "rehash skipped", "event", "rehash_failed", "user_id", u.ID, "error", err)
@@ -33,50 +33,95 @@ func (s *Service) verify(ctx context.Context, u usher.User, pw string) (verified
 	return v, nil
 }
 
-// record decides a verified password check on cur, the user as locked in
-// tx, and records it for lockout: one write whatever the outcome. The check
-// succeeds when the password matched the hash cur still has, cur is
-// enabled and not locked out. On success cur's count is cleared and an
-// outdated hash replaced (cur shows the hash as stored).
-func (s *Service) record(ctx context.Context, tx Tx, cur *usher.User, v verified) (ok bool, err error) {
-	now := s.c.Now().UTC()
-	windowStart := now.Add(-s.c.Lockout.Window)
-	locked := s.locked(*cur, now)
-	// A password verified against a hash the user no longer has proves
-	// nothing about the current one: refuse, without counting a guess.
-	stale := cur.Hash != v.against
-	ok = v.match && cur.Enabled && !locked && !stale
-	// A right password on a locked account counts as a failure: clearing
-	// the counter would lift the lock after one guess.
-	failed := !stale && (!v.match || locked)
+// attempt is a password check in progress: reserved, then verified.
+type attempt struct {
+	v      verified
+	locked bool // refused unverified: the account is locked out
+}
 
-	switch {
-	case ok && v.newHash != "":
-		setHash(cur, v.newHash)
-		err = tx.UpdateUser(ctx, cur)
-	case stale:
-		err = tx.RecordCheck(ctx, cur.TenantID, cur.ID, false, now, windowStart)
-		cur.FailedChecks, cur.FailedSince = 0, time.Time{}
-	default:
-		err = tx.RecordCheck(ctx, cur.TenantID, cur.ID, failed, now, windowStart)
-		if !failed {
-			cur.FailedChecks, cur.FailedSince = 0, time.Time{}
+// try reserves an attempt on u, then verifies pw. The reservation counts
+// the attempt as a failure, in a transaction of its own, before any hashing:
+// attempts on one account queue on its row there, so however many arrive at
+// once, at most Lockout.Max are verified within a window; the rest find the
+// account locked and are refused unverified (after a dummy verification,
+// so a locked account answers in the same time). The transaction that
+// records the outcome clears the count on a right password.
+func (s *Service) try(ctx context.Context, u usher.User, pw string) (attempt, error) {
+	if s.c.Lockout.Max > 0 {
+		locked := false
+		err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+			cur, err := tx.LockUser(ctx, u.TenantID, u.ID)
+			if err != nil {
+				return err
+			}
+			now := s.c.Now().UTC()
+			if locked = s.locked(cur, now); locked {
+				return nil
+			}
+			return tx.RecordCheck(ctx, cur.TenantID, cur.ID, true, now, now.Add(-s.c.Lockout.Window))
+		})
+		if err != nil {
+			return attempt{}, err
+		}
+		if locked {
+			if err := s.c.Hasher.DummyVerify(ctx, pw); err != nil {
+				return attempt{}, hashErr(err)
+			}
+			s.c.Log.InfoContext(ctx, "password check refused", "event", "login_failed", "user_id", u.ID, "reason", "locked")
+			return attempt{locked: true}, nil
 		}
 	}
-	if err != nil {
+	v, err := s.verify(ctx, u, pw)
+	return attempt{v: v}, err
+}
+
+// record decides an attempt on cur, the user as locked in tx, with one
+// write whatever the outcome. The check succeeds when the password matched
+// the hash cur still has and cur is enabled. A right password clears the
+// failure count (and an outdated hash is replaced: cur shows the hash as
+// stored); a wrong one was counted by its reservation, and the row is
+// written back as it is, so that both cost the same.
+func (s *Service) record(ctx context.Context, tx Tx, cur *usher.User, a attempt) (ok bool, err error) {
+	if a.locked {
+		return false, nil
+	}
+	v := a.v
+	// A password verified against a hash the user no longer has proves
+	// nothing about the current one: refused, and (when it was right for
+	// the old one) not counted.
+	stale := cur.Hash != v.against
+	match := v.match && !stale
+	switch {
+	case match:
+		cur.FailedChecks, cur.FailedSince = 0, time.Time{}
+		if cur.Enabled && v.newHash != "" {
+			cur.Hash = v.newHash
+		}
+	case v.match:
+		s.unreserve(cur)
+	}
+	if err := tx.UpdateUser(ctx, cur); err != nil {
 		return false, err
 	}
 	switch {
-	case failed && !v.match:
+	case !v.match:
 		s.c.Log.InfoContext(ctx, "password check failed", "event", "login_failed", "user_id", cur.ID, "reason", "wrong_password")
-	case !ok && locked:
-		s.c.Log.InfoContext(ctx, "password check refused", "event", "login_failed", "user_id", cur.ID, "reason", "locked")
-	case !ok && stale:
+	case stale:
 		s.c.Log.InfoContext(ctx, "password check refused", "event", "login_failed", "user_id", cur.ID, "reason", "password_changed")
-	case !ok:
+	case !cur.Enabled:
 		s.c.Log.InfoContext(ctx, "password check refused", "event", "login_failed", "user_id", cur.ID, "reason", "disabled")
 	}
-	return ok, nil
+	return match && cur.Enabled, nil
+}
+
+// unreserve takes back the failure that an attempt's reservation counted
+// on cur, for an attempt that turns out not to be a wrong guess.
+func (s *Service) unreserve(cur *usher.User) {
+	if s.c.Lockout.Max > 0 && cur.FailedChecks > 0 {
+		if cur.FailedChecks--; cur.FailedChecks == 0 {
+			cur.FailedSince = time.Time{}
+		}
+	}
 }
 
 // locked reports whether u is locked out at now.
@@ -99,7 +144,7 @@ func (s *Service) CheckPassword(ctx context.Context, tenantID, id, pw string) (b
 	if err != nil {
 		return false, err
 	}
-	v, err := s.verify(ctx, u, pw)
+	a, err := s.try(ctx, u, pw)
 	if err != nil {
 		return false, err
 	}
@@ -109,7 +154,7 @@ func (s *Service) CheckPassword(ctx context.Context, tenantID, id, pw string) (b
 		if err != nil {
 			return err
 		}
-		ok, err = s.record(ctx, tx, &cur, v)
+		ok, err = s.record(ctx, tx, &cur, a)
 		return err
 	})
 	return ok, err
