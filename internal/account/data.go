@@ -3,6 +3,7 @@ package account
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 
 	"github.com/usherhq/usher/internal/strictjson"
 	"github.com/usherhq/usher/internal/usher"
@@ -13,6 +14,18 @@ const (
 	MaxDataBytes = 64 << 10
 	MaxDataDepth = 32
 )
+
+// reservedKeys are the top-level names of a user's own fields on the
+// surfaces that put custom data beside them (Thunder's user JSON), lower
+// case.
+var reservedKeys = map[string]bool{"email": true, "password": true, "creationtime": true, "lastupdatetime": true}
+
+// IsReservedKey reports whether k names a user field in any letter case:
+// custom data may not use it, or a user read on one surface and written
+// back on another would carry two fields of one name.
+func IsReservedKey(k string) bool {
+	return len(k) <= len("lastupdatetime") && reservedKeys[strings.ToLower(k)]
+}
 
 // NormalizeData validates custom data (a JSON object, at most MaxDataBytes
 // encoded, nested at most MaxDataDepth deep, no duplicate or case-variant
@@ -25,8 +38,14 @@ func NormalizeData(raw json.RawMessage) (json.RawMessage, error) {
 	if raw[0] != '{' {
 		return nil, usher.Errorf(usher.InvalidData, "Data must be a JSON object.")
 	}
-	if _, err := strictjson.Check(raw, MaxDataDepth); err != nil {
+	keys, err := strictjson.Check(raw, MaxDataDepth)
+	if err != nil {
 		return nil, usher.Wrap(usher.InvalidData, "Data is not acceptable: "+err.Error(), nil)
+	}
+	for _, k := range keys {
+		if IsReservedKey(k) {
+			return nil, usher.Errorf(usher.InvalidData, "Data key %q is reserved: it names a field of the user.", k)
+		}
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(raw))

@@ -127,3 +127,17 @@ func FuzzNormalizeData(f *testing.F) {
 		}
 	})
 }
+
+func TestNormalizeDataRefusesReservedKeys(t *testing.T) {
+	for _, k := range []string{"email", "Email", "PASSWORD", "password", "creationTime", "CreationTime", "lastUpdateTime", "lastupdatetime"} {
+		_, err := account.NormalizeData([]byte(`{"` + k + `":1}`))
+		if got := usher.ErrorCode(err); got != usher.InvalidData {
+			t.Errorf("data with top-level key %q: got %v, want %s", k, err, usher.InvalidData)
+		}
+	}
+	for _, raw := range []string{`{"emails":1}`, `{"password_hint":"x"}`, `{"nested":{"password":1,"Email":2}}`} {
+		if _, err := account.NormalizeData([]byte(raw)); err != nil {
+			t.Errorf("NormalizeData(%s): %v, want it accepted", raw, err)
+		}
+	}
+}

@@ -25,8 +25,8 @@ func render(w http.ResponseWriter, status int, rec account.Record) error {
 	}
 	b.WriteString(`},"password":`)
 	writeString(&b, rec.Hash)
-	// Custom data written on another surface may use a reserved name; such
-	// a key is left out here rather than shadow Thunder's own fields.
+	// Data stored before reserved names were refused may hold one (in any
+	// case); such a key is left out rather than shadow Thunder's fields.
 	dec := json.NewDecoder(bytes.NewReader(rec.Data))
 	if _, err := dec.Token(); err == nil {
 		for dec.More() {
@@ -39,7 +39,7 @@ func render(w http.ResponseWriter, status int, rec account.Record) error {
 				break
 			}
 			k := kt.(string)
-			if reserved[k] {
+			if account.IsReservedKey(k) {
 				continue
 			}
 			b.WriteByte(',')
