@@ -54,7 +54,11 @@ func (s *Service) issueVerification(ctx context.Context, tx Tx, u usher.User) (s
 	if err != nil {
 		return "", err
 	}
-	return tok, s.enqueue(ctx, tx, u, usher.MailVerify, usher.MailParams{Email: u.Email, Token: tok})
+	p := usher.MailParams{Email: u.Email, Token: tok}
+	if u.TenantID != usher.DefaultTenantID {
+		p.Tenant = u.TenantID // the link must find the user in its tenant
+	}
+	return tok, s.enqueue(ctx, tx, u, usher.MailVerify, p)
 }
 
 // liveToken returns u's live verification token, or "" when it has none

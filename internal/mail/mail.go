@@ -101,9 +101,13 @@ type data struct {
 	LinkTTL string
 }
 
-// VerifyLink returns the email verification link for an address and token.
-func (t *Templates) VerifyLink(email, tok string) string {
+// VerifyLink returns the email verification link for an address and token,
+// and the tenant of the user when it is not the default one.
+func (t *Templates) VerifyLink(email, tok, tenant string) string {
 	q := url.Values{"email": {email}, "token": {tok}, "response_type": {"html"}}
+	if tenant != "" {
+		q.Set("tenant", tenant)
+	}
 	return t.publicURL + "/verify?" + q.Encode()
 }
 
@@ -115,7 +119,7 @@ func (t *Templates) Render(kind, to string, p usher.MailParams) (Email, error) {
 	}
 	d := data{Email: p.Email, Code: p.Code, CodeTTL: human(t.codeTTL), LinkTTL: human(t.linkTTL)}
 	if p.Token != "" {
-		d.Link = t.VerifyLink(p.Email, p.Token)
+		d.Link = t.VerifyLink(p.Email, p.Token, p.Tenant)
 	}
 	var s, txt, html bytes.Buffer
 	if err := subj.Execute(&s, d); err != nil {

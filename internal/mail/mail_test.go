@@ -26,6 +26,8 @@ func TestDefaultTemplates(t *testing.T) {
 		{usher.MailPasswordChanged, "Your password was changed", usher.MailParams{Email: "a@x.com"}, []string{"a@x.com"}},
 		{usher.MailVerify, "Account Verification", usher.MailParams{Email: "a+b@x.com", Token: "tok_1"},
 			[]string{"https://auth.example.com/verify?email=a%2Bb%40x.com", "token=tok_1", "response_type=html", "24 hours"}},
+		{usher.MailVerify, "Account Verification", usher.MailParams{Email: "t@x.com", Token: "tok_2", Tenant: "0199f5d2-7c41-7b8e-9a53-0e4f5d6c7b8a"},
+			[]string{"tenant=0199f5d2-7c41-7b8e-9a53-0e4f5d6c7b8a", "token=tok_2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind, func(t *testing.T) {

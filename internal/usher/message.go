@@ -26,6 +26,8 @@ type MailParams struct {
 	Email string `json:"email"`
 	Code  string `json:"code,omitempty"`  // password reset code
 	Token string `json:"token,omitempty"` // email verification token
+	// Tenant names the user's tenant in links, when it is not the default.
+	Tenant string `json:"tenant,omitempty"`
 }
 
 // Sealer encrypts small values at rest, each bound to a context label that

@@ -146,14 +146,26 @@ func (h *Handler) reset(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// verify is the link in verification emails. Without a tenant key it works
-// in the default tenant, the one verification emails are sent for.
+// verify is the link in verification emails. It works in the tenant the
+// link names (links name tenants other than the default one).
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if q.Get("email") == "" || q.Get("token") == "" {
 		return usher.Errorf(usher.Invalid, "The email and token query parameters are required.")
 	}
-	rec, err := h.accounts.VerifyEmail(r.Context(), h.tenantID, q.Get("email"), q.Get("token"))
+	tenantID := h.tenantID
+	if t := q.Get("tenant"); t != "" {
+		if !usher.ValidID(t) {
+			return errVerifyToken
+		}
+		tenantID = t
+	}
+	rec, err := h.accounts.VerifyEmail(r.Context(), tenantID, q.Get("email"), q.Get("token"))
+	if usher.ErrorCode(err) == usher.NotFound {
+		// An unknown address is answered as a wrong token: the link must not
+		// tell who has an account.
+		return errVerifyToken
+	}
 	if err != nil {
 		return err
 	}
@@ -164,6 +176,8 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	api.WriteJSON(w, http.StatusOK, api.UserOf(rec.User))
 	return nil
 }
+
+var errVerifyToken = usher.Errorf(usher.InvalidCode, "Incorrect verification token.")
 
 func (h *Handler) keys(w http.ResponseWriter, r *http.Request) error {
 	b, err := h.jwks()
