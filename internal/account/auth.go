@@ -3,7 +3,9 @@ package account
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"strconv"
 	"time"
 
 	"github.com/usherhq/usher/internal/token"
@@ -106,8 +108,12 @@ func (s *Service) unknownLogin(ctx context.Context, tenantID, key, pw string) er
 		return hashErr(err)
 	}
 	now := s.c.Now().UTC()
+	// The write lands in one of a fixed set of counters, so a stream of
+	// made-up addresses cannot grow the table.
+	sum := sha256.Sum256([]byte(tenantID + "\x00" + key))
+	bucket := "login-unknown:" + strconv.Itoa(int(binary.BigEndian.Uint16(sum[:]))%unknownBuckets)
 	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		_, err := tx.Count(ctx, counterKey("login", tenantID, key), now, now.Add(-s.c.Lockout.Window))
+		_, err := tx.Count(ctx, bucket, now, now.Add(-s.c.Lockout.Window))
 		return err
 	})
 	if err != nil {
@@ -116,6 +122,10 @@ func (s *Service) unknownLogin(ctx context.Context, tenantID, key, pw string) er
 	s.c.Log.InfoContext(ctx, "login failed", "event", "login_failed", "reason", "unknown_email")
 	return errLogin
 }
+
+// unknownBuckets is how many counter rows logins for unknown addresses
+// write to.
+const unknownBuckets = 1024
 
 // counterKey names a per-address counter without storing the address.
 func counterKey(kind, tenantID, emailKey string) string {
