@@ -29,6 +29,8 @@ var allowed = map[string][]string{
 	"datakey":    {"internal/token"},
 	"account": {"internal/usher", "internal/password", "internal/token", "internal/strictjson",
 		"golang.org/x/net/idna", "golang.org/x/text/"},
+	"account/accounttest": {"internal/usher", "internal/account", "internal/password", "internal/token",
+		"internal/store", "internal/store/sqlite"},
 	"store":                 {"internal/usher", "internal/account"},
 	"store/sqlite":          {"internal/store", "github.com/pressly/goose/v3", "modernc.org/sqlite"},
 	"store/postgres":        {"internal/store", "github.com/pressly/goose/v3", "github.com/jackc/pgx/v5"},
