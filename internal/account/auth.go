@@ -71,6 +71,7 @@ func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string
 	var sess usher.Session
 	ok := false
 	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		ok, sess = false, usher.Session{} // afresh: a lost conflict runs this again
 		cur, err := tx.LockUser(ctx, tenantID, u.ID)
 		if usher.ErrorCode(err) == usher.NotFound {
 			return nil // deleted meanwhile
@@ -78,12 +79,8 @@ func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string
 		if err != nil {
 			return err
 		}
-		if cur.EmailKey != key { // the address moved away meanwhile
-			if a.v.match {
-				s.unreserve(&cur)
-				return tx.UpdateUser(ctx, &cur)
-			}
-			return nil
+		if cur.EmailKey != key {
+			return nil // the address moved away meanwhile
 		}
 		if ok, err = s.record(ctx, tx, &cur, a); err != nil || !ok {
 			return err

@@ -79,16 +79,13 @@ func (s *Service) guarded(ctx context.Context, tenantID string, a Access,
 	var rec Record
 	refused, moved := false, false
 	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		rec, refused, moved = Record{}, false, false // afresh: a lost conflict runs this again
 		cur, err := tx.LockUser(ctx, tenantID, u.ID)
 		if err != nil {
 			return err
 		}
-		if cur.EmailKey != key { // the address moved away meanwhile
-			moved = true
-			if a.Check && at.v.match {
-				s.unreserve(&cur)
-				return tx.UpdateUser(ctx, &cur)
-			}
+		if cur.EmailKey != key {
+			moved = true // the address moved away meanwhile
 			return nil
 		}
 		if a.Check {

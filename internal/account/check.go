@@ -47,6 +47,7 @@ type attempt struct {
 // so a locked account answers in the same time). The transaction that
 // records the outcome clears the count on a right password.
 func (s *Service) try(ctx context.Context, u usher.User, pw string) (attempt, error) {
+	var a attempt
 	if s.c.Lockout.Max > 0 {
 		locked := false
 		err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
@@ -71,8 +72,9 @@ func (s *Service) try(ctx context.Context, u usher.User, pw string) (attempt, er
 			return attempt{locked: true}, nil
 		}
 	}
-	v, err := s.verify(ctx, u, pw)
-	return attempt{v: v}, err
+	var err error
+	a.v, err = s.verify(ctx, u, pw)
+	return a, err
 }
 
 // record decides an attempt on cur, the user as locked in tx, with one
@@ -87,18 +89,16 @@ func (s *Service) record(ctx context.Context, tx Tx, cur *usher.User, a attempt)
 	}
 	v := a.v
 	// A password verified against a hash the user no longer has proves
-	// nothing about the current one: refused, and (when it was right for
-	// the old one) not counted.
+	// nothing about the current one: refused, and its reservation stays
+	// counted (taking it back could take back another attempt's failure,
+	// once a password change has reset the count).
 	stale := cur.Hash != v.against
 	match := v.match && !stale
-	switch {
-	case match:
+	if match {
 		cur.FailedChecks, cur.FailedSince = 0, time.Time{}
 		if cur.Enabled && v.newHash != "" {
 			cur.Hash = v.newHash
 		}
-	case v.match:
-		s.unreserve(cur)
 	}
 	if err := tx.UpdateUser(ctx, cur); err != nil {
 		return false, err
@@ -112,16 +112,6 @@ func (s *Service) record(ctx context.Context, tx Tx, cur *usher.User, a attempt)
 		s.c.Log.InfoContext(ctx, "password check refused", "event", "login_failed", "user_id", cur.ID, "reason", "disabled")
 	}
 	return match && cur.Enabled, nil
-}
-
-// unreserve takes back the failure that an attempt's reservation counted
-// on cur, for an attempt that turns out not to be a wrong guess.
-func (s *Service) unreserve(cur *usher.User) {
-	if s.c.Lockout.Max > 0 && cur.FailedChecks > 0 {
-		if cur.FailedChecks--; cur.FailedChecks == 0 {
-			cur.FailedSince = time.Time{}
-		}
-	}
 }
 
 // locked reports whether u is locked out at now.

@@ -31,13 +31,14 @@ func (s *Service) SendReset(ctx context.Context, tenantID, email string) error {
 		return err
 	}
 	u, err := s.c.Store.UserByEmail(ctx, tenantID, key)
-	exists := err == nil && u.Enabled
+	found := err == nil && u.Enabled
 	if err != nil && usher.ErrorCode(err) != usher.NotFound {
 		return err
 	}
 	now := s.c.Now().UTC()
-	limited := false
+	var limited, exists bool
 	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		limited, exists = false, found // afresh: a lost conflict runs this again
 		n, err := tx.Count(ctx, counterKey("reset", tenantID, key), now, now.Add(-resetWindow))
 		if err != nil {
 			return err
@@ -118,6 +119,7 @@ func (s *Service) ResetPassword(ctx context.Context, tenantID, email, code, pw s
 	// code (if it is still the same one), set the password, end sessions.
 	valid := false
 	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		valid = false // afresh: a lost conflict runs this again
 		t, err := tx.LockCode(ctx, u.ID, usher.ResetCode)
 		if usher.ErrorCode(err) == usher.NotFound {
 			return nil

@@ -67,7 +67,8 @@ type Store interface {
 	Reader
 	// Update runs fn in one write transaction, committed when fn returns
 	// nil. fn's ctx is Update's, bounded by the store's operation timeout:
-	// every Tx call in fn takes it.
+	// every Tx call in fn takes it. A transaction that lost a conflict runs
+	// fn again: fn must set every result it reports afresh on each run.
 	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

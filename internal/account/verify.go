@@ -97,6 +97,7 @@ func (s *Service) VerifyEmail(ctx context.Context, tenantID, email, tok string) 
 	var rec Record
 	refused := false
 	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		rec, refused = Record{}, false // afresh: a lost conflict runs this again
 		cur, err := tx.LockUser(ctx, tenantID, u.ID)
 		if err != nil {
 			return err
