@@ -17,8 +17,8 @@ type verdicts struct {
 }
 
 func (v *verdicts) Enabled(context.Context, slog.Level) bool { return true }
-func (v *verdicts) WithAttrs([]slog.Attr) slog.Handler      { return v }
-func (v *verdicts) WithGroup(string) slog.Handler           { return v }
+func (v *verdicts) WithAttrs([]slog.Attr) slog.Handler       { return v }
+func (v *verdicts) WithGroup(string) slog.Handler            { return v }
 func (v *verdicts) Handle(_ context.Context, r slog.Record) error {
 	r.Attrs(func(a slog.Attr) bool {
 		if a.Key == "reason" {
