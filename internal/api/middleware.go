@@ -66,6 +66,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+var (
+	noStore = []string{"no-store"}
+	noSniff = []string{"nosniff"}
+)
+
 // common applies the middleware every surface has: request id, panic
 // recovery, Cache-Control: no-store, metrics and the access log.
 func common(surface string, h http.Handler, fail errorWriter, m *Metrics, accessLog bool) http.Handler {
@@ -78,11 +83,14 @@ func common(surface string, h http.Handler, fail errorWriter, m *Metrics, access
 		}
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
 		r = r.WithContext(ctx)
-		w.Header().Set("X-Request-ID", id)
-		w.Header().Set("Cache-Control", "no-store")
+		hdr := w.Header()
+		hdr.Set("X-Request-ID", id)
+		// The fixed headers share one value slice each (no allocation per
+		// request); a handler that sets its own replaces the slice.
+		hdr["Cache-Control"] = noStore
 		// Error texts may echo a query parameter (Thunder's "(User: …)"):
 		// no response is ever to be sniffed into HTML.
-		w.Header().Set("X-Content-Type-Options", "nosniff")
+		hdr["X-Content-Type-Options"] = noSniff
 		sw := &statusWriter{ResponseWriter: w}
 
 		defer func() {
