@@ -57,6 +57,7 @@ bench-smoke:
 FUZZ_TARGETS = \
 	./internal/strictjson:FuzzCheck \
 	./internal/api:FuzzDecode \
+	./internal/api/thunder:FuzzDecodeUser \
 	./internal/account:FuzzNormalizeEmail \
 	./internal/account:FuzzNormalizeData
 

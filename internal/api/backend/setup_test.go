@@ -1,0 +1,318 @@
+package backend_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/usherhq/usher/internal/account"
+	"github.com/usherhq/usher/internal/account/accounttest"
+	"github.com/usherhq/usher/internal/api"
+	"github.com/usherhq/usher/internal/api/backend"
+	"github.com/usherhq/usher/internal/password"
+	"github.com/usherhq/usher/internal/usher"
+)
+
+// start is the injected clock's time: created_at and updated_at of every
+// user a test makes.
+var start = accounttest.Start
+
+// faultyStore answers reads of users as an unreachable database does,
+// while down is set.
+type faultyStore struct {
+	account.Store
+	down atomic.Bool
+}
+
+var errDown = usher.Wrap(usher.Unavailable, "The database is unavailable; try again shortly.", errors.New("dial tcp: connection refused"))
+
+func (s *faultyStore) UserByID(ctx context.Context, tenantID, id string) (usher.User, error) {
+	if s.down.Load() {
+		return usher.User{}, errDown
+	}
+	return s.Store.UserByID(ctx, tenantID, id)
+}
+
+func (s *faultyStore) UserByEmail(ctx context.Context, tenantID, key string) (usher.User, error) {
+	if s.down.Load() {
+		return usher.User{}, errDown
+	}
+	return s.Store.UserByEmail(ctx, tenantID, key)
+}
+
+// env is the backend surface over a real Service on a real SQLite file.
+type env struct {
+	*accounttest.Env
+	faults *faultyStore
+	pool   *password.Pool
+	h      http.Handler
+	// vars replace their names in a scenario's path, headers, body and
+	// wanted answer; setup functions add to them.
+	vars map[string]string
+}
+
+// newEnv builds the surface. A busy env's hashing pool has one slot and no
+// queue.
+func newEnv(t *testing.T, busy bool) *env {
+	t.Helper()
+	// {unknown} is a well-formed id that names no user.
+	e := &env{pool: password.NewPool(2, 64, 10*time.Second), vars: map[string]string{"{unknown}": usher.NewID(start)}}
+	if busy {
+		e.pool = password.NewPool(1, 0, 10*time.Second)
+	}
+	e.Env = accounttest.New(t, func(c *account.Config) {
+		c.Lockout.Max = 10
+		c.Hasher = password.NewHasher(accounttest.CheapHash, e.pool)
+		e.faults = &faultyStore{Store: c.Store}
+		c.Store = e.faults
+	})
+	s := api.Surface{Name: "backend", Routes: backend.New(e.Service, e.Tenant.ID).Routes()}
+	var err error
+	if e.h, err = s.Handler(slog.New(slog.DiscardHandler), nil, false); err != nil {
+		t.Fatalf("building the surface: %v", err)
+	}
+	return e
+}
+
+// holdPool takes the hashing pool's one slot until the test ends, so the
+// next hash is refused at once.
+func (e *env) holdPool(t *testing.T) {
+	t.Helper()
+	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
+	go func() {
+		done <- e.pool.Do(context.Background(), func() {
+			close(held)
+			<-release
+		})
+	}()
+	select {
+	case <-held:
+	case err := <-done:
+		t.Fatalf("holding the hashing pool: %v", err)
+	}
+	t.Cleanup(func() {
+		close(release)
+		<-done
+	})
+}
+
+// createUser creates a user and sets {id} to its id.
+func (e *env) createUser(t *testing.T, in account.NewUser) usher.User {
+	t.Helper()
+	u, err := e.Service.Create(t.Context(), e.Tenant.ID, in)
+	if err != nil {
+		t.Fatalf("Create(%q): %v", in.Email, err)
+	}
+	e.vars["{id}"] = u.ID
+	return u
+}
+
+// user reads a user back through the Service.
+func (e *env) user(t *testing.T, id string) usher.User {
+	t.Helper()
+	u, err := e.Service.User(t.Context(), e.Tenant.ID, id)
+	if err != nil {
+		t.Fatalf("User(%s): %v", id, err)
+	}
+	return u
+}
+
+// checkpw runs CheckPassword and fails the test on an error.
+func (e *env) checkpw(t *testing.T, id, pw string) bool {
+	t.Helper()
+	ok, err := e.Service.CheckPassword(t.Context(), e.Tenant.ID, id, pw)
+	if err != nil {
+		t.Fatalf("CheckPassword: %v", err)
+	}
+	return ok
+}
+
+// mail is one queued email: its kind and recipient.
+type mail struct{ Kind, To string }
+
+// mails returns the emails queued since the last call, checking that each
+// message's params carry what its kind needs.
+func (e *env) mails(t *testing.T) []mail {
+	t.Helper()
+	var out []mail
+	for _, m := range e.Mail(t) {
+		p := m.Params
+		if p.Email != m.To || m.Kind == usher.MailVerify && p.Token == "" || m.Kind == usher.MailReset && p.Code == "" {
+			t.Errorf("%s message to %s: params %+v lack what the template needs", m.Kind, m.To, p)
+		}
+		out = append(out, mail{Kind: m.Kind, To: m.To})
+	}
+	return out
+}
+
+var (
+	certOnce sync.Once
+	cert     *x509.Certificate
+	certErr  error
+)
+
+// clientCert returns a self-signed certificate, as the listener would
+// have verified it.
+func clientCert(t *testing.T) *x509.Certificate {
+	t.Helper()
+	certOnce.Do(func() {
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			certErr = err
+			return
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "backend client"},
+			NotBefore: start.Add(-time.Hour), NotAfter: start.Add(time.Hour),
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, priv)
+		if err != nil {
+			certErr = err
+			return
+		}
+		cert, certErr = x509.ParseCertificate(der)
+	})
+	if certErr != nil {
+		t.Fatalf("making the client certificate: %v", certErr)
+	}
+	return cert
+}
+
+// scenario is one request to a fresh surface and the answer it must get.
+type scenario struct {
+	name   string
+	setup  func(t *testing.T, e *env) // optional: make users, set vars
+	method string
+	path   string
+	header map[string]string
+	body   string
+	noCert bool // send the request without a verified client certificate
+	busy   bool // the hashing pool is full
+	down   bool // the database is unreachable
+
+	status int
+	// wantHeader are headers the answer must carry, with exact values.
+	wantHeader map[string]string
+	// wantBody is the exact JSON body (compared as JSON); {new} stands for
+	// the X-Object-ID of the answer. Empty with wantCode empty: no body.
+	wantBody string
+	wantCode usher.Code // the native error body's code
+	wantMail []mail     // every email queued by the request
+	// after checks state behind the surface once the answer is checked.
+	after func(t *testing.T, e *env)
+}
+
+func run(t *testing.T, tests []scenario) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, tc.busy)
+			if tc.setup != nil {
+				tc.setup(t, e)
+			}
+			e.mails(t) // what setup queued is not the request's
+			if tc.busy {
+				e.holdPool(t)
+			}
+			e.faults.down.Store(tc.down)
+			rec := e.serve(t, tc)
+			e.faults.down.Store(false)
+			e.vars["{new}"] = rec.Header().Get("X-Object-ID")
+			expand := e.expander()
+
+			if rec.Code != tc.status {
+				t.Errorf("status: got %d, want %d (body %s)", rec.Code, tc.status, rec.Body)
+			}
+			for k, v := range tc.wantHeader {
+				if got, want := rec.Header().Get(k), expand(v); got != want {
+					t.Errorf("header %s: got %q, want %q", k, got, want)
+				}
+			}
+			checkBody(t, rec, expand(tc.wantBody), tc.wantCode)
+			if diff := cmp.Diff(tc.wantMail, e.mails(t), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("emails (-want +got):\n%s", diff)
+			}
+			if tc.after != nil {
+				tc.after(t, e)
+			}
+		})
+	}
+}
+
+func (e *env) expander() func(string) string {
+	var pairs []string
+	for k, v := range e.vars {
+		pairs = append(pairs, k, v)
+	}
+	return strings.NewReplacer(pairs...).Replace
+}
+
+func (e *env) serve(t *testing.T, tc scenario) *httptest.ResponseRecorder {
+	t.Helper()
+	expand := e.expander()
+	req := httptest.NewRequestWithContext(t.Context(), tc.method, expand(tc.path), strings.NewReader(expand(tc.body)))
+	for k, v := range tc.header {
+		req.Header.Set(k, expand(v))
+	}
+	if !tc.noCert {
+		req.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{clientCert(t)}}}
+	}
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	return rec
+}
+
+// checkBody compares the body as JSON with want, or checks that it is a
+// native error of code, or that it is empty.
+func checkBody(t *testing.T, rec *httptest.ResponseRecorder, want string, code usher.Code) {
+	t.Helper()
+	switch {
+	case code != "":
+		var got struct {
+			Error struct {
+				Code    usher.Code `json:"code"`
+				Message string     `json:"message"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got.Error.Code != code || got.Error.Message == "" {
+			t.Errorf("body: got %s, want a native error with code %q and a message", rec.Body, code)
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+			t.Errorf("Content-Type of an error: got %q, want application/json", ct)
+		}
+	case want == "":
+		if rec.Body.Len() != 0 {
+			t.Errorf("body: got %s, want none", rec.Body)
+		}
+	default:
+		var got, wantV any
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+			t.Fatalf("body %q is not JSON: %v", rec.Body, err)
+		}
+		if err := json.Unmarshal([]byte(want), &wantV); err != nil {
+			t.Fatalf("the wanted body %q is not JSON: %v", want, err)
+		}
+		if diff := cmp.Diff(wantV, got); diff != "" {
+			t.Errorf("body (-want +got):\n%s", diff)
+		}
+	}
+}

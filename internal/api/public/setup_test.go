@@ -1,0 +1,242 @@
+package public_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/usherhq/usher/internal/account"
+	"github.com/usherhq/usher/internal/account/accounttest"
+	"github.com/usherhq/usher/internal/api"
+	"github.com/usherhq/usher/internal/api/public"
+	"github.com/usherhq/usher/internal/password"
+	"github.com/usherhq/usher/internal/usher"
+)
+
+// faultyStore answers reads of users by email as an unreachable database
+// does, while down is set.
+type faultyStore struct {
+	account.Store
+	down atomic.Bool
+}
+
+func (s *faultyStore) UserByEmail(ctx context.Context, tenantID, key string) (usher.User, error) {
+	if s.down.Load() {
+		return usher.User{}, usher.Wrap(usher.Unavailable, "The database is unavailable; try again shortly.", errors.New("dial tcp: connection refused"))
+	}
+	return s.Store.UserByEmail(ctx, tenantID, key)
+}
+
+// env is the public surface over a real Service on a real SQLite file.
+type env struct {
+	*accounttest.Env
+	faults *faultyStore
+	pool   *password.Pool
+	h      http.Handler
+	// vars replace their names in a scenario's path, headers, body and
+	// wanted answer: {pk} is the tenant's public key; setup adds more.
+	vars map[string]string
+}
+
+// newEnv builds the surface of tc, with verification emails on
+// registration.
+func newEnv(t *testing.T, tc scenario) *env {
+	t.Helper()
+	e := &env{pool: password.NewPool(2, 64, 10*time.Second)}
+	if tc.busy {
+		e.pool = password.NewPool(1, 0, 10*time.Second) // one slot, no queue
+	}
+	e.Env = accounttest.New(t, func(c *account.Config) {
+		c.Lockout.Max = 10
+		c.Verify.OnRegister = true
+		c.Hasher = password.NewHasher(accounttest.CheapHash, e.pool)
+		e.faults = &faultyStore{Store: c.Store}
+		c.Store = e.faults
+	})
+	var limitAuth, limitAll *api.Limiter
+	if tc.limited {
+		limitAuth = api.NewLimiter(1, time.Minute, nil)
+	}
+	if tc.limitAll {
+		limitAll = api.NewLimiter(1, time.Minute, nil)
+	}
+	jwks := func() ([]byte, error) { return e.Keys.JWKS(e.Clock.Now()) }
+	s := api.Surface{Name: "public", Routes: public.New(e.Service, e.Tenant.ID, jwks, limitAuth).Routes(), Limit: limitAll}
+	var err error
+	if e.h, err = s.Handler(slog.New(slog.DiscardHandler), nil, false); err != nil {
+		t.Fatalf("building the surface: %v", err)
+	}
+	e.vars = map[string]string{"{pk}": e.Tenant.PublicKey}
+	return e
+}
+
+// holdPool takes the hashing pool's one slot until the test ends, so the
+// next hash is refused at once.
+func (e *env) holdPool(t *testing.T) {
+	t.Helper()
+	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
+	go func() {
+		done <- e.pool.Do(context.Background(), func() {
+			close(held)
+			<-release
+		})
+	}()
+	select {
+	case <-held:
+	case err := <-done:
+		t.Fatalf("holding the hashing pool: %v", err)
+	}
+	t.Cleanup(func() {
+		close(release)
+		<-done
+	})
+}
+
+// mail is one queued email: its kind and recipient.
+type mail struct{ Kind, To string }
+
+// drain returns the emails queued since the last call, and their params,
+// checking that each carries what its kind needs.
+func (e *env) drain(t *testing.T) (mails []mail, params []usher.MailParams) {
+	t.Helper()
+	for _, m := range e.Mail(t) {
+		p := m.Params
+		if p.Email != m.To || m.Kind == usher.MailVerify && p.Token == "" || m.Kind == usher.MailReset && p.Code == "" {
+			t.Errorf("%s message to %s: params %+v lack what the template needs", m.Kind, m.To, p)
+		}
+		mails = append(mails, mail{Kind: m.Kind, To: m.To})
+		params = append(params, p)
+	}
+	return mails, params
+}
+
+// scenario is one request to a fresh surface and the answer it must get.
+type scenario struct {
+	name     string
+	limited  bool                       // limit the credential routes to 1 a minute
+	limitAll bool                       // limit the whole surface to 1 a minute
+	busy     bool                       // the hashing pool is full
+	down     bool                       // the database is unreachable
+	setup    func(t *testing.T, e *env) // optional: make users, set vars
+	method   string
+	path     string
+	header   map[string]string
+	body     string
+
+	status     int
+	wantHeader map[string]string // headers the answer must carry, exact values
+	// wantBody is the exact JSON body (compared as JSON). Empty, with
+	// wantCode and check unset: no body.
+	wantBody string
+	wantCode usher.Code // the native error body's code
+	// check checks a body that cannot be written down (a token, HTML).
+	check    func(t *testing.T, e *env, rec *httptest.ResponseRecorder)
+	wantMail []mail // every email queued by the request
+	after    func(t *testing.T, e *env)
+}
+
+func run(t *testing.T, tests []scenario) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, tc)
+			if tc.setup != nil {
+				tc.setup(t, e)
+			}
+			e.drain(t) // what setup queued is not the request's
+			if tc.busy {
+				e.holdPool(t)
+			}
+			e.faults.down.Store(tc.down)
+			rec := e.do(t, tc.method, tc.path, tc.header, tc.body)
+			e.faults.down.Store(false)
+			expand := e.expander()
+
+			if rec.Code != tc.status {
+				t.Errorf("status: got %d, want %d (body %s)", rec.Code, tc.status, rec.Body)
+			}
+			for k, v := range tc.wantHeader {
+				if got, want := rec.Header().Get(k), expand(v); got != want {
+					t.Errorf("header %s: got %q, want %q", k, got, want)
+				}
+			}
+			if tc.check != nil {
+				tc.check(t, e, rec)
+			} else {
+				checkBody(t, rec, expand(tc.wantBody), tc.wantCode)
+			}
+			got, _ := e.drain(t)
+			if diff := cmp.Diff(tc.wantMail, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("emails (-want +got):\n%s", diff)
+			}
+			if tc.after != nil {
+				tc.after(t, e)
+			}
+		})
+	}
+}
+
+func (e *env) expander() func(string) string {
+	var pairs []string
+	for k, v := range e.vars {
+		pairs = append(pairs, k, v)
+	}
+	return strings.NewReplacer(pairs...).Replace
+}
+
+// do sends one request, with vars expanded, from 192.0.2.1.
+func (e *env) do(t *testing.T, method, path string, header map[string]string, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	expand := e.expander()
+	req := httptest.NewRequestWithContext(t.Context(), method, expand(path), strings.NewReader(expand(body)))
+	for k, v := range header {
+		req.Header.Set(k, expand(v))
+	}
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	return rec
+}
+
+// checkBody compares the body as JSON with want, or checks that it is a
+// native error of code, or that it is empty.
+func checkBody(t *testing.T, rec *httptest.ResponseRecorder, want string, code usher.Code) {
+	t.Helper()
+	switch {
+	case code != "":
+		var got struct {
+			Error struct {
+				Code    usher.Code `json:"code"`
+				Message string     `json:"message"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got.Error.Code != code || got.Error.Message == "" {
+			t.Errorf("body: got %s, want a native error with code %q and a message", rec.Body, code)
+		}
+	case want == "":
+		if rec.Body.Len() != 0 {
+			t.Errorf("body: got %s, want none", rec.Body)
+		}
+	default:
+		var got, wantV any
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+			t.Fatalf("body %q is not JSON: %v", rec.Body, err)
+		}
+		if err := json.Unmarshal([]byte(want), &wantV); err != nil {
+			t.Fatalf("the wanted body %q is not JSON: %v", want, err)
+		}
+		if diff := cmp.Diff(wantV, got); diff != "" {
+			t.Errorf("body (-want +got):\n%s", diff)
+		}
+	}
+}
