@@ -1,17 +1,13 @@
 package account_test
 
 import (
-	"bytes"
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/usherhq/usher/internal/account"
-	"github.com/usherhq/usher/internal/password"
+	"github.com/usherhq/usher/internal/account/accounttest"
 	"github.com/usherhq/usher/internal/store"
-	"github.com/usherhq/usher/internal/store/sqlite"
 	"github.com/usherhq/usher/internal/token"
 	"github.com/usherhq/usher/internal/usher"
 )
@@ -27,91 +23,29 @@ const (
 )
 
 // cheapParams make hashing fast enough for many rounds under -race.
-var cheapParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-
-// testClock is the injected clock: it moves only when a test says so.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// Now returns the clock's time.
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+var cheapParams = accounttest.CheapHash
 
 // mail is one message the use cases queued, opened.
-type mail struct {
-	Kind   string
-	To     string
-	Params usher.MailParams
-}
+type mail = accounttest.Mail
 
 // harness is a Service on a real SQLite file, with what tests need to look
 // behind it.
 type harness struct {
+	env   *accounttest.Env
 	svc   *account.Service
 	store *store.Store
-	box   *token.Box
-	clock *testClock
+	clock *accounttest.Clock
 	inbox []mail // drained from the outbox, not yet taken by mailTo
 }
 
-// newTestService returns a harness with the test rules: Lockout 3 in 15
-// minutes, reset codes for 30 minutes / 5 tries / 5 an hour, verification
-// tokens for 24 hours, sessions for an hour. Each option may change the
-// config before the Service is built.
+// newTestService returns a harness with accounttest's rules (lockout 3 in
+// 15 minutes, reset codes for 30 minutes / 5 tries / 5 an hour,
+// verification tokens for 24 hours, sessions for an hour); each option may
+// change the config before the Service is built.
 func newTestService(t *testing.T, opts ...func(*account.Config)) *harness {
 	t.Helper()
-	ctx := context.Background()
-	clock := &testClock{now: time.Date(2030, time.March, 4, 5, 6, 7, 0, time.UTC)}
-
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "usher.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatalf("sqlite.Open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Errorf("closing the store: %v", err)
-		}
-	})
-	_, err = st.EnsureTenant(ctx, usher.Tenant{ID: tenant, Name: "default", PublicKey: "pk_test", CreatedAt: clock.Now()})
-	if err != nil {
-		t.Fatalf("EnsureTenant: %v", err)
-	}
-	box, err := token.NewBox(bytes.Repeat([]byte{0x42}, 32))
-	if err != nil {
-		t.Fatalf("NewBox: %v", err)
-	}
-	ring := token.NewKeyring(st, box, time.Hour)
-	if err := ring.Ensure(ctx, clock.Now()); err != nil {
-		t.Fatalf("Keyring.Ensure: %v", err)
-	}
-	cfg := account.Config{
-		Store:      st,
-		Hasher:     password.NewHasher(cheapParams, password.NewPool(2, 64, 10*time.Second)),
-		Policy:     password.Policy{Min: 8, Max: 128},
-		Lockout:    account.Lockout{Max: 3, Window: 15 * time.Minute},
-		Tokens:     token.NewTokens(ring, "https://issuer.test", 100, clock.Now),
-		Box:        box,
-		SessionTTL: time.Hour,
-		Reset:      account.Reset{TTL: 30 * time.Minute, MaxTries: 5, PerHour: 5},
-		Verify:     account.Verify{TTL: 24 * time.Hour},
-		Now:        clock.Now,
-	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	return &harness{svc: account.New(cfg), store: st, box: box, clock: clock}
+	e := accounttest.New(t, opts...)
+	return &harness{env: e, svc: e.Service, store: e.Store, clock: e.Clock}
 }
 
 // createUser creates an enabled, unconfirmed user.
@@ -169,26 +103,7 @@ func wantCode(t *testing.T, what string, err error, code usher.Code) {
 // params. How params are sealed is known here and nowhere else.
 func mailTo(t *testing.T, h *harness, email string) []mail {
 	t.Helper()
-	ctx := t.Context()
-	for {
-		msgs, err := h.store.Claim(ctx, h.clock.Now(), time.Minute, 100)
-		if err != nil {
-			t.Fatalf("Claim: %v", err)
-		}
-		if len(msgs) == 0 {
-			break
-		}
-		for _, m := range msgs {
-			p, err := m.OpenParams(h.box)
-			if err != nil {
-				t.Fatalf("opening the params of message %s: %v", m.ID, err)
-			}
-			if err := h.store.MarkSent(ctx, m.ID, h.clock.Now()); err != nil {
-				t.Fatalf("MarkSent: %v", err)
-			}
-			h.inbox = append(h.inbox, mail{Kind: m.Kind, To: m.To, Params: p})
-		}
-	}
+	h.inbox = append(h.inbox, h.env.Mail(t)...)
 	var out, rest []mail
 	for _, m := range h.inbox {
 		if m.To == email {
