@@ -1,7 +1,9 @@
 // Package accounttest builds a real account.Service for the tests of the
 // use cases and of the surfaces that call them: a SQLite file in a
 // temporary directory, cheap password hashing, a fixed data key, signing
-// keys, and a clock that moves only when the test says so.
+// keys, and a clock that moves only when the test says so; on request, a
+// store whose reads of users fail (Faults) and a hashing pool the test can
+// fill (Pool).
 package accounttest
 
 import (
@@ -138,4 +140,41 @@ func (e *Env) Mail(t testing.TB) []Mail {
 			return out
 		}
 	}
+}
+
+// CheckedMail is Mail, and fails the test, without stopping it, for each
+// message whose params lack what its template needs: the recipient's
+// address, a verification message's token, a reset message's code.
+func (e *Env) CheckedMail(t testing.TB) []Mail {
+	t.Helper()
+	ms := e.Mail(t)
+	for _, m := range ms {
+		p := m.Params
+		if p.Email != m.To || m.Kind == usher.MailVerify && p.Token == "" || m.Kind == usher.MailReset && p.Code == "" {
+			t.Errorf("%s message to %s: params %+v lack what the template needs", m.Kind, m.To, p)
+		}
+	}
+	return ms
+}
+
+// Envelope is what a test usually compares of a Mail: its kind and
+// recipient.
+type Envelope struct{ Kind, To string }
+
+// Envelopes returns the envelope of each of ms, in order.
+func Envelopes(ms []Mail) []Envelope {
+	var out []Envelope
+	for _, m := range ms {
+		out = append(out, Envelope{Kind: m.Kind, To: m.To})
+	}
+	return out
+}
+
+// Params returns the params of each of ms, in order.
+func Params(ms []Mail) []usher.MailParams {
+	var out []usher.MailParams
+	for _, m := range ms {
+		out = append(out, m.Params)
+	}
+	return out
 }

@@ -1,21 +1,18 @@
 package backend_test
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,7 +23,6 @@ import (
 	"github.com/usherhq/usher/internal/account/accounttest"
 	"github.com/usherhq/usher/internal/api"
 	"github.com/usherhq/usher/internal/api/backend"
-	"github.com/usherhq/usher/internal/password"
 	"github.com/usherhq/usher/internal/usher"
 )
 
@@ -34,34 +30,11 @@ import (
 // user a test makes.
 var start = accounttest.Start
 
-// faultyStore answers reads of users as an unreachable database does,
-// while down is set.
-type faultyStore struct {
-	account.Store
-	down atomic.Bool
-}
-
-var errDown = usher.Wrap(usher.Unavailable, "The database is unavailable; try again shortly.", errors.New("dial tcp: connection refused"))
-
-func (s *faultyStore) UserByID(ctx context.Context, tenantID, id string) (usher.User, error) {
-	if s.down.Load() {
-		return usher.User{}, errDown
-	}
-	return s.Store.UserByID(ctx, tenantID, id)
-}
-
-func (s *faultyStore) UserByEmail(ctx context.Context, tenantID, key string) (usher.User, error) {
-	if s.down.Load() {
-		return usher.User{}, errDown
-	}
-	return s.Store.UserByEmail(ctx, tenantID, key)
-}
-
 // env is the backend surface over a real Service on a real SQLite file.
 type env struct {
 	*accounttest.Env
-	faults *faultyStore
-	pool   *password.Pool
+	faults accounttest.Faults
+	pool   *accounttest.Pool
 	h      http.Handler
 	// vars replace their names in a scenario's path, headers, body and
 	// wanted answer; setup functions add to them.
@@ -73,44 +46,17 @@ type env struct {
 func newEnv(t *testing.T, busy bool) *env {
 	t.Helper()
 	// {unknown} is a well-formed id that names no user.
-	e := &env{pool: password.NewPool(2, 64, 10*time.Second), vars: map[string]string{"{unknown}": usher.NewID(start)}}
+	e := &env{pool: accounttest.NewPool(2, 64), vars: map[string]string{"{unknown}": usher.NewID(start)}}
 	if busy {
-		e.pool = password.NewPool(1, 0, 10*time.Second)
+		e.pool = accounttest.NewPool(1, 0)
 	}
-	e.Env = accounttest.New(t, func(c *account.Config) {
-		c.Lockout.Max = 10
-		c.Hasher = password.NewHasher(accounttest.CheapHash, e.pool)
-		e.faults = &faultyStore{Store: c.Store}
-		c.Store = e.faults
-	})
+	e.Env = accounttest.New(t, accounttest.WithFaults(&e.faults), accounttest.WithPool(e.pool), func(c *account.Config) { c.Lockout.Max = 10 })
 	s := api.Surface{Name: "backend", Routes: backend.New(e.Service, e.Tenant.ID).Routes()}
 	var err error
 	if e.h, err = s.Handler(slog.New(slog.DiscardHandler), nil, false); err != nil {
 		t.Fatalf("building the surface: %v", err)
 	}
 	return e
-}
-
-// holdPool takes the hashing pool's one slot until the test ends, so the
-// next hash is refused at once.
-func (e *env) holdPool(t *testing.T) {
-	t.Helper()
-	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
-	go func() {
-		done <- e.pool.Do(context.Background(), func() {
-			close(held)
-			<-release
-		})
-	}()
-	select {
-	case <-held:
-	case err := <-done:
-		t.Fatalf("holding the hashing pool: %v", err)
-	}
-	t.Cleanup(func() {
-		close(release)
-		<-done
-	})
 }
 
 // createUser creates a user and sets {id} to its id.
@@ -145,21 +91,13 @@ func (e *env) checkpw(t *testing.T, id, pw string) bool {
 }
 
 // mail is one queued email: its kind and recipient.
-type mail struct{ Kind, To string }
+type mail = accounttest.Envelope
 
 // mails returns the emails queued since the last call, checking that each
 // message's params carry what its kind needs.
 func (e *env) mails(t *testing.T) []mail {
 	t.Helper()
-	var out []mail
-	for _, m := range e.Mail(t) {
-		p := m.Params
-		if p.Email != m.To || m.Kind == usher.MailVerify && p.Token == "" || m.Kind == usher.MailReset && p.Code == "" {
-			t.Errorf("%s message to %s: params %+v lack what the template needs", m.Kind, m.To, p)
-		}
-		out = append(out, mail{Kind: m.Kind, To: m.To})
-	}
-	return out
+	return accounttest.Envelopes(e.CheckedMail(t))
 }
 
 var (
@@ -231,11 +169,11 @@ func run(t *testing.T, tests []scenario) {
 			}
 			e.mails(t) // what setup queued is not the request's
 			if tc.busy {
-				e.holdPool(t)
+				e.pool.Hold(t)
 			}
-			e.faults.down.Store(tc.down)
+			e.faults.Down.Store(tc.down)
 			rec := e.serve(t, tc)
-			e.faults.down.Store(false)
+			e.faults.Down.Store(false)
 			e.vars["{new}"] = rec.Header().Get("X-Object-ID")
 			expand := e.expander()
 

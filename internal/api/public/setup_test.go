@@ -1,14 +1,11 @@
 package public_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,29 +16,14 @@ import (
 	"github.com/usherhq/usher/internal/account/accounttest"
 	"github.com/usherhq/usher/internal/api"
 	"github.com/usherhq/usher/internal/api/public"
-	"github.com/usherhq/usher/internal/password"
 	"github.com/usherhq/usher/internal/usher"
 )
-
-// faultyStore answers reads of users by email as an unreachable database
-// does, while down is set.
-type faultyStore struct {
-	account.Store
-	down atomic.Bool
-}
-
-func (s *faultyStore) UserByEmail(ctx context.Context, tenantID, key string) (usher.User, error) {
-	if s.down.Load() {
-		return usher.User{}, usher.Wrap(usher.Unavailable, "The database is unavailable; try again shortly.", errors.New("dial tcp: connection refused"))
-	}
-	return s.Store.UserByEmail(ctx, tenantID, key)
-}
 
 // env is the public surface over a real Service on a real SQLite file.
 type env struct {
 	*accounttest.Env
-	faults *faultyStore
-	pool   *password.Pool
+	faults accounttest.Faults
+	pool   *accounttest.Pool
 	h      http.Handler
 	// vars replace their names in a scenario's path, headers, body and
 	// wanted answer: {pk} is the tenant's public key; setup adds more.
@@ -52,16 +34,13 @@ type env struct {
 // registration.
 func newEnv(t *testing.T, tc scenario) *env {
 	t.Helper()
-	e := &env{pool: password.NewPool(2, 64, 10*time.Second)}
+	e := &env{pool: accounttest.NewPool(2, 64)}
 	if tc.busy {
-		e.pool = password.NewPool(1, 0, 10*time.Second) // one slot, no queue
+		e.pool = accounttest.NewPool(1, 0) // one slot, no queue
 	}
-	e.Env = accounttest.New(t, func(c *account.Config) {
+	e.Env = accounttest.New(t, accounttest.WithFaults(&e.faults), accounttest.WithPool(e.pool), func(c *account.Config) {
 		c.Lockout.Max = 10
 		c.Verify.OnRegister = true
-		c.Hasher = password.NewHasher(accounttest.CheapHash, e.pool)
-		e.faults = &faultyStore{Store: c.Store}
-		c.Store = e.faults
 	})
 	var limitAuth, limitAll *api.Limiter
 	if tc.limited {
@@ -80,44 +59,15 @@ func newEnv(t *testing.T, tc scenario) *env {
 	return e
 }
 
-// holdPool takes the hashing pool's one slot until the test ends, so the
-// next hash is refused at once.
-func (e *env) holdPool(t *testing.T) {
-	t.Helper()
-	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
-	go func() {
-		done <- e.pool.Do(context.Background(), func() {
-			close(held)
-			<-release
-		})
-	}()
-	select {
-	case <-held:
-	case err := <-done:
-		t.Fatalf("holding the hashing pool: %v", err)
-	}
-	t.Cleanup(func() {
-		close(release)
-		<-done
-	})
-}
-
 // mail is one queued email: its kind and recipient.
-type mail struct{ Kind, To string }
+type mail = accounttest.Envelope
 
 // drain returns the emails queued since the last call, and their params,
 // checking that each carries what its kind needs.
 func (e *env) drain(t *testing.T) (mails []mail, params []usher.MailParams) {
 	t.Helper()
-	for _, m := range e.Mail(t) {
-		p := m.Params
-		if p.Email != m.To || m.Kind == usher.MailVerify && p.Token == "" || m.Kind == usher.MailReset && p.Code == "" {
-			t.Errorf("%s message to %s: params %+v lack what the template needs", m.Kind, m.To, p)
-		}
-		mails = append(mails, mail{Kind: m.Kind, To: m.To})
-		params = append(params, p)
-	}
-	return mails, params
+	ms := e.CheckedMail(t)
+	return accounttest.Envelopes(ms), accounttest.Params(ms)
 }
 
 // scenario is one request to a fresh surface and the answer it must get.
@@ -156,11 +106,11 @@ func run(t *testing.T, tests []scenario) {
 			}
 			e.drain(t) // what setup queued is not the request's
 			if tc.busy {
-				e.holdPool(t)
+				e.pool.Hold(t)
 			}
-			e.faults.down.Store(tc.down)
+			e.faults.Down.Store(tc.down)
 			rec := e.do(t, tc.method, tc.path, tc.header, tc.body)
-			e.faults.down.Store(false)
+			e.faults.Down.Store(false)
 			expand := e.expander()
 
 			if rec.Code != tc.status {

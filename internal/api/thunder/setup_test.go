@@ -1,16 +1,12 @@
 package thunder_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -18,36 +14,17 @@ import (
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/account/accounttest"
 	"github.com/usherhq/usher/internal/api/thunder"
-	"github.com/usherhq/usher/internal/password"
 	"github.com/usherhq/usher/internal/usher"
 )
 
 // start is the injected clock's time.
 var start = accounttest.Start
 
-// faultyStore answers every read of a user by email as an unreachable
-// database does while down is set, and with an unexpected error while
-// broken is.
-type faultyStore struct {
-	account.Store
-	down, broken atomic.Bool
-}
-
-func (s *faultyStore) UserByEmail(ctx context.Context, tenantID, key string) (usher.User, error) {
-	switch {
-	case s.down.Load():
-		return usher.User{}, usher.Wrap(usher.Unavailable, "The database is unavailable; try again shortly.", errors.New("dial tcp: connection refused"))
-	case s.broken.Load():
-		return usher.User{}, errors.New("sqlite: disk I/O error at /var/lib/usher")
-	}
-	return s.Store.UserByEmail(ctx, tenantID, key)
-}
-
 // env is the Thunder surface over a real Service on a real SQLite file.
 type env struct {
 	*accounttest.Env
-	faults *faultyStore
-	pool   *password.Pool
+	faults accounttest.Faults
+	pool   *accounttest.Pool
 	h      http.Handler
 	// vars replace their names in a scenario's path, headers, body and
 	// wanted answer; setup functions add to them.
@@ -60,15 +37,12 @@ type env struct {
 // env's hashing pool has one slot and no queue.
 func newEnv(t *testing.T, cfg func(*thunder.Config), busy bool) *env {
 	t.Helper()
-	e := &env{pool: password.NewPool(2, 64, 10*time.Second), vars: map[string]string{}}
+	e := &env{pool: accounttest.NewPool(2, 64), vars: map[string]string{}}
 	if busy {
-		e.pool = password.NewPool(1, 0, 10*time.Second)
+		e.pool = accounttest.NewPool(1, 0)
 	}
-	e.Env = accounttest.New(t, func(c *account.Config) {
+	e.Env = accounttest.New(t, accounttest.WithFaults(&e.faults), accounttest.WithPool(e.pool), func(c *account.Config) {
 		c.Lockout.Max = 10
-		c.Hasher = password.NewHasher(accounttest.CheapHash, e.pool)
-		e.faults = &faultyStore{Store: c.Store}
-		c.Store = e.faults
 	})
 	c := thunder.Config{
 		Apps:        []thunder.App{{Name: "app", Secret: "s3cret"}},
@@ -86,45 +60,16 @@ func newEnv(t *testing.T, cfg func(*thunder.Config), busy bool) *env {
 	return e
 }
 
-// holdPool takes the hashing pool's one slot until the test ends, so the
-// next hash is refused at once.
-func (e *env) holdPool(t *testing.T) {
-	t.Helper()
-	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
-	go func() {
-		done <- e.pool.Do(context.Background(), func() {
-			close(held)
-			<-release
-		})
-	}()
-	select {
-	case <-held:
-	case err := <-done:
-		t.Fatalf("holding the hashing pool: %v", err)
-	}
-	t.Cleanup(func() {
-		close(release)
-		<-done
-	})
-}
-
 // mail is one queued email: its kind and recipient.
-type mail struct{ Kind, To string }
+type mail = accounttest.Envelope
 
 // drain returns the emails queued since the last call, and keeps their
 // params in e.sent.
 func (e *env) drain(t *testing.T) []mail {
 	t.Helper()
-	var out []mail
-	e.sent = nil
-	for _, m := range e.Mail(t) {
-		if m.Params.Email != m.To || m.Kind == usher.MailVerify && m.Params.Token == "" {
-			t.Errorf("%s message to %s: params %+v lack what the template needs", m.Kind, m.To, m.Params)
-		}
-		out = append(out, mail{Kind: m.Kind, To: m.To})
-		e.sent = append(e.sent, m.Params)
-	}
-	return out
+	ms := e.CheckedMail(t)
+	e.sent = accounttest.Params(ms)
+	return accounttest.Envelopes(ms)
 }
 
 // scenario is one request to a fresh surface and the answer it must get.
@@ -162,13 +107,13 @@ func run(t *testing.T, tests []scenario) {
 			}
 			e.drain(t) // what setup queued is not the request's
 			if tc.busy {
-				e.holdPool(t)
+				e.pool.Hold(t)
 			}
-			e.faults.down.Store(tc.down)
-			e.faults.broken.Store(tc.broken)
+			e.faults.Down.Store(tc.down)
+			e.faults.Broken.Store(tc.broken)
 			rec := e.do(t, tc.method, tc.path, tc.header, tc.body)
-			e.faults.down.Store(false)
-			e.faults.broken.Store(false)
+			e.faults.Down.Store(false)
+			e.faults.Broken.Store(false)
 			expand := e.expander()
 
 			if rec.Code != tc.status {
