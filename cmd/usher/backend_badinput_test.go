@@ -22,12 +22,9 @@ type state struct {
 
 func snapshot(t testing.TB, s *testServer, id string) state {
 	t.Helper()
-	_, user := getUser(t, s, id)
-	status, _, data := do(t, s, "GET", "/users/"+id+"/data", "", nil)
-	if status != http.StatusOK {
-		t.Fatalf("GET data: got %d, want 200", status)
-	}
-	return state{User: string(user), Data: string(data), Rows: rowCount(t, s)}
+	_, user := s.BackendAPI.getRaw(t, id)
+	data := s.BackendAPI.getData(t, id).wantStatus(t, "GET data", http.StatusOK)
+	return state{User: string(user), Data: string(data.Body), Rows: s.userCount(t)}
 }
 
 // badCase is a request that must be refused with status and code.
@@ -49,18 +46,18 @@ func runBad(t *testing.T, s *testServer, fixture string, cases []badCase) {
 			before := snapshot(t, s, fixture)
 			runs := s.Hasher.Runs()
 
-			req := newRequest(t, s, c.method, c.path, c.body, c.header)
+			req := s.BackendAPI.request(t, c.method, c.path, c.body, headers(c.header))
 			if c.chunked {
 				req.Body, req.ContentLength, req.GetBody = io.NopCloser(strings.NewReader(c.body)), -1, nil
 			}
-			status, h, body, err := send(s.Client, req)
+			r, err := send(s.Client, req)
 			if err != nil {
 				t.Fatalf("%s %s: %v", c.method, shorten(c.path), err)
 			}
-			checkCommon(t, c.method+" "+shorten(c.path), status, h, body)
-			if status != c.status {
-				t.Errorf("status: got %d, want %d; body %s", status, c.status, shorten(string(body)))
-			} else if got := errorCode(t, body); got != c.code {
+			checkCommon(t, c.method+" "+shorten(c.path), r)
+			if r.Status != c.status {
+				t.Errorf("status: got %d, want %d; body %s", r.Status, c.status, shorten(string(r.Body)))
+			} else if got := errorCode(t, r.Body); got != c.code {
 				t.Errorf("error code: got %q, want %q", got, c.code)
 			}
 			if got := s.Hasher.Runs() - runs; got != 0 {
@@ -90,10 +87,11 @@ func padded(prefix, filler, suffix string, n int) string {
 
 func TestBackendBadInputChangesNothing(t *testing.T) {
 	s := startServer(t)
-	id := createUser(t, s, mustJSON(t, map[string]any{
+	be := s.BackendAPI
+	id := be.create(t, mustJSON(t, map[string]any{
 		"email": "fixture@example.com", "password": fixturePW, "data": map[string]any{"keep": []int{1, 2, 3}},
 	}))
-	newUser(t, s, "taken@example.com", "lantern-tabby-41")
+	be.newUser(t, "taken@example.com", "lantern-tabby-41")
 
 	const mib = 1 << 20
 	var (
@@ -219,7 +217,7 @@ func TestBackendBadInputChangesNothing(t *testing.T) {
 	runBad(t, s, id, cases)
 
 	// The fixture's password survived every attempt on it.
-	if !checkpw(t, s, id, fixturePW) {
+	if !be.checkpw(t, id, fixturePW) {
 		t.Errorf("fixture password after the bad requests: got false, want true")
 	}
 }
@@ -227,35 +225,32 @@ func TestBackendBadInputChangesNothing(t *testing.T) {
 // TestBackendInputLimitsAccepted is the other side of each limit: input
 // just inside it is accepted.
 func TestBackendInputLimitsAccepted(t *testing.T) {
-	s := startServer(t)
-	id := newUser(t, s, "limits@example.com", "lantern-tabby-41")
+	be := startServer(t).BackendAPI
+	id := be.newUser(t, "limits@example.com", "lantern-tabby-41")
 	const mib = 1 << 20
 
 	// dataIs checks the data stored for the user named by X-Object-ID (a
 	// create) or by id.
-	dataIs := func(want string) func(*testing.T, http.Header, []byte) {
-		return func(t *testing.T, h http.Header, _ []byte) {
-			uid := h.Get("X-Object-ID")
+	dataIs := func(want string) func(*testing.T, response) {
+		return func(t *testing.T, r response) {
+			uid := r.Header.Get("X-Object-ID")
 			if uid == "" {
 				uid = id
 			}
-			status, _, body := do(t, s, "GET", "/users/"+uid+"/data", "", nil)
-			if status != http.StatusOK {
-				t.Fatalf("GET data: got %d, want 200", status)
-			}
-			if d := jsonDiff(body, []byte(want)); d != "" {
+			data := be.getData(t, uid).wantStatus(t, "GET data", http.StatusOK)
+			if d := jsonDiff(data.Body, []byte(want)); d != "" {
 				t.Errorf("data: %s", d)
 			}
 		}
 	}
 	// passwordIs checks that pw now logs the user in.
-	passwordIs := func(pw string) func(*testing.T, http.Header, []byte) {
-		return func(t *testing.T, h http.Header, _ []byte) {
-			uid := h.Get("X-Object-ID")
+	passwordIs := func(pw string) func(*testing.T, response) {
+		return func(t *testing.T, r response) {
+			uid := r.Header.Get("X-Object-ID")
 			if uid == "" {
 				uid = id
 			}
-			if !checkpw(t, s, uid, pw) {
+			if !be.checkpw(t, uid, pw) {
 				t.Errorf("checkpw %q: got false, want true", pw)
 			}
 		}
@@ -264,7 +259,7 @@ func TestBackendInputLimitsAccepted(t *testing.T) {
 	noType := map[string]string{"Content-Type": ""}
 	charset := map[string]string{"Content-Type": "application/json; charset=utf-8"}
 
-	runScenarios(t, s, []scenario{
+	runScenarios(t, be, []scenario{
 		{name: "create: data nested 32 deep", method: "POST", path: "/users/", body: `{"email":"deep@example.com","password":"lantern-tabby-41","data":` + nested(32) + `}`, status: 201, check: dataIs(nested(32))},
 		{name: "create: data arrays nested 32 deep", method: "POST", path: "/users/", body: `{"email":"deep2@example.com","password":"lantern-tabby-41","data":` + nestedArrays(32) + `}`, status: 201, check: dataIs(nestedArrays(32))},
 		{name: "data: nested 32 deep", method: "PUT", path: "/users/" + id + "/data", body: nested(32), status: 204, check: dataIs(nested(32))},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,15 +12,13 @@ import (
 
 // raceResult is one response of a concurrent burst.
 type raceResult struct {
-	status int
-	header http.Header
-	body   []byte
-	err    error
+	response
+	err error
 }
 
 // burst sends every request at once (each goroutine waits on one gate, so
 // they start together) and returns the responses in request order.
-func burst(s *testServer, reqs []*http.Request) []raceResult {
+func burst(be *backendClient, reqs []*http.Request) []raceResult {
 	out := make([]raceResult, len(reqs))
 	gate := make(chan struct{})
 	var wg sync.WaitGroup
@@ -29,7 +28,7 @@ func burst(s *testServer, reqs []*http.Request) []raceResult {
 			defer wg.Done()
 			<-gate
 			r := &out[i]
-			r.status, r.header, r.body, r.err = send(s.Client, req)
+			r.response, r.err = send(be.http, req)
 		}()
 	}
 	close(gate)
@@ -48,34 +47,22 @@ func checkRace(t *testing.T, res []raceResult, win int) int {
 			t.Errorf("request %d: %v", i, r.err)
 			continue
 		}
-		checkCommon(t, fmt.Sprintf("request %d", i), r.status, r.header, r.body)
-		counts[r.status]++
-		switch r.status {
+		checkCommon(t, fmt.Sprintf("request %d", i), r.response)
+		counts[r.Status]++
+		switch r.Status {
 		case win:
 			winner = i
 		case http.StatusConflict:
-			if got := errorCode(t, r.body); got != "email_taken" {
+			if got := errorCode(t, r.Body); got != "email_taken" {
 				t.Errorf("request %d: error code: got %q, want %q", i, got, "email_taken")
 			}
 		}
 	}
 	want := map[int]int{win: 1, http.StatusConflict: len(res) - 1}
-	if !mapsEqual(counts, want) {
+	if !maps.Equal(counts, want) {
 		t.Errorf("statuses: got %v, want %v", counts, want)
 	}
 	return winner
-}
-
-func mapsEqual(a, b map[int]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // raceVariants are spellings of one address that must all be one account.
@@ -85,45 +72,47 @@ var raceVariants = []string{
 
 func TestBackendConcurrentCreateOneEmail(t *testing.T) {
 	s := startServer(t)
+	be := s.BackendAPI
 	reqs := make([]*http.Request, 50)
 	for i := range reqs {
 		body := mustJSON(t, map[string]string{"email": raceVariants[i%len(raceVariants)], "password": "lantern-tabby-41"})
-		reqs[i] = newRequest(t, s, "POST", "/users/", body, nil)
+		reqs[i] = be.request(t, "POST", "/users/", body)
 	}
-	res := burst(s, reqs)
+	res := burst(be, reqs)
 	winner := checkRace(t, res, http.StatusCreated)
-	if got := rowCount(t, s); got != 1 {
+	if got := s.userCount(t); got != 1 {
 		t.Errorf("users: got %d, want 1", got)
 	}
 	if winner < 0 {
 		return
 	}
-	u, _ := getUser(t, s, res[winner].header.Get("X-Object-ID"))
+	u := be.get(t, res[winner].Header.Get("X-Object-ID"))
 	if want := strings.TrimSpace(raceVariants[winner%len(raceVariants)]); u.Email != want {
 		t.Errorf("stored email: got %q, want the winner's %q", u.Email, want)
 	}
-	if !checkpw(t, s, u.ID, "lantern-tabby-41") {
+	if !be.checkpw(t, u.ID, "lantern-tabby-41") {
 		t.Errorf("the winner's password: got false, want true")
 	}
 }
 
 func TestBackendConcurrentEmailChangeToOneAddress(t *testing.T) {
 	s := startServer(t)
+	be := s.BackendAPI
 	ids := make([]string, 50)
 	reqs := make([]*http.Request, len(ids))
 	for i := range ids {
-		ids[i] = newUser(t, s, fmt.Sprintf("mover%d@example.com", i), "lantern-tabby-41")
+		ids[i] = be.newUser(t, fmt.Sprintf("mover%d@example.com", i), "lantern-tabby-41")
 		body := mustJSON(t, map[string]string{"email": raceVariants[i%len(raceVariants)]})
-		reqs[i] = newRequest(t, s, "PUT", "/users/"+ids[i]+"/email", body, nil)
+		reqs[i] = be.request(t, "PUT", "/users/"+ids[i]+"/email", body)
 	}
-	res := burst(s, reqs)
+	res := burst(be, reqs)
 	winner := checkRace(t, res, http.StatusNoContent)
-	if got := rowCount(t, s); got != len(ids) {
+	if got := s.userCount(t); got != len(ids) {
 		t.Errorf("users: got %d, want %d", got, len(ids))
 	}
 	var holders []string
 	for i, id := range ids {
-		u, _ := getUser(t, s, id)
+		u := be.get(t, id)
 		if strings.EqualFold(strings.TrimSpace(u.Email), "race@example.com") {
 			holders = append(holders, id)
 		} else if want := fmt.Sprintf("mover%d@example.com", i); u.Email != want {

@@ -45,19 +45,14 @@ func benchDo(s *testServer, method, path, body string, want int) ([]byte, error)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := s.Client.Do(req)
+	res, err := send(s.Client, req)
 	if err != nil {
 		return nil, err
 	}
-	defer res.Body.Close()
-	got, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
+	if res.Status != want {
+		return res.Body, fmt.Errorf("%s %s: got status %d, want %d: %s", method, path, res.Status, want, res.Body)
 	}
-	if res.StatusCode != want {
-		return got, fmt.Errorf("%s %s: got status %d, want %d: %s", method, path, res.StatusCode, want, got)
-	}
-	return got, nil
+	return res.Body, nil
 }
 
 // benchCreateUsers creates n users and returns their IDs.

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/usherhq/usher/internal/api"
@@ -18,31 +17,13 @@ import (
 	"github.com/usherhq/usher/internal/usher"
 )
 
-// pubLogBuffer collects what Usher writes, safe for concurrent writers.
-type pubLogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *pubLogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *pubLogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// pubCanarySecrets names the secrets a flow handled, for the log check.
-type pubCanarySecrets struct {
+// canarySecrets names the secrets a flow handled, for the log check.
+type canarySecrets struct {
 	names  []string
 	values []string
 }
 
-func (c *pubCanarySecrets) add(name, value string) {
+func (c *canarySecrets) add(name, value string) {
 	if value == "" {
 		panic("empty secret " + name)
 	}
@@ -51,13 +32,13 @@ func (c *pubCanarySecrets) add(name, value string) {
 }
 
 // addToken adds a JWT and its signature part.
-func (c *pubCanarySecrets) addToken(name, tok string) {
+func (c *canarySecrets) addToken(name, tok string) {
 	c.add(name, tok)
 	c.add(name+" signature", tok[strings.LastIndex(tok, ".")+1:])
 }
 
 // addHash adds a user's current password hash (PHC string and digest).
-func (c *pubCanarySecrets) addHash(t testing.TB, s *testServer, name, id string) {
+func (c *canarySecrets) addHash(t testing.TB, s *testServer, name, id string) {
 	t.Helper()
 	u, err := s.Store.UserByID(t.Context(), s.Tenant.ID, id)
 	if err != nil {
@@ -68,7 +49,7 @@ func (c *pubCanarySecrets) addHash(t testing.TB, s *testServer, name, id string)
 }
 
 // addBytes adds key material in the encodings a log line could carry.
-func (c *pubCanarySecrets) addBytes(name string, b []byte) {
+func (c *canarySecrets) addBytes(name string, b []byte) {
 	c.add(name+" (base64)", base64.StdEncoding.EncodeToString(b))
 	c.add(name+" (base64url)", base64.RawURLEncoding.EncodeToString(b))
 	c.add(name+" (hex)", hex.EncodeToString(b))
@@ -78,8 +59,8 @@ func (c *pubCanarySecrets) addBytes(name string, b []byte) {
 // request logging on and the mail relay sending over SMTP, and then looks
 // for each secret in everything Usher wrote.
 func TestCanaryNoSecretsInLogs(t *testing.T) {
-	logs, out := &pubLogBuffer{}, &pubLogBuffer{}
-	var secrets pubCanarySecrets
+	logs, out := &syncBuffer{}, &syncBuffer{}
+	var secrets canarySecrets
 
 	// Registered before startServer, so it runs after Usher has closed:
 	// by then every background job has stopped and written its last line.
@@ -108,7 +89,7 @@ func TestCanaryNoSecretsInLogs(t *testing.T) {
 		m.Out = out
 		m.Config.LogRequests = true
 	})
-	a := pubClient(t, s)
+	pub, be := s.PublicAPI, s.BackendAPI
 	canary := func(name string) string {
 		pw := "canary-PASSWORD-" + rand.Text()
 		secrets.add(name, pw)
@@ -118,21 +99,20 @@ func TestCanaryNoSecretsInLogs(t *testing.T) {
 	// Public surface: register, login, wrong logins, me.
 	const email = "canary@example.com"
 	regPw := canary("registered password")
-	regTok := a.register(email, regPw)
+	regTok := pub.mustRegister(t, email, regPw)
 	secrets.addToken("register token", regTok)
-	id := pubSubject(t, regTok)
+	id := jwtSubject(t, regTok)
 	secrets.addHash(t, s, "registered password", id)
-	loginTok := a.mustLogin(email, regPw)
+	loginTok := pub.mustLogin(t, email, regPw)
 	secrets.addToken("login token", loginTok)
-	pubWantError(t, "wrong login", a.login(email, canary("wrong password")), http.StatusUnauthorized, usher.Unauthorized)
-	pubWantError(t, "unknown login", a.login("nobody@example.com", canary("unknown user's password")), http.StatusUnauthorized, usher.Unauthorized)
+	pub.login(t, email, canary("wrong password")).wantNativeError(t, "wrong login", http.StatusUnauthorized, usher.Unauthorized)
+	pub.login(t, "nobody@example.com", canary("unknown user's password")).wantNativeError(t, "unknown login", http.StatusUnauthorized, usher.Unauthorized)
 	tooLong := canary("too long password") + strings.Repeat("x", 200)
-	pubWantError(t, "too long register", a.call("POST", "/register", mustJSON(t, map[string]string{"email": "long@example.com", "password": tooLong}), ""),
-		http.StatusBadRequest, usher.InvalidPassword)
-	a.wantMe("login token", loginTok)
+	pub.register(t, "long@example.com", tooLong).wantNativeError(t, "too long register", http.StatusBadRequest, usher.InvalidPassword)
+	pub.wantMe(t, "login token", loginTok)
 
 	// Password reset: a wrong code, then the right one.
-	code := pubResetCode(t, a, sink, email, 1)
+	code := sink.requestResetCode(t, pub, email, 1)
 	secrets.add("reset code", code)
 	wrong := token.NewCode()
 	for wrong == code {
@@ -140,25 +120,25 @@ func TestCanaryNoSecretsInLogs(t *testing.T) {
 	}
 	secrets.add("wrong reset code", wrong)
 	resetPw := canary("reset password")
-	pubWantError(t, "reset with a wrong code", a.reset(email, wrong, resetPw), http.StatusBadRequest, usher.InvalidCode)
-	pubWantTrue(t, "reset", a.reset(email, code, resetPw))
+	pub.passwordReset(t, email, wrong, resetPw).wantNativeError(t, "reset with a wrong code", http.StatusBadRequest, usher.InvalidCode)
+	pub.passwordReset(t, email, code, resetPw).wantTrue(t, "reset")
 	secrets.addHash(t, s, "reset password", id)
-	sink.WaitFor(email, pubChangedSubject, pubMailWait)
-	secrets.addToken("token after reset", a.mustLogin(email, resetPw))
+	sink.waitMessages(t, email, changedSubject, 1)
+	secrets.addToken("token after reset", pub.mustLogin(t, email, resetPw))
 
 	// Backend surface: create, check the password (right and wrong), set it.
 	backendPw := canary("backend password")
-	r := pubWantBackend(t, s, "POST", "/users", mustJSON(t, map[string]string{"email": "canary-backend@example.com", "password": backendPw}), http.StatusCreated)
+	r := be.do(t, "POST", "/users", mustJSON(t, map[string]string{"email": "canary-backend@example.com", "password": backendPw})).wantStatus(t, "backend POST /users", http.StatusCreated)
 	bid := r.Header.Get("X-Object-ID")
 	secrets.addHash(t, s, "backend password", bid)
 	for pw, want := range map[string]string{backendPw: `{"result":true}`, canary("wrong checkpw password"): `{"result":false}`} {
-		r := pubWantBackend(t, s, "POST", "/users/"+bid+"/checkpw", mustJSON(t, map[string]string{"password": pw}), http.StatusOK)
+		r := be.do(t, "POST", "/users/"+bid+"/checkpw", mustJSON(t, map[string]string{"password": pw})).wantStatus(t, "backend POST /users/"+bid+"/checkpw", http.StatusOK)
 		if got := string(bytes.TrimSpace(r.Body)); got != want {
 			t.Errorf("checkpw: got %s, want %s", got, want)
 		}
 	}
 	setPw := canary("set password")
-	pubWantBackend(t, s, "PUT", "/users/"+bid+"/password", mustJSON(t, map[string]string{"password": setPw}), http.StatusNoContent)
+	be.setPassword(t, bid, setPw).wantStatus(t, "backend set password", http.StatusNoContent)
 	secrets.addHash(t, s, "set password", bid)
 
 	// Key material at rest: the data key and the signing keys.
@@ -179,7 +159,7 @@ func TestCanaryNoSecretsInLogs(t *testing.T) {
 	for _, k := range stored {
 		secrets.add("sealed signing key "+k.KID, k.Private)
 	}
-	for kid, k := range pubSigningKeys(t, s) {
+	for kid, k := range signingKeys(t, s) {
 		secrets.addBytes("signing key seed "+kid, k.priv.Seed())
 	}
 }

@@ -17,10 +17,10 @@ import (
 
 // Bounds of the crash test.
 const (
-	procCrashRounds       = 4
-	procCrashWorkers      = 4
-	procCrashMaxOps       = 2000             // requests per worker and round
-	procCrashRoundTimeout = 20 * time.Second // load before the kill, at most
+	crashRounds       = 4
+	crashWorkers      = 4
+	crashMaxOps       = 2000             // requests per worker and round
+	crashRoundTimeout = 20 * time.Second // load before the kill, at most
 )
 
 // TestCrashKillDuringWritesKeepsAcknowledgedWrites kills `usher serve` with
@@ -39,29 +39,29 @@ func TestCrashKillDuringWritesKeepsAcknowledgedWrites(t *testing.T) {
 	defer cancel()
 
 	data := t.TempDir()
-	m := &procCrashModel{}
-	p := procStart(t, procOpts{Data: data})
-	for round := 1; round <= procCrashRounds; round++ {
+	m := &crashModel{}
+	p := startChild(t, childOpts{Data: data})
+	for round := 1; round <= crashRounds; round++ {
 		// The kill comes after a random number of acknowledged writes, while
 		// the workers keep requests in flight.
 		killAt := int64(30 + rng.IntN(150))
 		reached := make(chan struct{})
 		m.startRound(killAt, reached)
-		c := procClient(t, data, true)
+		be := p.backendAPI(t, true)
 		rctx, rcancel := context.WithCancel(ctx)
 		var wg sync.WaitGroup
-		for w := range procCrashWorkers {
-			wrng := rand.New(rand.NewPCG(seed, uint64(round*procCrashWorkers+w+1)))
-			wg.Go(func() { m.work(rctx, c, p.Backend, w, round, wrng) })
+		for w := range crashWorkers {
+			wrng := rand.New(rand.NewPCG(seed, uint64(round*crashWorkers+w+1)))
+			wg.Go(func() { m.work(rctx, be, w, round, wrng) })
 		}
 		stopped := make(chan struct{})
 		go func() { wg.Wait(); close(stopped) }()
-		timer := time.NewTimer(procCrashRoundTimeout)
+		timer := time.NewTimer(crashRoundTimeout)
 		select {
 		case <-reached:
 		case <-stopped: // every worker gave up; they reported why
 		case <-timer.C:
-			t.Logf("round %d: %d of %d writes acknowledged after %v; killing now", round, m.acked.Load(), killAt, procCrashRoundTimeout)
+			t.Logf("round %d: %d of %d writes acknowledged after %v; killing now", round, m.acked.Load(), killAt, crashRoundTimeout)
 		}
 		timer.Stop()
 		p.Kill(t)
@@ -70,8 +70,8 @@ func TestCrashKillDuringWritesKeepsAcknowledgedWrites(t *testing.T) {
 		m.reportErrors(t, round)
 		t.Logf("round %d: killed after %d acknowledged writes", round, m.acked.Load())
 
-		p = procStart(t, procOpts{Data: data})
-		m.verify(ctx, t, procClient(t, data, true), p.Backend, round)
+		p = startChild(t, childOpts{Data: data})
+		m.verify(ctx, t, p.backendAPI(t, true), round)
 		if t.Failed() {
 			t.FailNow()
 		}
@@ -81,7 +81,7 @@ func TestCrashKillDuringWritesKeepsAcknowledgedWrites(t *testing.T) {
 	if code := p.Wait(t); code != 0 {
 		t.Errorf("exit status after SIGTERM: got %d, want 0", code)
 	}
-	db := procOpenReadOnly(t, SQLitePath(data))
+	db := openReadOnly(t, SQLitePath(data))
 	rows, err := db.QueryContext(ctx, "PRAGMA integrity_check")
 	if err != nil {
 		t.Fatal(err)
@@ -110,56 +110,56 @@ func TestCrashKillDuringWritesKeepsAcknowledgedWrites(t *testing.T) {
 	}
 }
 
-// procCell is one value that writes change: the last value the server
+// writeCell is one value that writes change: the last value the server
 // acknowledged, and the values attempted since without an acknowledgement
 // (each may or may not have landed). Each user is written by one worker
 // only, one request at a time, so no unacknowledged value can land after
 // a later acknowledged one, except a request cut off by the kill.
-type procCell[T comparable] struct {
+type writeCell[T comparable] struct {
 	acked   T
 	pending []T
 }
 
-func (c *procCell[T]) attempt(v T)     { c.pending = append(c.pending, v) }
-func (c *procCell[T]) ack(v T)         { c.acked, c.pending = v, nil }
-func (c *procCell[T]) allows(v T) bool { return v == c.acked || slices.Contains(c.pending, v) }
+func (c *writeCell[T]) attempt(v T)     { c.pending = append(c.pending, v) }
+func (c *writeCell[T]) ack(v T)         { c.acked, c.pending = v, nil }
+func (c *writeCell[T]) allows(v T) bool { return v == c.acked || slices.Contains(c.pending, v) }
 
-// procCrashUser is what the test knows about one acknowledged user.
-type procCrashUser struct {
+// crashUser is what the test knows about one acknowledged user.
+type crashUser struct {
 	id      string
 	owner   int // the one worker that writes this user
 	round   int // created in this round
 	next    int // the next data counter value to write
-	n       procCell[int]
-	enabled procCell[bool]
+	n       writeCell[int]
+	enabled writeCell[bool]
 }
 
-// procCrashModel records the acknowledged writes. mu guards the users and
+// crashModel records the acknowledged writes. mu guards the users and
 // their cells.
-type procCrashModel struct {
+type crashModel struct {
 	mu      sync.Mutex
-	users   []*procCrashUser
+	users   []*crashUser
 	errs    []string
 	acked   atomic.Int64 // writes acknowledged this round
 	killAt  int64
 	reached chan struct{} // closed when acked reaches killAt
 }
 
-func (m *procCrashModel) startRound(killAt int64, reached chan struct{}) {
+func (m *crashModel) startRound(killAt int64, reached chan struct{}) {
 	m.acked.Store(0)
 	m.killAt, m.reached = killAt, reached
 }
 
-func (m *procCrashModel) acknowledged() {
+func (m *crashModel) acknowledged() {
 	if m.acked.Add(1) == m.killAt {
 		close(m.reached)
 	}
 }
 
-func (m *procCrashModel) owned(w int) []*procCrashUser {
+func (m *crashModel) owned(w int) []*crashUser {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var own []*procCrashUser
+	var own []*crashUser
 	for _, u := range m.users {
 		if u.owner == w {
 			own = append(own, u)
@@ -169,14 +169,14 @@ func (m *procCrashModel) owned(w int) []*procCrashUser {
 }
 
 // unexpected records a response no write should get, and stops the worker.
-func (m *procCrashModel) unexpected(what string, status int, body []byte) error {
+func (m *crashModel) unexpected(what string, status int, body []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.errs = append(m.errs, fmt.Sprintf("%s: status %d, body %s", what, status, strings.TrimSpace(string(body))))
 	return fmt.Errorf("%s: status %d", what, status)
 }
 
-func (m *procCrashModel) reportErrors(t *testing.T, round int) {
+func (m *crashModel) reportErrors(t *testing.T, round int) {
 	t.Helper()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -189,17 +189,17 @@ func (m *procCrashModel) reportErrors(t *testing.T, round int) {
 // work is one worker's write load: creates, data writes carrying a counter,
 // and disable/enable toggles, on the users this worker created. It stops at
 // the first request without a response (the kill) or unexpected status.
-func (m *procCrashModel) work(ctx context.Context, c *http.Client, base string, w, round int, rng *rand.Rand) {
-	for op := 0; op < procCrashMaxOps && ctx.Err() == nil; op++ {
+func (m *crashModel) work(ctx context.Context, be *backendClient, w, round int, rng *rand.Rand) {
+	for op := 0; op < crashMaxOps && ctx.Err() == nil; op++ {
 		own := m.owned(w)
 		var err error
 		switch {
 		case len(own) == 0 || rng.IntN(6) == 0:
-			err = m.create(ctx, c, base, w, round, op)
+			err = m.create(ctx, be, w, round, op)
 		case rng.IntN(3) == 0:
-			err = m.toggle(ctx, c, base, own[rng.IntN(len(own))])
+			err = m.toggle(ctx, be, own[rng.IntN(len(own))])
 		default:
-			err = m.setData(ctx, c, base, own[rng.IntN(len(own))])
+			err = m.setData(ctx, be, own[rng.IntN(len(own))])
 		}
 		if err != nil {
 			return
@@ -207,46 +207,46 @@ func (m *procCrashModel) work(ctx context.Context, c *http.Client, base string, 
 	}
 }
 
-func (m *procCrashModel) create(ctx context.Context, c *http.Client, base string, w, round, op int) error {
+func (m *crashModel) create(ctx context.Context, be *backendClient, w, round, op int) error {
 	email := fmt.Sprintf("crash-r%d-w%d-%d@example.com", round, w, op)
-	status, body, err := procDo(ctx, c, http.MethodPost, base+"/users",
-		map[string]any{"email": email, "password": procPassword(12), "data": map[string]int{"n": 0}})
+	r, err := be.call(ctx, http.MethodPost, "/users",
+		map[string]any{"email": email, "password": passwordOfLength(12), "data": map[string]int{"n": 0}})
 	switch {
 	case err != nil:
 		return err
-	case status == http.StatusServiceUnavailable: // overloaded: refused, try again
+	case r.Status == http.StatusServiceUnavailable: // overloaded: refused, try again
 		return nil
-	case status != http.StatusCreated:
-		return m.unexpected("POST /users "+email, status, body)
+	case r.Status != http.StatusCreated:
+		return m.unexpected("POST /users "+email, r.Status, r.Body)
 	}
 	var got struct{ ID string }
-	if err := json.Unmarshal(body, &got); err != nil || got.ID == "" {
-		return m.unexpected("POST /users "+email+": no id", status, body)
+	if err := json.Unmarshal(r.Body, &got); err != nil || got.ID == "" {
+		return m.unexpected("POST /users "+email+": no id", r.Status, r.Body)
 	}
 	m.mu.Lock()
-	m.users = append(m.users, &procCrashUser{
+	m.users = append(m.users, &crashUser{
 		id: got.ID, owner: w, round: round, next: 1,
-		n: procCell[int]{acked: 0}, enabled: procCell[bool]{acked: true},
+		n: writeCell[int]{acked: 0}, enabled: writeCell[bool]{acked: true},
 	})
 	m.mu.Unlock()
 	m.acknowledged()
 	return nil
 }
 
-func (m *procCrashModel) setData(ctx context.Context, c *http.Client, base string, u *procCrashUser) error {
+func (m *crashModel) setData(ctx context.Context, be *backendClient, u *crashUser) error {
 	m.mu.Lock()
 	v := u.next
 	u.next++
 	u.n.attempt(v)
 	m.mu.Unlock()
-	status, body, err := procDo(ctx, c, http.MethodPut, base+"/users/"+u.id+"/data", map[string]int{"n": v})
+	r, err := be.call(ctx, http.MethodPut, "/users/"+u.id+"/data", map[string]int{"n": v})
 	switch {
 	case err != nil:
 		return err
-	case status == http.StatusServiceUnavailable: // may or may not have landed; stays pending
+	case r.Status == http.StatusServiceUnavailable: // may or may not have landed; stays pending
 		return nil
-	case status != http.StatusNoContent:
-		return m.unexpected(fmt.Sprintf("PUT /users/%s/data n=%d", u.id, v), status, body)
+	case r.Status != http.StatusNoContent:
+		return m.unexpected(fmt.Sprintf("PUT /users/%s/data n=%d", u.id, v), r.Status, r.Body)
 	}
 	m.mu.Lock()
 	u.n.ack(v)
@@ -255,7 +255,7 @@ func (m *procCrashModel) setData(ctx context.Context, c *http.Client, base strin
 	return nil
 }
 
-func (m *procCrashModel) toggle(ctx context.Context, c *http.Client, base string, u *procCrashUser) error {
+func (m *crashModel) toggle(ctx context.Context, be *backendClient, u *crashUser) error {
 	m.mu.Lock()
 	target := !u.enabled.acked
 	u.enabled.attempt(target)
@@ -264,14 +264,14 @@ func (m *procCrashModel) toggle(ctx context.Context, c *http.Client, base string
 	if target {
 		path = "/users/" + u.id + "/enable"
 	}
-	status, body, err := procDo(ctx, c, http.MethodPut, base+path, nil)
+	r, err := be.call(ctx, http.MethodPut, path, nil)
 	switch {
 	case err != nil:
 		return err
-	case status == http.StatusServiceUnavailable:
+	case r.Status == http.StatusServiceUnavailable:
 		return nil
-	case status != http.StatusNoContent:
-		return m.unexpected("PUT "+path, status, body)
+	case r.Status != http.StatusNoContent:
+		return m.unexpected("PUT "+path, r.Status, r.Body)
 	}
 	m.mu.Lock()
 	u.enabled.ack(target)
@@ -283,7 +283,7 @@ func (m *procCrashModel) toggle(ctx context.Context, c *http.Client, base string
 // verify checks, after a restart, that every acknowledged create is there
 // and every value is the last acknowledged one or one attempted after it;
 // then it takes what it found as acknowledged, since nothing is in flight.
-func (m *procCrashModel) verify(ctx context.Context, t *testing.T, c *http.Client, base string, round int) {
+func (m *crashModel) verify(ctx context.Context, t *testing.T, be *backendClient, round int) {
 	t.Helper()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -292,13 +292,13 @@ func (m *procCrashModel) verify(ctx context.Context, t *testing.T, c *http.Clien
 		t.Logf("round %d: %d users checked; %d of %d unacknowledged writes landed", round, len(m.users), landed, unsure)
 	}()
 	for _, u := range m.users {
-		status, body, err := procDo(ctx, c, http.MethodGet, base+"/users/"+u.id, nil)
+		r, err := be.call(ctx, http.MethodGet, "/users/"+u.id, nil)
 		if err != nil {
 			t.Fatalf("round %d: GET /users/%s: %v", round, u.id, err)
 		}
-		if status != http.StatusOK {
-			t.Errorf("round %d: user %s, acknowledged in round %d, after the restart: GET status %d, body %s; want 200",
-				round, u.id, u.round, status, strings.TrimSpace(string(body)))
+		if r.Status != http.StatusOK {
+			t.Errorf("round %d: user %s, acknowledged in round %d, after the restart: GET r.Status %d, r.Body %s; want 200",
+				round, u.id, u.round, r.Status, strings.TrimSpace(string(r.Body)))
 			continue
 		}
 		var got struct {
@@ -307,8 +307,8 @@ func (m *procCrashModel) verify(ctx context.Context, t *testing.T, c *http.Clien
 				N *int `json:"n"`
 			} `json:"data"`
 		}
-		if err := json.Unmarshal(body, &got); err != nil || got.Enabled == nil || got.Data.N == nil {
-			t.Errorf("round %d: GET /users/%s: body %s: want enabled and data.n", round, u.id, body)
+		if err := json.Unmarshal(r.Body, &got); err != nil || got.Enabled == nil || got.Data.N == nil {
+			t.Errorf("round %d: GET /users/%s: r.Body %s: want enabled and data.n", round, u.id, r.Body)
 			continue
 		}
 		if !u.n.allows(*got.Data.N) {

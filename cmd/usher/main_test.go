@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"net/http"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,13 +47,19 @@ func testConfig(t testing.TB) config.Config {
 	return c
 }
 
-// testServer is a Usher started in-process, with an HTTP client that holds
-// the development client certificate.
+// testServer is a Usher started in-process, with a typed client for each
+// of its surfaces.
 type testServer struct {
 	*Main
 	Backend string       // https://host:port of the backend listener
 	Public  string       // http://host:port of the public listener
 	Client  *http.Client // mutual-TLS client for the backend
+
+	BackendAPI *backendClient
+	PublicAPI  *publicClient
+	ThunderAPI *thunderClient // nil when the Thunder listener is off
+
+	stopOnce sync.Once
 }
 
 // startServer starts Usher with cheap hashing on a fresh data directory (and,
@@ -71,17 +78,42 @@ func startServer(t testing.TB, edit ...func(*Main)) *testServer {
 		_ = m.Close()
 		t.Fatalf("start: %v", err)
 	}
-	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
+	s := newTestServer(t, m)
+	t.Cleanup(func() { s.Stop(t) })
+	return s
+}
+
+// Stop closes Usher, once; startServer's cleanup calls it too, so a test
+// may stop a server midway (and start another on the same data).
+func (s *testServer) Stop(t testing.TB) {
+	t.Helper()
+	s.stopOnce.Do(func() {
+		if err := s.Close(); err != nil {
 			t.Errorf("close: %v", err)
 		}
 	})
-	return &testServer{
-		Main:    m,
-		Backend: "https://" + m.BackendAddr(),
-		Public:  "http://" + m.PublicAddr(),
-		Client:  mustClient(t, m.DevCA.CA, m.DevCA.ClientCert, m.DevCA.ClientKey),
+}
+
+// newTestServer returns the clients of a started Main.
+func newTestServer(t testing.TB, m *Main) *testServer {
+	t.Helper()
+	s := &testServer{Main: m, Backend: "https://" + m.BackendAddr(), Public: "http://" + m.PublicAddr()}
+	if m.DevCA.CA != "" {
+		s.Client = mustClient(t, m.DevCA.CA, m.DevCA.ClientCert, m.DevCA.ClientKey)
+		s.BackendAPI = &backendClient{base: s.Backend, http: s.Client}
 	}
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	plain := &http.Client{
+		Transport:     tr,
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	s.PublicAPI = &publicClient{base: s.Public, key: m.Tenant.PublicKey, http: plain}
+	if addr := m.ThunderAddr(); addr != "" {
+		s.ThunderAPI = &thunderClient{base: "http://" + addr, http: plain}
+	}
+	return s
 }
 
 // mustClient returns an HTTP client trusting caFile and presenting the
@@ -111,21 +143,11 @@ func mustClient(t testing.TB, caFile, certFile, keyFile string) *http.Client {
 
 func TestServerStartsAndAnswersHealth(t *testing.T) {
 	s := startServer(t)
-	res, err := s.Client.Get(s.Backend + "/healthz")
-	if err != nil {
-		t.Fatal(err)
+	if r := s.BackendAPI.do(t, "GET", "/healthz", ""); r.Status != http.StatusOK {
+		t.Fatalf("backend /healthz: got %d, want 200", r.Status)
 	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("backend /healthz: got %d, want 200", res.StatusCode)
-	}
-	res, err = http.Get(s.Public + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("public /healthz: got %d, want 200", res.StatusCode)
+	if r := s.PublicAPI.raw(t, "GET", "/healthz", ""); r.Status != http.StatusOK {
+		t.Fatalf("public /healthz: got %d, want 200", r.Status)
 	}
 }
 

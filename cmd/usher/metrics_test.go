@@ -13,13 +13,14 @@ import (
 // labels by name.
 func scrape(t *testing.T, s *testServer) (map[string]float64, []byte) {
 	t.Helper()
-	status, _, body, err := send(s.Client, newRequest(t, s, http.MethodGet, "/metrics", "", nil))
+	r, err := send(s.Client, s.BackendAPI.request(t, http.MethodGet, "/metrics", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if status != http.StatusOK {
-		t.Fatalf("GET /metrics: got %d, want 200", status)
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET /metrics: got %d, want 200", r.Status)
 	}
+	body := r.Body
 	samples := map[string]float64{}
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	for sc.Scan() {
@@ -40,16 +41,17 @@ func scrape(t *testing.T, s *testServer) (map[string]float64, []byte) {
 // every hash is counted and timed, and nothing secret is exposed.
 func TestHashMetrics(t *testing.T) {
 	s := startServer(t)
+	be := s.BackendAPI
 	before, _ := scrape(t, s)
 	if got, want := before["usher_password_hash_workers"], float64(s.Hasher.Stats().Workers); got != want || got < 1 {
 		t.Errorf("usher_password_hash_workers = %v, want %v (at least 1)", got, want)
 	}
 	const pw = "metrics-secret-horse-42"
-	id := newUser(t, s, "metrics@example.com", pw)
-	if !checkpw(t, s, id, pw) {
+	id := be.newUser(t, "metrics@example.com", pw)
+	if !be.checkpw(t, id, pw) {
 		t.Fatal("checkpw with the right password: got false")
 	}
-	if checkpw(t, s, id, pw+"x") {
+	if be.checkpw(t, id, pw+"x") {
 		t.Fatal("checkpw with a wrong password: got true")
 	}
 	after, body := scrape(t, s)

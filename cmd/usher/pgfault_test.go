@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,231 +25,19 @@ import (
 	"github.com/usherhq/usher/internal/store/postgres/pgtest"
 )
 
-// pfBound is the contract's bound on any answer while the database is away.
+// faultBound is the contract's bound on any answer while the database is away.
 // It is a correctness bound, not a benchmark: a request that takes longer
 // is a request that hangs.
-const pfBound = 5 * time.Second
+const faultBound = 5 * time.Second
 
 // Bounds of the phases of a fault test.
 const (
-	pfPhaseTimeout   = 60 * time.Second // each phase reaches its goal within this
-	pfRequestTimeout = 20 * time.Second // a request still unanswered is reported as a hang
+	phaseTimeout   = 60 * time.Second // each phase reaches its goal within this
+	requestTimeout = 20 * time.Second // a request still unanswered is reported as a hang
 )
 
-// pfMode is what the proxy does with traffic.
-type pfMode int
-
-const (
-	pfForward   pfMode = iota // healthy: bytes flow both ways
-	pfReset                   // PostgreSQL is down: connections are reset, new ones as soon as accepted
-	pfBlackhole               // partition: connections are accepted but nothing is forwarded
-)
-
-// pfProxy is a TCP proxy to PostgreSQL that a test can break and heal.
-type pfProxy struct {
-	ln     net.Listener
-	target string
-	wg     sync.WaitGroup // accept loop and copy goroutines
-
-	mu      sync.Mutex
-	mode    pfMode
-	changed chan struct{} // closed (and replaced) on every mode change
-	conns   map[*pfConn]struct{}
-	closed  bool
-}
-
-// pfConn is one client connection and, once forwarded, its upstream.
-type pfConn struct {
-	client, server net.Conn // server is nil for a connection held in a blackhole
-	dropped        bool
-}
-
-// pfNewProxy listens on a free loopback port and forwards to target. It is
-// closed when the test ends.
-func pfNewProxy(t testing.TB, target string) *pfProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pfProxy{ln: ln, target: target, changed: make(chan struct{}), conns: map[*pfConn]struct{}{}}
-	p.wg.Add(1)
-	go p.acceptLoop()
-	t.Cleanup(p.Close)
-	return p
-}
-
-// Addr returns the proxy's host:port.
-func (p *pfProxy) Addr() string { return p.ln.Addr().String() }
-
-func (p *pfProxy) acceptLoop() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return // closed
-		}
-		p.mu.Lock()
-		switch {
-		case p.closed || p.mode == pfReset:
-			p.mu.Unlock()
-			pfAbort(c) // as a stopped server: the connection dies at once
-		case p.mode == pfBlackhole:
-			// Accepted and never answered, nor read: the client waits
-			// until its own timeout. Heal or Close drops it.
-			p.conns[&pfConn{client: c}] = struct{}{}
-			p.mu.Unlock()
-		default:
-			pc := &pfConn{client: c}
-			p.conns[pc] = struct{}{}
-			p.wg.Add(1)
-			p.mu.Unlock()
-			go p.forward(pc)
-		}
-	}
-}
-
-// forward dials the target and copies both ways until either side ends or
-// the proxy drops the connection.
-func (p *pfProxy) forward(pc *pfConn) {
-	defer p.wg.Done()
-	s, err := net.DialTimeout("tcp", p.target, 3*time.Second)
-	p.mu.Lock()
-	if err != nil || pc.dropped {
-		p.dropLocked(pc)
-		p.mu.Unlock()
-		if s != nil {
-			s.Close()
-		}
-		return
-	}
-	pc.server = s
-	p.wg.Add(2)
-	p.mu.Unlock()
-	var once sync.Once
-	end := func() {
-		once.Do(func() {
-			p.mu.Lock()
-			p.dropLocked(pc)
-			p.mu.Unlock()
-		})
-	}
-	go func() { defer p.wg.Done(); defer end(); p.copy(pc, s, pc.client) }()
-	go func() { defer p.wg.Done(); defer end(); p.copy(pc, pc.client, s) }()
-}
-
-// copy moves bytes from src to dst. In a blackhole it holds what it read
-// until the proxy heals (or drops the connection).
-func (p *pfProxy) copy(pc *pfConn, dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if !p.pass(pc) {
-				return
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// pass waits while the proxy is blackholed and reports whether pc may still
-// carry bytes.
-func (p *pfProxy) pass(pc *pfConn) bool {
-	for {
-		p.mu.Lock()
-		dropped, mode, changed := pc.dropped, p.mode, p.changed
-		p.mu.Unlock()
-		switch {
-		case dropped:
-			return false
-		case mode == pfForward:
-			return true
-		}
-		<-changed
-	}
-}
-
-// dropLocked closes pc (resetting the client side) and forgets it.
-func (p *pfProxy) dropLocked(pc *pfConn) {
-	if pc.dropped {
-		return
-	}
-	pc.dropped = true
-	delete(p.conns, pc)
-	pfAbort(pc.client)
-	if pc.server != nil {
-		pc.server.Close()
-	}
-}
-
-// pfAbort closes c with a TCP reset rather than an orderly close, as a
-// crashed server or a broken network does.
-func pfAbort(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
-	c.Close()
-}
-
-func (p *pfProxy) setLocked(m pfMode) {
-	p.mode = m
-	close(p.changed)
-	p.changed = make(chan struct{})
-}
-
-// Cut resets every open connection and refuses new ones, as when
-// PostgreSQL stops.
-func (p *pfProxy) Cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for pc := range p.conns {
-		p.dropLocked(pc)
-	}
-	p.setLocked(pfReset)
-}
-
-// Blackhole stops forwarding on every open connection and accepts new ones
-// without ever answering, as a network partition does.
-func (p *pfProxy) Blackhole() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.setLocked(pfBlackhole)
-}
-
-// Heal forwards again. Connections caught in a blackhole are dropped: their
-// clients gave up on them long ago, as they would after a real partition.
-func (p *pfProxy) Heal() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.mode == pfBlackhole {
-		for pc := range p.conns {
-			p.dropLocked(pc)
-		}
-	}
-	p.setLocked(pfForward)
-}
-
-// Close stops the proxy and waits for its goroutines.
-func (p *pfProxy) Close() {
-	p.mu.Lock()
-	p.closed = true
-	p.ln.Close()
-	for pc := range p.conns {
-		p.dropLocked(pc)
-	}
-	p.setLocked(pfForward) // wakes copies held in a blackhole; they see the drop
-	p.mu.Unlock()
-	p.wg.Wait()
-}
-
-// pfResult is one request of the load.
-type pfResult struct {
+// loadResult is one request of the load.
+type loadResult struct {
 	op         string // "create" or "get"
 	start, end time.Time
 	status     int
@@ -260,7 +47,7 @@ type pfResult struct {
 	id, email  string // create: the acknowledged user; get: the user read
 }
 
-func (r pfResult) String() string {
+func (r loadResult) String() string {
 	s := fmt.Sprintf("%s %s started %s, took %v: ", r.op, r.email, r.start.Format("15:04:05.000"), r.end.Sub(r.start).Round(time.Millisecond))
 	if r.err != nil {
 		return s + "error " + r.err.Error()
@@ -268,20 +55,20 @@ func (r pfResult) String() string {
 	return s + fmt.Sprintf("status %d, Retry-After %q, body %s", r.status, r.retryAfter, strings.TrimSpace(r.body))
 }
 
-func (r pfResult) ok() bool { return r.err == nil && r.status >= 200 && r.status < 300 }
+func (r loadResult) ok() bool { return r.err == nil && r.status >= 200 && r.status < 300 }
 
-// pfLoad is a light steady load on the backend: each worker creates a
+// backendLoad is a light steady load on the backend: each worker creates a
 // user, then reads back the last user it created, in turn, paced.
-type pfLoad struct {
+type backendLoad struct {
 	s       *testServer
-	results chan pfResult
+	results chan loadResult
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
 
-func pfStartLoad(s *testServer, workers int, every time.Duration) *pfLoad {
+func startLoad(s *testServer, workers int, every time.Duration) *backendLoad {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &pfLoad{s: s, results: make(chan pfResult, 4096), cancel: cancel}
+	l := &backendLoad{s: s, results: make(chan loadResult, 4096), cancel: cancel}
 	for w := range workers {
 		l.wg.Add(1)
 		go func() {
@@ -295,7 +82,7 @@ func pfStartLoad(s *testServer, workers int, every time.Duration) *pfLoad {
 					return
 				case <-tick.C:
 				}
-				var r pfResult
+				var r loadResult
 				if i%2 == 0 || lastID == "" {
 					r = l.create(ctx, fmt.Sprintf("pf-%d-%d@example.com", w, i))
 					if r.ok() {
@@ -315,19 +102,19 @@ func pfStartLoad(s *testServer, workers int, every time.Duration) *pfLoad {
 }
 
 // Stop ends the load and returns the results not yet received.
-func (l *pfLoad) Stop() []pfResult {
+func (l *backendLoad) Stop() []loadResult {
 	l.cancel()
 	l.wg.Wait()
 	close(l.results)
-	var rest []pfResult
+	var rest []loadResult
 	for r := range l.results {
 		rest = append(rest, r)
 	}
 	return rest
 }
 
-func (l *pfLoad) do(ctx context.Context, r *pfResult, method, url string, body any) {
-	ctx, cancel := context.WithTimeout(ctx, pfRequestTimeout)
+func (l *backendLoad) do(ctx context.Context, r *loadResult, method, url string, body any) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	var rd io.Reader
 	if body != nil {
@@ -354,8 +141,8 @@ func (l *pfLoad) do(ctx context.Context, r *pfResult, method, url string, body a
 	r.status, r.retryAfter, r.body, r.err = res.StatusCode, res.Header.Get("Retry-After"), string(b), err
 }
 
-func (l *pfLoad) create(ctx context.Context, email string) pfResult {
-	r := pfResult{op: "create", email: email}
+func (l *backendLoad) create(ctx context.Context, email string) loadResult {
+	r := loadResult{op: "create", email: email}
 	l.do(ctx, &r, http.MethodPost, l.s.Backend+"/users", map[string]any{"email": email, "password": "correct horse battery"})
 	if r.status == http.StatusCreated {
 		var u struct{ ID, Email string }
@@ -367,44 +154,24 @@ func (l *pfLoad) create(ctx context.Context, email string) pfResult {
 	return r
 }
 
-func (l *pfLoad) get(ctx context.Context, id, email string) pfResult {
-	r := pfResult{op: "get", id: id, email: email}
+func (l *backendLoad) get(ctx context.Context, id, email string) loadResult {
+	r := loadResult{op: "get", id: id, email: email}
 	l.do(ctx, &r, http.MethodGet, l.s.Backend+"/users/"+id, nil)
 	return r
 }
 
-// pfLogs keeps the in-process Usher's log lines, printed when a test fails:
-// the internal cause of a 500 is only there.
-type pfLogs struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *pfLogs) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(b)
-}
-
-func (l *pfLogs) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lines := strings.Split(strings.TrimSpace(l.buf.String()), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// pfStart starts Usher in-process on a fresh PostgreSQL schema reached
+// startBehindProxy starts Usher in-process on a fresh PostgreSQL schema reached
 // through a new proxy.
-func pfStart(t *testing.T) (*testServer, *pfProxy) {
+func startBehindProxy(t *testing.T) (*testServer, *dbProxy) {
 	t.Helper()
 	dsn := pgtest.DSN(t) // skips (or fails in CI) without PostgreSQL
 	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := pfNewProxy(t, u.Host)
+	proxy := newDBProxy(t, u.Host)
 	u.Host = proxy.Addr()
-	logs := &pfLogs{}
+	logs := &syncBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("usher log, last lines:\n%s", logs.tail(60))
@@ -414,16 +181,16 @@ func pfStart(t *testing.T) (*testServer, *pfProxy) {
 		m.Config.DB = u.String()
 		m.Log = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
-	if s.Config.DBTimeout >= pfBound {
-		t.Fatalf("db-timeout %v: the test needs the default (3s), below the %v bound", s.Config.DBTimeout, pfBound)
+	if s.Config.DBTimeout >= faultBound {
+		t.Fatalf("db-timeout %v: the test needs the default (3s), below the %v bound", s.Config.DBTimeout, faultBound)
 	}
 	return s, proxy
 }
 
-// pfReadyz returns the status of GET /readyz and how long it took.
-func pfReadyz(t *testing.T, s *testServer) (status int, retryAfter string, took time.Duration) {
+// readyz returns the status of GET /readyz and how long it took.
+func readyz(t *testing.T, s *testServer) (status int, retryAfter string, took time.Duration) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), pfRequestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Backend+"/readyz", nil)
 	if err != nil {
@@ -446,30 +213,30 @@ func TestPGFault(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		fault func(*pfProxy)
+		fault func(*dbProxy)
 	}{
-		{name: "connections reset", fault: (*pfProxy).Cut},
-		{name: "blackhole", fault: (*pfProxy).Blackhole},
+		{name: "connections reset", fault: (*dbProxy).Cut},
+		{name: "blackhole", fault: (*dbProxy).Blackhole},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, proxy := pfStart(t)
-			pfRun(t, s, proxy, tt.fault)
+			s, proxy := startBehindProxy(t)
+			runFault(t, s, proxy, tt.fault)
 		})
 	}
 }
 
-// pfRun drives one fault: healthy load, fault, heal, recovery; then checks
+// runFault drives one fault: healthy load, fault, heal, recovery; then checks
 // every answer and every acknowledged write.
-func pfRun(t *testing.T, s *testServer, proxy *pfProxy, fault func(*pfProxy)) {
+func runFault(t *testing.T, s *testServer, proxy *dbProxy, fault func(*dbProxy)) {
 	const (
 		workers      = 4
 		healthyAcks  = 8  // creates acknowledged before the fault
 		faultAnswers = 12 // requests started and answered during the fault
 		recoverAcks  = 8  // creates acknowledged after the heal
 	)
-	load := pfStartLoad(s, workers, 20*time.Millisecond)
-	var all []pfResult
+	load := startLoad(s, workers, 20*time.Millisecond)
+	var all []loadResult
 	stopped := false
 	stop := func() {
 		if !stopped {
@@ -481,9 +248,9 @@ func pfRun(t *testing.T, s *testServer, proxy *pfProxy, fault func(*pfProxy)) {
 
 	// next receives results until done reports true, or fails the test when
 	// the phase takes too long.
-	next := func(phase string, done func(pfResult) bool) {
+	next := func(phase string, done func(loadResult) bool) {
 		t.Helper()
-		timeout := time.NewTimer(pfPhaseTimeout)
+		timeout := time.NewTimer(phaseTimeout)
 		defer timeout.Stop()
 		for {
 			select {
@@ -494,13 +261,13 @@ func pfRun(t *testing.T, s *testServer, proxy *pfProxy, fault func(*pfProxy)) {
 				}
 			case <-timeout.C:
 				stop()
-				t.Fatalf("%s: goal not reached within %v; %d results:\n%s", phase, pfPhaseTimeout, len(all), pfSummary(all))
+				t.Fatalf("%s: goal not reached within %v; %d results:\n%s", phase, phaseTimeout, len(all), summary(all))
 			}
 		}
 	}
 
 	acks := 0
-	next("before the fault", func(r pfResult) bool {
+	next("before the fault", func(r loadResult) bool {
 		if r.op == "create" && r.ok() {
 			acks++
 		}
@@ -509,13 +276,13 @@ func pfRun(t *testing.T, s *testServer, proxy *pfProxy, fault func(*pfProxy)) {
 
 	fault(proxy)
 	cutAt := time.Now()
-	status, retryAfter, took := pfReadyz(t, s)
-	if status != http.StatusServiceUnavailable || retryAfter == "" || took > pfBound {
+	status, retryAfter, took := readyz(t, s)
+	if status != http.StatusServiceUnavailable || retryAfter == "" || took > faultBound {
 		t.Errorf("GET /readyz with the database away: status %d, Retry-After %q, after %v; want 503 with Retry-After within %v",
-			status, retryAfter, took.Round(time.Millisecond), pfBound)
+			status, retryAfter, took.Round(time.Millisecond), faultBound)
 	}
 	answered := map[string]int{} // op -> requests started after the fault
-	next("during the fault", func(r pfResult) bool {
+	next("during the fault", func(r loadResult) bool {
 		if r.start.After(cutAt) {
 			answered[r.op]++
 		}
@@ -525,7 +292,7 @@ func pfRun(t *testing.T, s *testServer, proxy *pfProxy, fault func(*pfProxy)) {
 	proxy.Heal()
 	healAt := time.Now()
 	acks = 0
-	next("after the heal", func(r pfResult) bool {
+	next("after the heal", func(r loadResult) bool {
 		if r.op == "create" && r.ok() && r.start.After(healAt) {
 			acks++
 		}
@@ -541,7 +308,7 @@ func pfRun(t *testing.T, s *testServer, proxy *pfProxy, fault func(*pfProxy)) {
 	}
 
 	// Every answer, in every phase.
-	var created []pfResult
+	var created []loadResult
 	var inFault, faultFailed int
 	var slowest time.Duration
 	for _, r := range all {
@@ -555,8 +322,8 @@ func pfRun(t *testing.T, s *testServer, proxy *pfProxy, fault func(*pfProxy)) {
 		case r.err != nil:
 			t.Errorf("no answer (a hang or a broken connection): %v", r)
 			continue
-		case took > pfBound:
-			t.Errorf("answered after %v, over the %v bound: %v", took.Round(time.Millisecond), pfBound, r)
+		case took > faultBound:
+			t.Errorf("answered after %v, over the %v bound: %v", took.Round(time.Millisecond), faultBound, r)
 		}
 		switch {
 		case r.ok():
@@ -580,13 +347,13 @@ func pfRun(t *testing.T, s *testServer, proxy *pfProxy, fault func(*pfProxy)) {
 	t.Logf("%d requests (%d created users); %d answered wholly during the fault, %d of them 503, the slowest in %v; first success %v after the heal",
 		len(all), len(created), inFault, faultFailed, slowest.Round(time.Millisecond), recoveredIn.Round(time.Millisecond))
 
-	status, _, _ = pfReadyz(t, s)
+	status, _, _ = readyz(t, s)
 	if status != http.StatusOK {
 		t.Errorf("GET /readyz after the heal: status %d, want 200", status)
 	}
 
 	// Every acknowledged write is there, read through the same Usher.
-	l := &pfLoad{s: s}
+	l := &backendLoad{s: s}
 	for _, c := range created {
 		r := l.get(context.Background(), c.id, c.email)
 		var u struct{ Email string }
@@ -597,8 +364,8 @@ func pfRun(t *testing.T, s *testServer, proxy *pfProxy, fault func(*pfProxy)) {
 	}
 }
 
-// pfSummary lists results, one a line, for a failure message.
-func pfSummary(rs []pfResult) string {
+// summary lists results, one a line, for a failure message.
+func summary(rs []loadResult) string {
 	var b strings.Builder
 	for _, r := range rs[max(0, len(rs)-40):] {
 		b.WriteString(r.String())

@@ -10,7 +10,7 @@ import (
 // (all three listeners on): each route names a guard, and every route of
 // the backend requires the client certificate.
 func TestEveryRouteDeclaresItsGuard(t *testing.T) {
-	s := startServer(t, thEnable)
+	s := startServer(t, withThunder)
 	if got, want := len(s.surfaces), 3; got != want {
 		t.Fatalf("surfaces: got %d, want %d", got, want)
 	}

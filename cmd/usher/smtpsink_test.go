@@ -9,6 +9,8 @@ import (
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -116,25 +118,6 @@ func (s *smtpSink) Messages() []sinkMessage {
 	return append([]sinkMessage(nil), s.msgs...)
 }
 
-// WaitFor waits up to timeout for a message to rcpt whose subject contains
-// subject, and returns it.
-func (s *smtpSink) WaitFor(rcpt, subject string, timeout time.Duration) sinkMessage {
-	s.t.Helper()
-	deadline := time.After(timeout)
-	for {
-		for _, m := range s.Messages() {
-			if m.Has(rcpt) && strings.Contains(m.Subject(), subject) {
-				return m
-			}
-		}
-		select {
-		case <-s.arrived:
-		case <-deadline:
-			s.t.Fatalf("no email to %s with subject %q within %s (got %d messages)", rcpt, subject, timeout, len(s.Messages()))
-		}
-	}
-}
-
 // Count returns how many received messages went to rcpt with subject.
 func (s *smtpSink) Count(rcpt, subject string) int {
 	n := 0
@@ -144,6 +127,90 @@ func (s *smtpSink) Count(rcpt, subject string) int {
 		}
 	}
 	return n
+}
+
+// mailWait bounds every wait for an email.
+const mailWait = 15 * time.Second
+
+// Subjects of Usher's emails.
+const (
+	resetSubject   = "Your password reset code"
+	changedSubject = "Your password was changed"
+	verifySubject  = "Account Verification"
+)
+
+// waitMessages waits until rcpt has received n messages whose subject
+// contains subject, and returns them in arrival order.
+func (s *smtpSink) waitMessages(t testing.TB, rcpt, subject string, n int) []sinkMessage {
+	t.Helper()
+	deadline := time.NewTimer(mailWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var got []sinkMessage
+		for _, m := range s.Messages() {
+			if m.Has(rcpt) && strings.Contains(m.Subject(), subject) {
+				got = append(got, m)
+			}
+		}
+		if len(got) >= n {
+			return got
+		}
+		select {
+		case <-s.arrived:
+		case <-tick.C:
+		case <-deadline.C:
+			t.Fatalf("%d of %d emails to %s with subject %q within %s", len(got), n, rcpt, subject, mailWait)
+		}
+	}
+}
+
+// verifyLink waits until n verification emails to rcpt have arrived and
+// returns the link of the n-th, which must point at publicBase.
+func (s *smtpSink) verifyLink(t testing.TB, publicBase, rcpt string, n int) *url.URL {
+	t.Helper()
+	m := s.waitMessages(t, rcpt, verifySubject, n)[n-1]
+	if got, want := m.Subject(), verifySubject; got != want {
+		t.Errorf("subject: got %q, want %q", got, want)
+	}
+	text := m.Part("text/plain")
+	prefix := publicBase + "/verify?"
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, prefix) {
+			u, err := url.Parse(line)
+			if err != nil {
+				t.Fatalf("link %q: %v", line, err)
+			}
+			return u
+		}
+	}
+	t.Fatalf("no link starting %q in the text part:\n%s", prefix, text)
+	return nil
+}
+
+// resetCodeLine finds the reset code: a line holding only the code.
+var resetCodeLine = regexp.MustCompile(`(?m)^\s*([2-9A-HJKMNP-Z]{10})\s*$`)
+
+// resetCode returns the reset code in a reset email's text part.
+func (m sinkMessage) resetCode(t testing.TB) string {
+	t.Helper()
+	text := m.Part("text/plain")
+	found := resetCodeLine.FindAllStringSubmatch(text, -1)
+	if len(found) != 1 {
+		t.Fatalf("want exactly one reset code in the text part, found %d:\n%s", len(found), text)
+	}
+	return found[0][1]
+}
+
+// requestResetCode asks the public surface for a reset of email and
+// returns the code that arrives by SMTP; it is the nth reset email to that
+// address.
+func (s *smtpSink) requestResetCode(t testing.TB, pub *publicClient, email string, nth int) string {
+	t.Helper()
+	pub.passwordSend(t, email).wantTrue(t, "password/send "+email)
+	return s.waitMessages(t, email, resetSubject, nth)[nth-1].resetCode(t)
 }
 
 // Has reports whether m was addressed to rcpt (case-insensitively).
@@ -258,7 +325,7 @@ func TestSMTPSinkDeliversUshersMail(t *testing.T) {
 	if err := s.Accounts.SendReset(t.Context(), s.Tenant.ID, "sink@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	m := sink.WaitFor("sink@example.com", "reset", 10*time.Second)
+	m := sink.waitMessages(t, "sink@example.com", "reset", 1)[0]
 	if text := m.Part("text/plain"); !strings.Contains(text, "reset code") {
 		t.Fatalf("text part does not hold the code:\n%s", text)
 	}

@@ -104,8 +104,9 @@ func writePEMFile(t *testing.T, path, typ string, der []byte) {
 
 func TestBackendRefusesClientsWithoutTrustedCertificate(t *testing.T) {
 	s := startServer(t)
+	be := s.BackendAPI
 	const email = "tls.victim@example.com"
-	id := newUser(t, s, email, "lantern-tabby-41")
+	id := be.newUser(t, email, "lantern-tabby-41")
 	other := newTestCA(t, "Some other CA")
 
 	cases := []struct {
@@ -133,14 +134,15 @@ func TestBackendRefusesClientsWithoutTrustedCertificate(t *testing.T) {
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			client := c.client(t)
-			rows := rowCount(t, s)
+			rows := s.userCount(t)
 
 			for _, r := range []struct{ method, path, body string }{
 				{"GET", "/users/" + id, ""},
 				{"GET", "/healthz", ""},
 				{"POST", "/users/", mustJSON(t, map[string]string{"email": "tls" + string(rune('a'+i)) + "@example.com", "password": "lantern-tabby-41"})},
 			} {
-				status, _, body, err := send(client, newRequest(t, s, r.method, r.path, r.body, nil))
+				res, err := send(client, s.BackendAPI.request(t, r.method, r.path, r.body))
+				status, body := res.Status, res.Body
 				switch {
 				case c.refused && err == nil:
 					t.Errorf("%s %s: got HTTP %d, want the TLS handshake to fail", r.method, r.path, status)
@@ -157,7 +159,7 @@ func TestBackendRefusesClientsWithoutTrustedCertificate(t *testing.T) {
 			if !c.refused {
 				want++
 			}
-			if got := rowCount(t, s); got != want {
+			if got := s.userCount(t); got != want {
 				t.Errorf("users: got %d, want %d", got, want)
 			}
 		})
@@ -166,8 +168,9 @@ func TestBackendRefusesClientsWithoutTrustedCertificate(t *testing.T) {
 
 func TestBackendRefusesPlainHTTP(t *testing.T) {
 	s := startServer(t)
+	be := s.BackendAPI
 	const email = "plain.victim@example.com"
-	id := newUser(t, s, email, "lantern-tabby-41")
+	id := be.newUser(t, email, "lantern-tabby-41")
 	plain := &http.Client{Timeout: 10 * time.Second}
 	base := "http://" + s.BackendAddr()
 
@@ -208,13 +211,13 @@ func TestBackendRefusesPlainHTTP(t *testing.T) {
 		})
 	}
 	// None of it reached Usher.
-	if got := rowCount(t, s); got != 1 {
+	if got := s.userCount(t); got != 1 {
 		t.Errorf("users: got %d, want 1", got)
 	}
-	if u, _ := getUser(t, s, id); u.Email != email {
+	if u := be.get(t, id); u.Email != email {
 		t.Errorf("email: got %q, want %q", u.Email, email)
 	}
-	if !checkpw(t, s, id, "lantern-tabby-41") {
+	if !be.checkpw(t, id, "lantern-tabby-41") {
 		t.Errorf("password: got false, want true")
 	}
 }

@@ -27,14 +27,14 @@ import (
 // forged token differs from a valid one only in the claim under test; a
 // re-signed copy of a real token is the control that the forger is right.
 
-// pubSigner is a signing key of the test server, private part included.
-type pubSigner struct {
+// signer is a signing key of the test server, private part included.
+type signer struct {
 	kid  string
 	priv ed25519.PrivateKey
 }
 
-// pubSigningKeys opens the server's signing keys by kid.
-func pubSigningKeys(t testing.TB, s *testServer) map[string]pubSigner {
+// signingKeys opens the server's signing keys by kid.
+func signingKeys(t testing.TB, s *testServer) map[string]signer {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(s.Config.Data, "secret.key"))
 	if err != nil {
@@ -52,21 +52,21 @@ func pubSigningKeys(t testing.TB, s *testServer) map[string]pubSigner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]pubSigner{}
+	out := map[string]signer{}
 	for _, sk := range keys {
 		// The seal context is the keyring's ("signing-key:" + kid).
 		seed, err := box.Open(sk.Private, "signing-key:"+sk.KID)
 		if err != nil {
 			t.Fatalf("open signing key %s: %v", sk.KID, err)
 		}
-		out[sk.KID] = pubSigner{kid: sk.KID, priv: ed25519.NewKeyFromSeed(seed)}
+		out[sk.KID] = signer{kid: sk.KID, priv: ed25519.NewKeyFromSeed(seed)}
 	}
 	return out
 }
 
-// pubSign signs claims as a compact JWS with EdDSA; typ "" leaves the
+// signJWT signs claims as a compact JWS with EdDSA; typ "" leaves the
 // header without typ, kid "" without kid.
-func pubSign(t testing.TB, priv ed25519.PrivateKey, kid, typ string, claims map[string]any) string {
+func signJWT(t testing.TB, priv ed25519.PrivateKey, kid, typ string, claims map[string]any) string {
 	t.Helper()
 	opts := &jose.SignerOptions{}
 	if typ != "" {
@@ -83,9 +83,9 @@ func pubSign(t testing.TB, priv ed25519.PrivateKey, kid, typ string, claims map[
 	return tok
 }
 
-// pubCompact builds a compact JWS by hand, with whatever header and
+// compactJWS builds a compact JWS by hand, with whatever header and
 // signature an attacker likes.
-func pubCompact(t testing.TB, header, claims map[string]any, sign func(input []byte) []byte) string {
+func compactJWS(t testing.TB, header, claims map[string]any, sign func(input []byte) []byte) string {
 	t.Helper()
 	enc := func(v any) string {
 		b, err := json.Marshal(v)
@@ -98,8 +98,8 @@ func pubCompact(t testing.TB, header, claims map[string]any, sign func(input []b
 	return input + "." + base64.RawURLEncoding.EncodeToString(sign([]byte(input)))
 }
 
-// pubWith returns a copy of claims with changes applied (nil deletes).
-func pubWith(claims map[string]any, changes map[string]any) map[string]any {
+// withClaims returns a copy of claims with changes applied (nil deletes).
+func withClaims(claims map[string]any, changes map[string]any) map[string]any {
 	out := map[string]any{}
 	for k, v := range claims {
 		out[k] = v
@@ -114,8 +114,8 @@ func pubWith(claims map[string]any, changes map[string]any) map[string]any {
 	return out
 }
 
-// pubReplacePayload swaps a token's payload and keeps its signature.
-func pubReplacePayload(t testing.TB, tok string, claims map[string]any) string {
+// replacePayload swaps a token's payload and keeps its signature.
+func replacePayload(t testing.TB, tok string, claims map[string]any) string {
 	t.Helper()
 	b, err := json.Marshal(claims)
 	if err != nil {
@@ -126,14 +126,14 @@ func pubReplacePayload(t testing.TB, tok string, claims map[string]any) string {
 }
 
 func TestTokenAttacks(t *testing.T) {
-	clock := newPubClock()
+	clock := newTestClock()
 	s := startServer(t, clock.Use)
-	a := pubClient(t, s)
-	victim := a.register("victim@example.com", pubPassword)
-	other := a.register("other@example.com", pubPassword)
-	header, claims := pubSegments(t, victim)
+	pub := s.PublicAPI
+	victim := pub.mustRegister(t, "victim@example.com", sessionPassword)
+	other := pub.mustRegister(t, "other@example.com", sessionPassword)
+	header, claims := jwtSegments(t, victim)
 	kid := header["kid"].(string)
-	keys := pubSigningKeys(t, s)
+	keys := signingKeys(t, s)
 	cur, ok := keys[kid]
 	if !ok {
 		t.Fatalf("the token's kid %s is not among the stored keys", kid)
@@ -141,25 +141,24 @@ func TestTokenAttacks(t *testing.T) {
 	now := clock.Now().Unix()
 
 	t.Run("control: a re-signed copy is accepted", func(t *testing.T) {
-		a := a.on(t)
-		tok := pubSign(t, cur.priv, kid, token.Type, pubWith(claims, map[string]any{"jti": usher.NewID(clock.Now())}))
-		a.wantMe("re-signed copy", tok)
+		tok := signJWT(t, cur.priv, kid, token.Type, withClaims(claims, map[string]any{"jti": usher.NewID(clock.Now())}))
+		pub.wantMe(t, "re-signed copy", tok)
 	})
 
-	_, jwksKeys := pubJWKS(t, a)
+	_, jwksKeys := pub.jwks(t)
 	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(pubMust(json.Marshal(map[string]any{"keys": jwksKeys})), &set); err != nil {
+	if err := json.Unmarshal(must(json.Marshal(map[string]any{"keys": jwksKeys})), &set); err != nil {
 		t.Fatal(err)
 	}
 	if len(set.Keys) != 1 {
 		t.Fatalf("jwks has %d keys, want 1", len(set.Keys))
 	}
-	pub, ok := set.Keys[0].Key.(ed25519.PublicKey)
+	pubKey, ok := set.Keys[0].Key.(ed25519.PublicKey)
 	if !ok {
 		t.Fatalf("jwks key is %T, want ed25519.PublicKey", set.Keys[0].Key)
 	}
 	x, _ := jwksKeys[0]["x"].(string)
-	jwkJSON := pubMust(json.Marshal(jwksKeys[0]))
+	jwkJSON := must(json.Marshal(jwksKeys[0]))
 
 	hmacWith := func(secret []byte) func([]byte) []byte {
 		return func(in []byte) []byte {
@@ -176,7 +175,7 @@ func TestTokenAttacks(t *testing.T) {
 		return func(in []byte) []byte { return ed25519.Sign(k, in) }
 	}
 	hdr := func(alg string) map[string]any { return map[string]any{"alg": alg, "kid": kid, "typ": token.Type} }
-	otherSub := pubSubject(t, other)
+	otherSub := jwtSubject(t, other)
 
 	sigFlipped := func() string {
 		parts := strings.Split(victim, ".")
@@ -192,108 +191,106 @@ func TestTokenAttacks(t *testing.T) {
 		name string
 		tok  string
 	}{
-		{"alg none", pubCompact(t, hdr("none"), claims, func([]byte) []byte { return nil })},
+		{"alg none", compactJWS(t, hdr("none"), claims, func([]byte) []byte { return nil })},
 		{"alg none with the real signature", strings.Join([]string{
-			base64.RawURLEncoding.EncodeToString(pubMust(json.Marshal(hdr("none")))),
+			base64.RawURLEncoding.EncodeToString(must(json.Marshal(hdr("none")))),
 			strings.Split(victim, ".")[1], strings.Split(victim, ".")[2]}, ".")},
-		{"HS256 keyed with the raw public key", pubCompact(t, hdr("HS256"), claims, hmacWith(pub))},
-		{"HS256 keyed with the jwk x", pubCompact(t, hdr("HS256"), claims, hmacWith([]byte(x)))},
-		{"HS256 keyed with the jwk", pubCompact(t, hdr("HS256"), claims, hmacWith(jwkJSON))},
-		{"tampered payload: another sub", pubReplacePayload(t, victim, pubWith(claims, map[string]any{"sub": otherSub}))},
-		{"tampered payload: later exp", pubReplacePayload(t, victim, pubWith(claims, map[string]any{"exp": now + 86400*365}))},
+		{"HS256 keyed with the raw public key", compactJWS(t, hdr("HS256"), claims, hmacWith(pubKey))},
+		{"HS256 keyed with the jwk x", compactJWS(t, hdr("HS256"), claims, hmacWith([]byte(x)))},
+		{"HS256 keyed with the jwk", compactJWS(t, hdr("HS256"), claims, hmacWith(jwkJSON))},
+		{"tampered payload: another sub", replacePayload(t, victim, withClaims(claims, map[string]any{"sub": otherSub}))},
+		{"tampered payload: later exp", replacePayload(t, victim, withClaims(claims, map[string]any{"exp": now + 86400*365}))},
 		{"tampered signature", sigFlipped()},
 		{"no signature", strings.Join(strings.Split(victim, ".")[:2], ".") + "."},
-		{"unknown kid", pubCompact(t, map[string]any{"alg": "EdDSA", "kid": "unknown-kid", "typ": token.Type}, claims, edWith(ownKey))},
+		{"unknown kid", compactJWS(t, map[string]any{"alg": "EdDSA", "kid": "unknown-kid", "typ": token.Type}, claims, edWith(ownKey))},
 		// Without Usher's key an attacker can only name a known kid and
 		// sign with their own key: the signature must then fail.
-		{"known kid, own key", pubCompact(t, hdr("EdDSA"), claims, edWith(ownKey))},
-		{"no kid", pubSign(t, cur.priv, "", token.Type, claims)},
-		{"typ JWT", pubSign(t, cur.priv, kid, "JWT", claims)},
-		{"no typ", pubSign(t, cur.priv, kid, "", claims)},
-		{"wrong iss", pubSign(t, cur.priv, kid, token.Type, pubWith(claims, map[string]any{"iss": "https://evil.example.com"}))},
-		{"no iss", pubSign(t, cur.priv, kid, token.Type, pubWith(claims, map[string]any{"iss": nil}))},
-		{"wrong aud", pubSign(t, cur.priv, kid, token.Type, pubWith(claims, map[string]any{"aud": usher.NewID(clock.Now())}))},
-		{"two audiences", pubSign(t, cur.priv, kid, token.Type, pubWith(claims, map[string]any{"aud": []string{s.Tenant.ID, usher.NewID(clock.Now())}}))},
-		{"expired", pubSign(t, cur.priv, kid, token.Type, pubWith(claims, map[string]any{"iat": now - 7200, "nbf": now - 7200, "exp": now - 60}))},
-		{"no exp", pubSign(t, cur.priv, kid, token.Type, pubWith(claims, map[string]any{"exp": nil}))},
-		{"nbf in the future", pubSign(t, cur.priv, kid, token.Type, pubWith(claims, map[string]any{"nbf": now + 3600}))},
-		{"no nbf", pubSign(t, cur.priv, kid, token.Type, pubWith(claims, map[string]any{"nbf": nil}))},
-		{"sub of another user", pubSign(t, cur.priv, kid, token.Type, pubWith(claims, map[string]any{"sub": otherSub}))},
-		{"no sid", pubSign(t, cur.priv, kid, token.Type, pubWith(claims, map[string]any{"sid": nil}))},
-		{"unknown sid", pubSign(t, cur.priv, kid, token.Type, pubWith(claims, map[string]any{"sid": usher.NewID(clock.Now())}))},
+		{"known kid, own key", compactJWS(t, hdr("EdDSA"), claims, edWith(ownKey))},
+		{"no kid", signJWT(t, cur.priv, "", token.Type, claims)},
+		{"typ JWT", signJWT(t, cur.priv, kid, "JWT", claims)},
+		{"no typ", signJWT(t, cur.priv, kid, "", claims)},
+		{"wrong iss", signJWT(t, cur.priv, kid, token.Type, withClaims(claims, map[string]any{"iss": "https://evil.example.com"}))},
+		{"no iss", signJWT(t, cur.priv, kid, token.Type, withClaims(claims, map[string]any{"iss": nil}))},
+		{"wrong aud", signJWT(t, cur.priv, kid, token.Type, withClaims(claims, map[string]any{"aud": usher.NewID(clock.Now())}))},
+		{"two audiences", signJWT(t, cur.priv, kid, token.Type, withClaims(claims, map[string]any{"aud": []string{s.Tenant.ID, usher.NewID(clock.Now())}}))},
+		{"expired", signJWT(t, cur.priv, kid, token.Type, withClaims(claims, map[string]any{"iat": now - 7200, "nbf": now - 7200, "exp": now - 60}))},
+		{"no exp", signJWT(t, cur.priv, kid, token.Type, withClaims(claims, map[string]any{"exp": nil}))},
+		{"nbf in the future", signJWT(t, cur.priv, kid, token.Type, withClaims(claims, map[string]any{"nbf": now + 3600}))},
+		{"no nbf", signJWT(t, cur.priv, kid, token.Type, withClaims(claims, map[string]any{"nbf": nil}))},
+		{"sub of another user", signJWT(t, cur.priv, kid, token.Type, withClaims(claims, map[string]any{"sub": otherSub}))},
+		{"no sid", signJWT(t, cur.priv, kid, token.Type, withClaims(claims, map[string]any{"sid": nil}))},
+		{"unknown sid", signJWT(t, cur.priv, kid, token.Type, withClaims(claims, map[string]any{"sid": usher.NewID(clock.Now())}))},
 		{"garbage", "not.a.token"},
-		{"huge", pubSign(t, cur.priv, kid, token.Type, pubWith(claims, map[string]any{"pad": strings.Repeat("x", 5000)}))},
+		{"huge", signJWT(t, cur.priv, kid, token.Type, withClaims(claims, map[string]any{"pad": strings.Repeat("x", 5000)}))},
 	}
 	for _, at := range attacks {
 		t.Run(at.name, func(t *testing.T) {
-			a := a.on(t)
-			a.wantNoMe(at.name, at.tok)
+			pub.wantNoMe(t, at.name, at.tok)
 		})
 	}
 
 	t.Run("victim token still valid", func(t *testing.T) {
-		a := a.on(t)
-		a.wantMe("the original token", victim)
+		pub.wantMe(t, "the original token", victim)
 	})
 }
 
 func TestTokenExpiry(t *testing.T) {
-	clock := newPubClock()
+	clock := newTestClock()
 	s := startServer(t, clock.Use)
-	a := pubClient(t, s)
-	tok := a.register("expiry@example.com", pubPassword)
+	pub := s.PublicAPI
+	tok := pub.mustRegister(t, "expiry@example.com", sessionPassword)
 
-	a.wantMe("fresh", tok) // in the verified-token cache from here on
+	pub.wantMe(t, "fresh", tok) // in the verified-token cache from here on
 	clock.Advance(11*time.Hour + 59*time.Minute)
-	a.wantMe("after 11h59m", tok)
+	pub.wantMe(t, "after 11h59m", tok)
 	clock.Advance(time.Minute + 10*time.Second) // past exp and its leeway
-	a.wantNoMe("after 12h", tok)
+	pub.wantNoMe(t, "after 12h", tok)
 }
 
 func TestTokenNotBefore(t *testing.T) {
-	clock := newPubClock()
+	clock := newTestClock()
 	s := startServer(t, clock.Use)
-	a := pubClient(t, s)
+	pub := s.PublicAPI
 	start := clock.Now()
 
 	clock.Set(start.Add(time.Hour))
-	tok := a.register("nbf@example.com", pubPassword) // nbf = start+1h
+	tok := pub.mustRegister(t, "nbf@example.com", sessionPassword) // nbf = start+1h
 	clock.Set(start)
-	a.wantNoMe("an hour before nbf", tok)
+	pub.wantNoMe(t, "an hour before nbf", tok)
 	clock.Set(start.Add(time.Hour + time.Minute))
-	a.wantMe("after nbf", tok)
+	pub.wantMe(t, "after nbf", tok)
 }
 
 func TestTokenOtherTenant(t *testing.T) {
 	s := startServer(t)
-	a := pubClient(t, s)
+	pub := s.PublicAPI
 	t2, err := s.Store.EnsureTenant(t.Context(), usher.Tenant{
 		ID: usher.NewID(time.Now()), Name: "second", PublicKey: "pk_second_tenant_for_tokens_test", CreatedAt: time.Now().UTC(),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a2 := a.withKey(t2.PublicKey)
+	pub2 := pub.withKey(t2.PublicKey)
 	const email = "two-tenants@example.com"
-	tok2 := a2.register(email, pubPassword)
-	tok1 := a.register(email, pubPassword) // the same address is another account here
+	tok2 := pub2.mustRegister(t, email, sessionPassword)
+	tok1 := pub.mustRegister(t, email, sessionPassword) // the same address is another account here
 
-	if _, c := pubSegments(t, tok2); c["aud"] != t2.ID && cmp.Diff([]any{t2.ID}, c["aud"]) != "" {
+	if _, c := jwtSegments(t, tok2); c["aud"] != t2.ID && cmp.Diff([]any{t2.ID}, c["aud"]) != "" {
 		t.Fatalf("aud of the second tenant's token: got %v, want %s", c["aud"], t2.ID)
 	}
-	a2.wantMe("tenant 2 token with tenant 2 key", tok2)
-	a.wantNoMe("tenant 2 token with tenant 1 key", tok2)
-	a2.wantNoMe("tenant 1 token with tenant 2 key", tok1)
-	a.wantMe("tenant 1 token with tenant 1 key", tok1)
+	pub2.wantMe(t, "tenant 2 token with tenant 2 key", tok2)
+	pub.wantNoMe(t, "tenant 2 token with tenant 1 key", tok2)
+	pub2.wantNoMe(t, "tenant 1 token with tenant 2 key", tok1)
+	pub.wantMe(t, "tenant 1 token with tenant 1 key", tok1)
 }
 
 func TestTokenKeyRotation(t *testing.T) {
-	clock := newPubClock()
+	clock := newTestClock()
 	s := startServer(t, clock.Use)
-	a := pubClient(t, s)
+	pub := s.PublicAPI
 	const email = "rotate@example.com"
-	old := a.register(email, pubPassword) // not verified before the rotation, so not cached
-	oh, _ := pubSegments(t, old)
+	old := pub.mustRegister(t, email, sessionPassword) // not verified before the rotation, so not cached
+	oh, _ := jwtSegments(t, old)
 	oldKid := oh["kid"].(string)
 
 	clock.Advance(time.Hour)
@@ -304,30 +301,29 @@ func TestTokenKeyRotation(t *testing.T) {
 	if newKid == oldKid {
 		t.Fatal("rotation kept the kid")
 	}
-	a.wantMe("token of the retired key", old)
-	fresh := a.mustLogin(email, pubPassword)
-	if fh, _ := pubSegments(t, fresh); fh["kid"] != newKid {
+	pub.wantMe(t, "token of the retired key", old)
+	fresh := pub.mustLogin(t, email, sessionPassword)
+	if fh, _ := jwtSegments(t, fresh); fh["kid"] != newKid {
 		t.Fatalf("token after rotation signed by %v, want the new key %s", fh["kid"], newKid)
 	}
-	a.wantMe("token of the new key", fresh)
-	_, keys := pubJWKS(t, a)
-	if diff := cmp.Diff([]string{newKid, oldKid}, pubKIDs(keys)); diff != "" {
+	pub.wantMe(t, "token of the new key", fresh)
+	_, keys := pub.jwks(t)
+	if diff := cmp.Diff([]string{newKid, oldKid}, kids(keys)); diff != "" {
 		t.Fatalf("jwks kids after rotation, newest first (-want +got):\n%s", diff)
 	}
 
 	t.Run("retired key stops verifying after the token lifetime", func(t *testing.T) {
-		a := a.on(t)
 		clock.Advance(s.Config.TokenTTL + time.Minute)
-		tok := a.mustLogin(email, pubPassword) // a live session at the new time
-		_, claims := pubSegments(t, tok)
-		keys := pubSigningKeys(t, s)
-		a.wantMe("control: signed by the current key", pubSign(t, keys[newKid].priv, newKid, token.Type, pubWith(claims, map[string]any{"jti": "control"})))
-		a.wantNoMe("signed by the key retired a token lifetime ago", pubSign(t, keys[oldKid].priv, oldKid, token.Type, claims))
+		tok := pub.mustLogin(t, email, sessionPassword) // a live session at the new time
+		_, claims := jwtSegments(t, tok)
+		keys := signingKeys(t, s)
+		pub.wantMe(t, "control: signed by the current key", signJWT(t, keys[newKid].priv, newKid, token.Type, withClaims(claims, map[string]any{"jti": "control"})))
+		pub.wantNoMe(t, "signed by the key retired a token lifetime ago", signJWT(t, keys[oldKid].priv, oldKid, token.Type, claims))
 	})
 }
 
-// pubMust returns v, panicking on err (for values that cannot fail).
-func pubMust(v []byte, err error) []byte {
+// must returns v, panicking on err (for values that cannot fail).
+func must(v []byte, err error) []byte {
 	if err != nil {
 		panic(err)
 	}

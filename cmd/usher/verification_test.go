@@ -8,72 +8,27 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// thClock is a settable clock for Main.Now.
-type thClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func thNewClock() *thClock { return &thClock{now: time.Now().UTC().Truncate(time.Millisecond)} }
-
-// Now returns the clock's time.
-func (c *thClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward.
-func (c *thClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// publicVerify is the public listener's GET /verify.
-func (a *thAPI) publicVerify(t testing.TB, email, tok, responseType string) thResponse {
-	t.Helper()
-	q := url.Values{"email": {email}, "token": {tok}}
-	if responseType != "" {
-		q.Set("response_type", responseType)
-	}
-	return thDo(t, a.client, "GET", a.s.Public+"/verify?"+q.Encode(), "")
-}
-
-// thWantVerified checks a successful GET /verify on either listener.
-func thWantVerified(t testing.TB, what string, res thResponse, responseType string) {
-	t.Helper()
-	switch {
-	case strings.EqualFold(responseType, "html"):
-		if res.Status != http.StatusSeeOther || res.Header.Get("Location") != "/verify/success" {
-			t.Errorf("%s: got %s Location %q, want 303 to /verify/success", what, res, res.Header.Get("Location"))
-		}
-	case res.Status != http.StatusOK:
-		t.Errorf("%s: got %s, want 200", what, res)
-	}
-}
-
 // wantTokenRefused checks that tok no longer verifies email, on both
 // listeners, in Thunder's words and in the native format.
-func (a *thAPI) wantTokenRefused(t testing.TB, email, tok string) {
+func wantTokenRefused(t testing.TB, s *testServer, email, tok string) {
 	t.Helper()
-	thWantError(t, "Thunder GET /verify", a.verifyLink(t, email, tok, "json"), http.StatusBadRequest, thMsgBadToken, email)
-	thWantError(t, "Thunder GET /verify html", a.verifyLink(t, email, tok, "html"), http.StatusBadRequest, thMsgBadToken, email)
-	thNativeError(t, "public GET /verify", a.publicVerify(t, email, tok, "json"), http.StatusBadRequest, "invalid_code")
-	thNativeError(t, "public GET /verify html", a.publicVerify(t, email, tok, "html"), http.StatusBadRequest, "invalid_code")
+	th, pub := s.ThunderAPI, s.PublicAPI
+	th.verifyLink(t, email, tok, "json").wantThunderError(t, "Thunder GET /verify", http.StatusBadRequest, msgBadToken, email)
+	th.verifyLink(t, email, tok, "html").wantThunderError(t, "Thunder GET /verify html", http.StatusBadRequest, msgBadToken, email)
+	pub.verify(t, email, tok, "json").wantNativeError(t, "public GET /verify", http.StatusBadRequest, "invalid_code")
+	pub.verify(t, email, tok, "html").wantNativeError(t, "public GET /verify html", http.StatusBadRequest, "invalid_code")
 }
 
 func TestVerificationSecondUseSucceeds(t *testing.T) {
-	a := thStart(t)
-	a.create(t, "twice@example.com", thPassword, nil)
-	tok := a.sendVerification(t, "twice@example.com", thPassword).token()
+	s := startServer(t, withThunder)
+	th, pub := s.ThunderAPI, s.PublicAPI
+	th.create(t, "twice@example.com", userPassword, nil)
+	tok := th.sendVerification(t, "twice@example.com", userPassword).token()
 	uses := []struct {
 		name, listener, responseType string
 	}{
@@ -91,14 +46,14 @@ func TestVerificationSecondUseSucceeds(t *testing.T) {
 			if strings.Contains(u.name, "another case") {
 				email = "Twice@EXAMPLE.com"
 			}
-			var res thResponse
+			var res response
 			if u.listener == "thunder" {
-				res = a.verifyLink(t, email, tok, u.responseType)
+				res = th.verifyLink(t, email, tok, u.responseType)
 			} else {
-				res = a.publicVerify(t, email, tok, u.responseType)
+				res = pub.verify(t, email, tok, u.responseType)
 			}
-			thWantVerified(t, u.listener+" GET /verify", res, u.responseType)
-			got := a.get(t, "twice@example.com", thPassword)
+			res.wantVerified(t, u.listener+" GET /verify", u.responseType)
+			got := th.get(t, "twice@example.com", userPassword)
 			if !got.Verified || got.token() != tok {
 				t.Errorf("after use: verified %v token %q, want true %q", got.Verified, got.token(), tok)
 			}
@@ -117,41 +72,41 @@ func TestVerificationTokenExpires(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := thNewClock()
-			a := thStart(t, func(m *Main) {
-				m.Now = clock.Now
+			clock := newTestClock()
+			s := startServer(t, withThunder, clock.Use, func(m *Main) {
 				if tt.ttl != 0 {
 					m.Config.VerifyTTL = tt.ttl
 				}
 			})
-			a.create(t, "early@example.com", thPassword, nil)
-			a.create(t, "late@example.com", thPassword, nil)
-			early := a.sendVerification(t, "early@example.com", thPassword).token()
-			late := a.sendVerification(t, "late@example.com", thPassword).token()
+			th, pub := s.ThunderAPI, s.PublicAPI
+			th.create(t, "early@example.com", userPassword, nil)
+			th.create(t, "late@example.com", userPassword, nil)
+			early := th.sendVerification(t, "early@example.com", userPassword).token()
+			late := th.sendVerification(t, "late@example.com", userPassword).token()
 
 			clock.Advance(tt.want - time.Second)
 			t.Run("a second before expiry it works", func(t *testing.T) {
-				thWantUser(t, "Thunder GET /verify", a.verifyLink(t, "early@example.com", early, "json"), http.StatusOK)
-				if got := a.get(t, "late@example.com", thPassword).token(); got != late {
+				th.verifyLink(t, "early@example.com", early, "json").wantThunderUser(t, "Thunder GET /verify", http.StatusOK)
+				if got := th.get(t, "late@example.com", userPassword).token(); got != late {
 					t.Errorf("Thunder shows token %q before expiry, want %q", got, late)
 				}
 			})
 
 			clock.Advance(2 * time.Second)
 			t.Run("a second after expiry it fails", func(t *testing.T) {
-				a.wantTokenRefused(t, "late@example.com", late)
-				got := a.get(t, "late@example.com", thPassword)
+				wantTokenRefused(t, s, "late@example.com", late)
+				got := th.get(t, "late@example.com", userPassword)
 				if got.Verified || got.VerificationToken != nil {
 					t.Errorf("after expiry: verified %v token %v, want false null", got.Verified, got.VerificationToken)
 				}
 			})
 			t.Run("a new token works", func(t *testing.T) {
-				fresh := a.sendVerification(t, "late@example.com", thPassword).token()
+				fresh := th.sendVerification(t, "late@example.com", userPassword).token()
 				if fresh == late {
 					t.Fatal("POST /verify reissued the expired token")
 				}
-				thWantVerified(t, "public GET /verify", a.publicVerify(t, "late@example.com", fresh, "json"), "json")
-				if !a.get(t, "late@example.com", thPassword).Verified {
+				pub.verify(t, "late@example.com", fresh, "json").wantVerified(t, "public GET /verify", "json")
+				if !th.get(t, "late@example.com", userPassword).Verified {
 					t.Errorf("not verified with the new token")
 				}
 			})
@@ -160,20 +115,21 @@ func TestVerificationTokenExpires(t *testing.T) {
 }
 
 func TestVerificationVoidedByAccountChanges(t *testing.T) {
-	a := thStart(t)
+	s := startServer(t, withThunder)
+	th, pub, be := s.ThunderAPI, s.PublicAPI, s.BackendAPI
 	backendID := func(t testing.TB, email string) string {
 		t.Helper()
-		return a.me(t, a.login(t, email, thPassword)).UserID
+		return pub.mustMe(t, pub.mustLogin(t, email, userPassword)).UserID
 	}
 	backendPUT := func(t testing.TB, path string, body any) {
 		t.Helper()
-		if res := a.backend(t, "PUT", path, mustJSON(t, body)); res.Status != http.StatusNoContent {
+		if res := be.do(t, "PUT", path, mustJSON(t, body)); res.Status != http.StatusNoContent {
 			t.Fatalf("backend PUT %s: got %s, want 204", path, res)
 		}
 	}
 	thunderPUT := func(t testing.TB, old, email string) {
 		t.Helper()
-		thWantUser(t, "Thunder PUT", a.do(t, "PUT", "/users"+thQ(old), thUserBody(t, email, "", nil), thPW(thPassword)), http.StatusOK)
+		th.update(t, old, thunderBody(t, email, "", nil), userPassword).wantThunderUser(t, "Thunder PUT", http.StatusOK)
 	}
 	tests := []struct {
 		name      string
@@ -203,13 +159,13 @@ func TestVerificationVoidedByAccountChanges(t *testing.T) {
 		// A verification link proves the address: a password change or a
 		// disable leaves it (API.md), as Thunder keeps its token.
 		{"backend password change keeps it", func(t testing.TB, id, e string) string {
-			backendPUT(t, "/users/"+id+"/password", map[string]string{"password": thOtherPW})
-			backendPUT(t, "/users/"+id+"/password", map[string]string{"password": thPassword})
+			backendPUT(t, "/users/"+id+"/password", map[string]string{"password": otherPassword})
+			backendPUT(t, "/users/"+id+"/password", map[string]string{"password": userPassword})
 			return e
 		}, false, false, false},
 		{"Thunder password change keeps it", func(t testing.TB, id, e string) string {
-			thWantUser(t, "Thunder PUT", a.do(t, "PUT", "/users", thUserBody(t, e, thOtherPW, nil), thPW(thPassword)), http.StatusOK)
-			thWantUser(t, "Thunder PUT back", a.do(t, "PUT", "/users", thUserBody(t, e, thPassword, nil), thPW(thOtherPW)), http.StatusOK)
+			th.update(t, "", thunderBody(t, e, otherPassword, nil), userPassword).wantThunderUser(t, "Thunder PUT", http.StatusOK)
+			th.update(t, "", thunderBody(t, e, userPassword, nil), otherPassword).wantThunderUser(t, "Thunder PUT back", http.StatusOK)
 			return e
 		}, false, false, false},
 		{"backend disable keeps it", func(t testing.TB, id, e string) string {
@@ -221,7 +177,7 @@ func TestVerificationVoidedByAccountChanges(t *testing.T) {
 			return e
 		}, false, false, false},
 		{"Thunder properties only keeps it", func(t testing.TB, id, e string) string {
-			thWantUser(t, "Thunder PUT", a.do(t, "PUT", "/users", thUserBody(t, e, "", map[string]any{"x": 1}), thPW(thPassword)), http.StatusOK)
+			th.update(t, "", thunderBody(t, e, "", map[string]any{"x": 1}), userPassword).wantThunderUser(t, "Thunder PUT", http.StatusOK)
 			return e
 		}, false, false, false},
 		{"backend data only keeps it", func(t testing.TB, id, e string) string {
@@ -232,23 +188,23 @@ func TestVerificationVoidedByAccountChanges(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			email := fmt.Sprintf("void%d@example.com", i)
-			a.create(t, email, thPassword, nil)
+			th.create(t, email, userPassword, nil)
 			id := backendID(t, email)
-			tok := a.sendVerification(t, email, thPassword).token()
+			tok := th.sendVerification(t, email, userPassword).token()
 
 			newEmail := tt.change(t, id, email)
 			if tt.enableNow {
 				backendPUT(t, "/users/"+id+"/enable", nil)
 			}
 			if tt.wantGone {
-				thWantError(t, "the token on the old email", a.verifyLink(t, email, tok, "json"), http.StatusNotFound, thMsgNotFound, email)
+				th.verifyLink(t, email, tok, "json").wantThunderError(t, "the token on the old email", http.StatusNotFound, msgNotFound, email)
 			}
 			if !tt.wantVoid {
-				thWantVerified(t, "Thunder GET /verify", a.verifyLink(t, newEmail, tok, "json"), "json")
+				th.verifyLink(t, newEmail, tok, "json").wantVerified(t, "Thunder GET /verify", "json")
 				return
 			}
-			a.wantTokenRefused(t, newEmail, tok)
-			u := a.get(t, newEmail, thPassword)
+			wantTokenRefused(t, s, newEmail, tok)
+			u := th.get(t, newEmail, userPassword)
 			if u.Verified || u.VerificationToken != nil {
 				t.Errorf("after the change: verified %v token %v, want false null", u.Verified, u.VerificationToken)
 			}
@@ -257,18 +213,19 @@ func TestVerificationVoidedByAccountChanges(t *testing.T) {
 }
 
 func TestVerificationWrongToken(t *testing.T) {
-	a := thStart(t)
-	a.create(t, "wrong@example.com", thPassword, nil)
-	a.create(t, "other@example.com", thPassword, nil)
-	tok := a.sendVerification(t, "wrong@example.com", thPassword).token()
-	otherTok := a.sendVerification(t, "other@example.com", thPassword).token()
+	s := startServer(t, withThunder)
+	th, pub := s.ThunderAPI, s.PublicAPI
+	th.create(t, "wrong@example.com", userPassword, nil)
+	th.create(t, "other@example.com", userPassword, nil)
+	tok := th.sendVerification(t, "wrong@example.com", userPassword).token()
+	otherTok := th.sendVerification(t, "other@example.com", userPassword).token()
 	tests := []struct {
 		name, token string
 	}{
 		{"random", strings.Repeat("A", len(tok))},
 		{"another user's token", otherTok},
 		{"Thunder's UUID style", "0a4b81f3-0756-468e-8d98-7199eaab2ab8"},
-		{"one character changed", thFlip(tok)},
+		{"one character changed", flipLast(tok)},
 		{"one character more", tok + "A"},
 		{"one character less", tok[:len(tok)-1]},
 		{"upper-cased", strings.ToUpper(tok)},
@@ -280,27 +237,28 @@ func TestVerificationWrongToken(t *testing.T) {
 			if tt.token == tok {
 				t.Skip("the variant equals the token")
 			}
-			a.wantTokenRefused(t, "wrong@example.com", tt.token)
+			wantTokenRefused(t, s, "wrong@example.com", tt.token)
 		})
 	}
 	t.Run("the right token still works", func(t *testing.T) {
-		if a.get(t, "wrong@example.com", thPassword).Verified {
+		if th.get(t, "wrong@example.com", userPassword).Verified {
 			t.Fatal("wrong tokens verified the user")
 		}
-		thWantUser(t, "Thunder GET /verify", a.verifyLink(t, "wrong@example.com", tok, "json"), http.StatusOK)
+		th.verifyLink(t, "wrong@example.com", tok, "json").wantThunderUser(t, "Thunder GET /verify", http.StatusOK)
 	})
 	t.Run("no token", func(t *testing.T) {
-		thWantError(t, "Thunder", a.verifyLink(t, "wrong@example.com", "", "json"), http.StatusBadRequest, thMsgBadTokenParam, "wrong@example.com")
-		thNativeError(t, "public", a.publicVerify(t, "wrong@example.com", "", "json"), http.StatusBadRequest, "invalid_request")
+		th.verifyLink(t, "wrong@example.com", "", "json").wantThunderError(t, "Thunder", http.StatusBadRequest, msgBadTokenParam, "wrong@example.com")
+		pub.verify(t, "wrong@example.com", "", "json").wantNativeError(t, "public", http.StatusBadRequest, "invalid_request")
 	})
 }
 
 func TestVerificationNewerTokenVoidsOlder(t *testing.T) {
 	sink := startSMTPSink(t)
-	a := thStart(t, sink.Configure)
-	thunderSend := func(t testing.TB, email, _ string) { a.sendVerification(t, email, thPassword) }
+	s := startServer(t, withThunder, sink.Configure)
+	th, pub, be := s.ThunderAPI, s.PublicAPI, s.BackendAPI
+	thunderSend := func(t testing.TB, email, _ string) { th.sendVerification(t, email, userPassword) }
 	backendSend := func(t testing.TB, _, id string) {
-		if res := a.backend(t, "POST", "/users/"+id+"/verify", ""); res.Status != http.StatusNoContent {
+		if res := be.do(t, "POST", "/users/"+id+"/verify", ""); res.Status != http.StatusNoContent {
 			t.Fatalf("backend verify: got %s, want 204", res)
 		}
 	}
@@ -316,37 +274,38 @@ func TestVerificationNewerTokenVoidsOlder(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			email := fmt.Sprintf("newer%d@example.com", i)
-			a.create(t, email, thPassword, nil)
-			id := a.me(t, a.login(t, email, thPassword)).UserID
+			th.create(t, email, userPassword, nil)
+			id := pub.mustMe(t, pub.mustLogin(t, email, userPassword)).UserID
 
 			tt.first(t, email, id)
-			older := thVerifyLinkN(t, a.s, sink, email, 1).Query().Get("token")
+			older := sink.verifyLink(t, s.Public, email, 1).Query().Get("token")
 			tt.second(t, email, id)
-			newer := thVerifyLinkN(t, a.s, sink, email, 2).Query().Get("token")
+			newer := sink.verifyLink(t, s.Public, email, 2).Query().Get("token")
 			if older == newer {
 				t.Fatalf("the second email carries the first token %q", older)
 			}
-			if got := a.get(t, email, thPassword).token(); got != newer {
+			if got := th.get(t, email, userPassword).token(); got != newer {
 				t.Errorf("Thunder shows token %q, want the newer %q", got, newer)
 			}
-			a.wantTokenRefused(t, email, older)
-			thWantVerified(t, "public GET /verify with the newer token", a.publicVerify(t, email, newer, "json"), "json")
-			a.wantTokenRefused(t, email, older) // still dead once verified
+			wantTokenRefused(t, s, email, older)
+			pub.verify(t, email, newer, "json").wantVerified(t, "public GET /verify with the newer token", "json")
+			wantTokenRefused(t, s, email, older) // still dead once verified
 		})
 	}
 }
 
 func TestVerificationTokenStrength(t *testing.T) {
-	a := thStart(t)
+	s := startServer(t, withThunder)
+	th := s.ThunderAPI
 	const n = 8
 	seen := map[string]bool{}
 	var tokens []string
 	for i := range n {
 		email := fmt.Sprintf("strong%d@example.com", i%2)
 		if i < 2 {
-			a.create(t, email, thPassword, nil)
+			th.create(t, email, userPassword, nil)
 		}
-		tok := a.sendVerification(t, email, thPassword).token()
+		tok := th.sendVerification(t, email, userPassword).token()
 		if seen[tok] {
 			t.Fatalf("token %q issued twice", tok)
 		}
@@ -376,7 +335,7 @@ func TestVerificationTokenStrength(t *testing.T) {
 			}
 		}
 		for _, table := range []string{"codes", "outbox"} {
-			rows := thDumpTable(t, a.s, table)
+			rows := s.dumpTable(t, table)
 			if table == "codes" && len(rows) < len(live) {
 				t.Fatalf("codes: %d rows, want at least %d (one per live token)", len(rows), len(live))
 			}
@@ -393,8 +352,8 @@ func TestVerificationTokenStrength(t *testing.T) {
 	})
 }
 
-// thDumpTable returns every row of table, each column as text.
-func thDumpTable(t testing.TB, s *testServer, table string) []map[string]string {
+// dumpTable returns every row of table, each column as text.
+func (s *testServer) dumpTable(t testing.TB, table string) []map[string]string {
 	t.Helper()
 	rows, err := s.Store.DB().QueryContext(t.Context(), "SELECT * FROM "+table)
 	if err != nil {
