@@ -10,8 +10,9 @@ import (
 )
 
 // render writes rec in Thunder's JSON: the email object (with the live
-// verification token), the password field (the stored hash), custom properties at the top level, epoch-millisecond times.
-func render(w http.ResponseWriter, status int, rec account.Record) error {
+// verification token), the password field (the stored hash, or null when
+// the answer goes to a caller without credentials), custom properties at the top level, epoch-millisecond times.
+func render(w http.ResponseWriter, status int, rec account.Record, hash bool) error {
 	var b bytes.Buffer
 	b.WriteString(`{"email":{"address":`)
 	writeString(&b, rec.Email)
@@ -24,7 +25,11 @@ func render(w http.ResponseWriter, status int, rec account.Record) error {
 		writeString(&b, rec.VerifyToken)
 	}
 	b.WriteString(`},"password":`)
-	writeString(&b, rec.Hash)
+	if hash {
+		writeString(&b, rec.Hash)
+	} else {
+		b.WriteString("null")
+	}
 	// Data stored before reserved names were refused may hold one (in any
 	// case); such a key is left out rather than shadow Thunder's fields.
 	dec := json.NewDecoder(bytes.NewReader(rec.Data))

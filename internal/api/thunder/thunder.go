@@ -123,7 +123,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return say(err, &in.email, false)
 	}
-	return render(w, http.StatusCreated, account.Record{User: u})
+	return render(w, http.StatusCreated, account.Record{User: u}, true)
 }
 
 // precheck applies Thunder's own rules to a parsed user, in Thunder's
@@ -183,7 +183,7 @@ func (h *Handler) onUser(call func(context.Context, string, account.Access) (acc
 		if err != nil {
 			return say(err, who, false)
 		}
-		return render(w, http.StatusOK, rec)
+		return render(w, http.StatusOK, rec, true)
 	}
 }
 
@@ -218,7 +218,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) error {
 		}
 		return say(err, &in.email, true)
 	}
-	return render(w, http.StatusOK, rec)
+	return render(w, http.StatusOK, rec, true)
 }
 
 func (h *Handler) verifyLink(w http.ResponseWriter, r *http.Request) error {
@@ -239,5 +239,7 @@ func (h *Handler) verifyLink(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, "/verify/success", http.StatusSeeOther)
 		return nil
 	}
-	return render(w, http.StatusOK, rec)
+	// Whoever holds the link gets the user, but not its password hash
+	// (a deviation from Thunder, which shows it to anyone with the link).
+	return render(w, http.StatusOK, rec, false)
 }

@@ -62,6 +62,12 @@ func tuser(email string, verified, token bool, props string) string {
 		email, verified, tok, props, ms, ms)
 }
 
+// linkUser is tuser as the unauthenticated verification link answers it:
+// without the password hash.
+func linkUser(email string, verified, token bool, props string) string {
+	return strings.Replace(tuser(email, verified, token, props), `"password":"<hash>"`, `"password":null`, 1)
+}
+
 // withSam creates sam@example.com ({id}), with the property plan "pro",
 // changed by mod before creation.
 func withSam(mod func(*account.NewUser)) func(*testing.T, *env) {

@@ -77,7 +77,7 @@ func TestVerifyLink(t *testing.T) {
 	run(t, []scenario{
 		{
 			name: "json", setup: withSamToken(nil), method: "GET", path: "/verify?email=sam@example.com&token={vtoken}&response_type=json",
-			status: http.StatusOK, wantJSON: tuser("sam@example.com", true, true, `,"plan":"pro"`), after: wantVerified(true),
+			status: http.StatusOK, wantJSON: linkUser("sam@example.com", true, true, `,"plan":"pro"`), after: wantVerified(true),
 		},
 		{
 			name: "a second use succeeds again", setup: func(t *testing.T, e *env) {
@@ -86,7 +86,7 @@ func TestVerifyLink(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			method: "GET", path: "/verify?email=sam@example.com&token={vtoken}", status: http.StatusOK, wantJSON: tuser("sam@example.com", true, true, `,"plan":"pro"`),
+			method: "GET", path: "/verify?email=sam@example.com&token={vtoken}", status: http.StatusOK, wantJSON: linkUser("sam@example.com", true, true, `,"plan":"pro"`),
 		},
 		{
 			name: "html", setup: withSamToken(nil), method: "GET", path: "/verify?email=sam@example.com&token={vtoken}&response_type=HTML",
