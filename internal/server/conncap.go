@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -42,7 +43,9 @@ func (l *capListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
-			l.warn("accept", "listener accept failed", "error", err)
+			if !errors.Is(err, net.ErrClosed) { // closed: shutting down
+				l.warn("accept", "listener accept failed", "error", err)
+			}
 			return nil, err
 		}
 		key, counted := l.key(c.RemoteAddr())

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -126,3 +127,25 @@ type netAddr string
 
 func (a netAddr) Network() string { return "tcp" }
 func (a netAddr) String() string  { return string(a) }
+
+// Closing the listener (shutdown) is not an accept failure worth a warning.
+func TestCapListenerQuietOnClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	cl := newCapListener(ln, "test", Caps{}, slog.New(slog.NewTextHandler(&logs, nil)))
+	done := make(chan error, 1)
+	go func() {
+		_, err := cl.Accept()
+		done <- err
+	}()
+	cl.Close()
+	if err := <-done; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept after Close: got %v, want net.ErrClosed", err)
+	}
+	if logs.Len() != 0 {
+		t.Errorf("closing the listener logged:\n%s", logs.String())
+	}
+}
