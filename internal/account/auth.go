@@ -101,19 +101,28 @@ func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string
 // unknownLogin refuses a login for an address without a user, at the cost
 // of a known user's wrong password: one hash verification and one write.
 func (s *Service) unknownLogin(ctx context.Context, tenantID, key, pw string) error {
-	if err := s.c.Hasher.DummyVerify(ctx, pw); err != nil {
-		return hashErr(err)
-	}
-	now := s.c.Now().UTC()
-	// The write lands in one of a fixed set of counters, so a stream of
+	// The writes land in one of a fixed set of counters, so a stream of
 	// made-up addresses cannot grow the table.
 	sum := sha256.Sum256([]byte(tenantID + "\x00" + key))
 	bucket := "login-unknown:" + strconv.Itoa(int(binary.BigEndian.Uint16(sum[:]))%unknownBuckets)
-	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		_, err := tx.Count(ctx, bucket, now, now.Add(-s.c.Lockout.Window))
-		return err
-	})
-	if err != nil {
+	count := func() error {
+		now := s.c.Now().UTC()
+		return s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+			_, err := tx.Count(ctx, bucket, now, now.Add(-s.c.Lockout.Window))
+			return err
+		})
+	}
+	// A known address's attempt is reserved (one write), verified, then
+	// recorded (another write): the same steps here.
+	if s.c.Lockout.Max > 0 {
+		if err := count(); err != nil {
+			return err
+		}
+	}
+	if err := s.c.Hasher.DummyVerify(ctx, pw); err != nil {
+		return hashErr(err)
+	}
+	if err := count(); err != nil {
 		return err
 	}
 	s.c.Log.InfoContext(ctx, "login failed", "event", "login_failed", "reason", "unknown_email")
