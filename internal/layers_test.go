@@ -41,6 +41,7 @@ var allowed = map[string][]string{
 	"server":                {},
 	"config":                {"github.com/alecthomas/kong", "gopkg.in/yaml.v3"},
 	"api":                   {"internal/usher", "internal/strictjson", "github.com/prometheus/client_golang/", "github.com/go-chi/httprate"},
+	"api/apitest":           {"internal/usher", "github.com/google/go-cmp"},
 	"api/backend":           {"internal/usher", "internal/account", "internal/api"},
 	"api/public":            {"internal/usher", "internal/account", "internal/api", "internal/token"},
 	"api/thunder":           {"internal/usher", "internal/account", "internal/api"},

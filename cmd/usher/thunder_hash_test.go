@@ -4,15 +4,12 @@ package main
 // of a user with an imported hash must keep the password.
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
-
-	"github.com/usherhq/usher/internal/account"
 )
 
 func TestThunderReadThenUpdateKeepsAnImportedPassword(t *testing.T) {
@@ -26,21 +23,7 @@ func TestThunderReadThenUpdateKeepsAnImportedPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := s.Accounts.ReadUser(t.Context(), s.Tenant.ID, account.Access{Email: email})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = s.Store.Update(t.Context(), func(ctx context.Context, tx account.Tx) error {
-		cur, err := tx.LockUser(ctx, s.Tenant.ID, u.ID)
-		if err != nil {
-			return err
-		}
-		cur.Hash = string(imported)
-		return tx.UpdateUser(ctx, &cur)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s.storeHash(t, email, string(imported))
 
 	// The read upgrades the hash, and shows the hash as stored after it.
 	read := th.do(t, "GET", "/users"+emailQuery(email), "", withPassword(userPassword))

@@ -207,6 +207,13 @@ func (s *testServer) setPasswordHash(t testing.TB, email, pw string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.storeHash(t, email, hash)
+}
+
+// storeHash writes hash as the password hash of the user with email, as an
+// import from another system would.
+func (s *testServer) storeHash(t testing.TB, email, hash string) {
+	t.Helper()
 	u, err := s.Accounts.ReadUser(t.Context(), s.Tenant.ID, account.Access{Email: email})
 	if err != nil {
 		t.Fatal(err)

@@ -6,12 +6,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +20,7 @@ import (
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/account/accounttest"
 	"github.com/usherhq/usher/internal/api"
+	"github.com/usherhq/usher/internal/api/apitest"
 	"github.com/usherhq/usher/internal/api/backend"
 	"github.com/usherhq/usher/internal/usher"
 )
@@ -38,7 +37,7 @@ type env struct {
 	h      http.Handler
 	// vars replace their names in a scenario's path, headers, body and
 	// wanted answer; setup functions add to them.
-	vars map[string]string
+	vars apitest.Vars
 }
 
 // newEnv builds the surface. A busy env's hashing pool has one slot and no
@@ -175,7 +174,7 @@ func run(t *testing.T, tests []scenario) {
 			rec := e.serve(t, tc)
 			e.faults.Down.Store(false)
 			e.vars["{new}"] = rec.Header().Get("X-Object-ID")
-			expand := e.expander()
+			expand := e.vars.Expand
 
 			if rec.Code != tc.status {
 				t.Errorf("status: got %d, want %d (body %s)", rec.Code, tc.status, rec.Body)
@@ -185,7 +184,7 @@ func run(t *testing.T, tests []scenario) {
 					t.Errorf("header %s: got %q, want %q", k, got, want)
 				}
 			}
-			checkBody(t, rec, expand(tc.wantBody), tc.wantCode)
+			apitest.CheckNativeBody(t, rec, expand(tc.wantBody), tc.wantCode)
 			if diff := cmp.Diff(tc.wantMail, e.mails(t), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("emails (-want +got):\n%s", diff)
 			}
@@ -196,61 +195,11 @@ func run(t *testing.T, tests []scenario) {
 	}
 }
 
-func (e *env) expander() func(string) string {
-	var pairs []string
-	for k, v := range e.vars {
-		pairs = append(pairs, k, v)
-	}
-	return strings.NewReplacer(pairs...).Replace
-}
-
 func (e *env) serve(t *testing.T, tc scenario) *httptest.ResponseRecorder {
 	t.Helper()
-	expand := e.expander()
-	req := httptest.NewRequestWithContext(t.Context(), tc.method, expand(tc.path), strings.NewReader(expand(tc.body)))
-	for k, v := range tc.header {
-		req.Header.Set(k, expand(v))
-	}
-	if !tc.noCert {
-		req.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{clientCert(t)}}}
-	}
-	rec := httptest.NewRecorder()
-	e.h.ServeHTTP(rec, req)
-	return rec
-}
-
-// checkBody compares the body as JSON with want, or checks that it is a
-// native error of code, or that it is empty.
-func checkBody(t *testing.T, rec *httptest.ResponseRecorder, want string, code usher.Code) {
-	t.Helper()
-	switch {
-	case code != "":
-		var got struct {
-			Error struct {
-				Code    usher.Code `json:"code"`
-				Message string     `json:"message"`
-			} `json:"error"`
+	return apitest.Serve(t, e.h, e.vars, tc.method, tc.path, tc.header, tc.body, func(req *http.Request) {
+		if !tc.noCert {
+			req.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{clientCert(t)}}}
 		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got.Error.Code != code || got.Error.Message == "" {
-			t.Errorf("body: got %s, want a native error with code %q and a message", rec.Body, code)
-		}
-		if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-			t.Errorf("Content-Type of an error: got %q, want application/json", ct)
-		}
-	case want == "":
-		if rec.Body.Len() != 0 {
-			t.Errorf("body: got %s, want none", rec.Body)
-		}
-	default:
-		var got, wantV any
-		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
-			t.Fatalf("body %q is not JSON: %v", rec.Body, err)
-		}
-		if err := json.Unmarshal([]byte(want), &wantV); err != nil {
-			t.Fatalf("the wanted body %q is not JSON: %v", want, err)
-		}
-		if diff := cmp.Diff(wantV, got); diff != "" {
-			t.Errorf("body (-want +got):\n%s", diff)
-		}
-	}
+	})
 }

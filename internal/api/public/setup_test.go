@@ -1,11 +1,9 @@
 package public_test
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/account/accounttest"
 	"github.com/usherhq/usher/internal/api"
+	"github.com/usherhq/usher/internal/api/apitest"
 	"github.com/usherhq/usher/internal/api/public"
 	"github.com/usherhq/usher/internal/usher"
 )
@@ -27,7 +26,7 @@ type env struct {
 	h      http.Handler
 	// vars replace their names in a scenario's path, headers, body and
 	// wanted answer: {pk} is the tenant's public key; setup adds more.
-	vars map[string]string
+	vars apitest.Vars
 }
 
 // newEnv builds the surface of tc, with verification emails on
@@ -111,7 +110,7 @@ func run(t *testing.T, tests []scenario) {
 			e.faults.Down.Store(tc.down)
 			rec := e.do(t, tc.method, tc.path, tc.header, tc.body)
 			e.faults.Down.Store(false)
-			expand := e.expander()
+			expand := e.vars.Expand
 
 			if rec.Code != tc.status {
 				t.Errorf("status: got %d, want %d (body %s)", rec.Code, tc.status, rec.Body)
@@ -124,7 +123,7 @@ func run(t *testing.T, tests []scenario) {
 			if tc.check != nil {
 				tc.check(t, e, rec)
 			} else {
-				checkBody(t, rec, expand(tc.wantBody), tc.wantCode)
+				apitest.CheckNativeBody(t, rec, expand(tc.wantBody), tc.wantCode)
 			}
 			got, _ := e.drain(t)
 			if diff := cmp.Diff(tc.wantMail, got, cmpopts.EquateEmpty()); diff != "" {
@@ -137,56 +136,8 @@ func run(t *testing.T, tests []scenario) {
 	}
 }
 
-func (e *env) expander() func(string) string {
-	var pairs []string
-	for k, v := range e.vars {
-		pairs = append(pairs, k, v)
-	}
-	return strings.NewReplacer(pairs...).Replace
-}
-
 // do sends one request, with vars expanded, from 192.0.2.1.
 func (e *env) do(t *testing.T, method, path string, header map[string]string, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	expand := e.expander()
-	req := httptest.NewRequestWithContext(t.Context(), method, expand(path), strings.NewReader(expand(body)))
-	for k, v := range header {
-		req.Header.Set(k, expand(v))
-	}
-	rec := httptest.NewRecorder()
-	e.h.ServeHTTP(rec, req)
-	return rec
-}
-
-// checkBody compares the body as JSON with want, or checks that it is a
-// native error of code, or that it is empty.
-func checkBody(t *testing.T, rec *httptest.ResponseRecorder, want string, code usher.Code) {
-	t.Helper()
-	switch {
-	case code != "":
-		var got struct {
-			Error struct {
-				Code    usher.Code `json:"code"`
-				Message string     `json:"message"`
-			} `json:"error"`
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got.Error.Code != code || got.Error.Message == "" {
-			t.Errorf("body: got %s, want a native error with code %q and a message", rec.Body, code)
-		}
-	case want == "":
-		if rec.Body.Len() != 0 {
-			t.Errorf("body: got %s, want none", rec.Body)
-		}
-	default:
-		var got, wantV any
-		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
-			t.Fatalf("body %q is not JSON: %v", rec.Body, err)
-		}
-		if err := json.Unmarshal([]byte(want), &wantV); err != nil {
-			t.Fatalf("the wanted body %q is not JSON: %v", want, err)
-		}
-		if diff := cmp.Diff(wantV, got); diff != "" {
-			t.Errorf("body (-want +got):\n%s", diff)
-		}
-	}
+	return apitest.Serve(t, e.h, e.vars, method, path, header, body, nil)
 }

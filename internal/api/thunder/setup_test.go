@@ -13,6 +13,7 @@ import (
 
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/account/accounttest"
+	"github.com/usherhq/usher/internal/api/apitest"
 	"github.com/usherhq/usher/internal/api/thunder"
 	"github.com/usherhq/usher/internal/usher"
 )
@@ -28,7 +29,7 @@ type env struct {
 	h      http.Handler
 	// vars replace their names in a scenario's path, headers, body and
 	// wanted answer; setup functions add to them.
-	vars map[string]string
+	vars apitest.Vars
 	sent []usher.MailParams // the params of the emails the request queued
 }
 
@@ -114,7 +115,7 @@ func run(t *testing.T, tests []scenario) {
 			rec := e.do(t, tc.method, tc.path, tc.header, tc.body)
 			e.faults.Down.Store(false)
 			e.faults.Broken.Store(false)
-			expand := e.expander()
+			expand := e.vars.Expand
 
 			if rec.Code != tc.status {
 				t.Errorf("status: got %d, want %d (body %s)", rec.Code, tc.status, rec.Body)
@@ -150,25 +151,10 @@ func run(t *testing.T, tests []scenario) {
 	}
 }
 
-func (e *env) expander() func(string) string {
-	var pairs []string
-	for k, v := range e.vars {
-		pairs = append(pairs, k, v)
-	}
-	return strings.NewReplacer(pairs...).Replace
-}
-
 // do sends one request, with vars expanded.
 func (e *env) do(t *testing.T, method, path string, header map[string]string, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	expand := e.expander()
-	req := httptest.NewRequestWithContext(t.Context(), method, expand(path), strings.NewReader(expand(body)))
-	for k, v := range header {
-		req.Header.Set(k, expand(v))
-	}
-	rec := httptest.NewRecorder()
-	e.h.ServeHTTP(rec, req)
-	return rec
+	return apitest.Serve(t, e.h, e.vars, method, path, header, body, nil)
 }
 
 // decode parses JSON, keeping numbers exact.
