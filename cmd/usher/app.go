@@ -216,11 +216,11 @@ func (m *Main) buildHandlers() error {
 	}
 	backendRoutes := append(backend.New(m.Accounts, m.Tenant.ID).Routes(),
 		backend.Ops(ready, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))...)
-	if err := build(m.backend, api.Surface{Name: "backend", Routes: backendRoutes}); err != nil {
+	proxies, _ := c.Proxies() // checked by Validate
+	if err := build(m.backend, api.Surface{Name: "backend", Routes: backendRoutes, Trusted: proxies}); err != nil {
 		return err
 	}
 
-	proxies, _ := c.Proxies() // checked by Validate
 	jwks := func() ([]byte, error) { return m.Keys.JWKS(m.Now()) }
 	pub := public.New(m.Accounts, m.Tenant.ID, jwks, api.NewLimiter(c.RateAuth, time.Minute, proxies))
 	corsMiddleware := cors.New(cors.Options{
@@ -234,6 +234,7 @@ func (m *Main) buildHandlers() error {
 		Name: "public", Routes: pub.Routes(),
 		Limit:      api.NewLimiter(c.RatePublic, time.Minute, proxies),
 		Middleware: []func(http.Handler) http.Handler{corsMiddleware},
+		Trusted:    proxies,
 	})
 	if err != nil || m.thunder == nil {
 		return err
@@ -242,7 +243,9 @@ func (m *Main) buildHandlers() error {
 	if err != nil {
 		return err
 	}
-	return build(m.thunder, thunder.New(m.Accounts, m.Tenant.ID, tc).Surface())
+	s := thunder.New(m.Accounts, m.Tenant.ID, tc).Surface()
+	s.Trusted = proxies
+	return build(m.thunder, s)
 }
 
 // thunderConfig reads the Thunder surface's settings.

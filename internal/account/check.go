@@ -36,7 +36,8 @@ func (s *Service) verify(ctx context.Context, u usher.User, pw string) (verified
 // attempt is a password check in progress: reserved, then verified.
 type attempt struct {
 	v      verified
-	locked bool // refused unverified: the account is locked out
+	locked bool   // refused unverified: the account is locked out
+	source string // the counter of the attempt's account and client address
 }
 
 // try reserves an attempt on u, then verifies pw. The reservation counts
@@ -47,19 +48,29 @@ type attempt struct {
 // so a locked account answers in the same time). The transaction that
 // records the outcome clears the count on a right password.
 func (s *Service) try(ctx context.Context, u usher.User, pw string) (attempt, error) {
-	var a attempt
+	// Counted per password too: a password change starts every address
+	// afresh, as it clears the account's count.
+	a := attempt{source: sourceKey(ctx, "lock", u.ID+"\x00"+u.Hash)}
 	if s.c.Lockout.Max > 0 {
 		locked := false
 		err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+			locked = false // afresh: a lost conflict runs this again
 			cur, err := tx.LockUser(ctx, u.TenantID, u.ID)
 			if err != nil {
 				return err
 			}
 			now := s.c.Now().UTC()
-			if locked = s.locked(cur, now); locked {
+			windowStart := now.Add(-s.c.Lockout.Window)
+			// The address's window ends when the account's does: at
+			// windowStart, not a millisecond later.
+			n, err := tx.Count(ctx, a.source, now, windowStart.Add(time.Millisecond))
+			if err != nil {
+				return err
+			}
+			if locked = n > s.c.Lockout.Max || s.locked(cur, now); locked {
 				return nil
 			}
-			return tx.RecordCheck(ctx, cur.TenantID, cur.ID, true, now, now.Add(-s.c.Lockout.Window))
+			return tx.RecordCheck(ctx, cur.TenantID, cur.ID, true, now, windowStart)
 		})
 		if err != nil {
 			return attempt{}, err
@@ -103,6 +114,15 @@ func (s *Service) record(ctx context.Context, tx Tx, cur *usher.User, a attempt)
 	if err := tx.UpdateUser(ctx, cur); err != nil {
 		return false, err
 	}
+	// A right password also clears its address's count; a wrong one deletes
+	// a counter that does not exist, so both cost the same writes.
+	clear := a.source + "#none"
+	if match {
+		clear = a.source
+	}
+	if err := tx.ClearCount(ctx, clear); err != nil {
+		return false, err
+	}
 	switch {
 	case !v.match:
 		s.c.Log.InfoContext(ctx, "password check failed", "event", "login_failed", "user_id", cur.ID, "reason", "wrong_password")
@@ -114,9 +134,9 @@ func (s *Service) record(ctx context.Context, tx Tx, cur *usher.User, a attempt)
 	return match && cur.Enabled, nil
 }
 
-// locked reports whether u is locked out at now.
+// locked reports whether u is locked out for every address at now.
 func (s *Service) locked(u usher.User, now time.Time) bool {
-	return s.c.Lockout.Max > 0 && u.FailedChecks >= s.c.Lockout.Max && u.FailedSince.After(now.Add(-s.c.Lockout.Window))
+	return s.c.Lockout.Max > 0 && u.FailedChecks >= s.c.Lockout.accountMax() && u.FailedSince.After(now.Add(-s.c.Lockout.Window))
 }
 
 // CheckPassword reports whether pw is the password of an enabled, unlocked

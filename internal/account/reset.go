@@ -39,11 +39,18 @@ func (s *Service) SendReset(ctx context.Context, tenantID, email string) error {
 	var limited, exists bool
 	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		limited, exists = false, found // afresh: a lost conflict runs this again
-		n, err := tx.Count(ctx, counterKey("reset", tenantID, key), now, now.Add(-resetWindow))
+		// Counted per client address, so that no address uses up another's
+		// (the owner's) requests, and for all addresses together, so that
+		// many addresses cannot flood the inbox.
+		n, err := tx.Count(ctx, sourceKey(ctx, "reset", tenantID+"\x00"+key), now, now.Add(-resetWindow))
 		if err != nil {
 			return err
 		}
-		if n > s.c.Reset.PerHour {
+		all, err := tx.Count(ctx, counterKey("reset", tenantID, key), now, now.Add(-resetWindow))
+		if err != nil {
+			return err
+		}
+		if n > s.c.Reset.PerHour || all > s.c.Reset.perHourAll() {
 			limited = true
 			return nil
 		}
@@ -127,14 +134,22 @@ func (s *Service) ResetPassword(ctx context.Context, tenantID, email, code, pw s
 		if err != nil {
 			return err
 		}
-		if !s.c.Now().Before(t.ExpiresAt) || t.Tries >= s.c.Reset.MaxTries {
+		fuse := 10 * s.c.Reset.MaxTries
+		if !s.c.Now().Before(t.ExpiresAt) || t.Tries >= fuse {
 			return tx.DeleteCodes(ctx, u.ID, usher.ResetCode)
+		}
+		// Each client address has MaxTries tries at a code: its wrong
+		// tries cannot kill the code for the owner. A code dies only after
+		// ten times as many wrong tries in all (50 of 31^10 codes by default).
+		n, err := tx.Count(ctx, sourceKey(ctx, "reset-try", t.Secret), s.c.Now().UTC(), s.c.Now().UTC().Add(-s.c.Reset.TTL))
+		if err != nil || n > s.c.Reset.MaxTries {
+			return err
 		}
 		if subtle.ConstantTimeCompare([]byte(t.Secret), []byte(want)) == 1 {
 			valid = true
 			return nil
 		}
-		if t.Tries+1 >= s.c.Reset.MaxTries {
+		if t.Tries+1 >= fuse {
 			return tx.DeleteCodes(ctx, u.ID, usher.ResetCode)
 		}
 		return tx.SetCodeTries(ctx, u.ID, usher.ResetCode, t.Tries+1)

@@ -5,6 +5,8 @@ package account
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"time"
@@ -14,18 +16,49 @@ import (
 	"github.com/usherhq/usher/internal/usher"
 )
 
-// Lockout limits failed password checks per account: after Max failures
-// within Window, every check fails until the window has passed.
+// Lockout limits failed password checks. Attempts are counted per account
+// and client address (usher.ClientAddr): after Max within Window, that
+// address's checks of the account fail until the window has passed, and
+// nobody else's. After AccountMax failures from all addresses together the
+// account is locked for every address, so guessing from many addresses is
+// bounded too.
 type Lockout struct {
-	Max    int
-	Window time.Duration
+	Max        int
+	AccountMax int // 0: 10 × Max
+	Window     time.Duration
 }
 
-// Reset are the rules of password reset codes.
+// accountMax is the account-wide limit.
+func (l Lockout) accountMax() int {
+	if l.AccountMax > 0 {
+		return l.AccountMax
+	}
+	return 10 * l.Max
+}
+
+// Reset are the rules of password reset codes. Requests and wrong tries are
+// counted per client address, so that no address can use up another's: the
+// owner of an account keeps a way back in however often others ask.
 type Reset struct {
-	TTL      time.Duration // a code dies this long after it was sent
-	MaxTries int           // a code dies after this many wrong tries
-	PerHour  int           // reset emails per address per hour
+	TTL        time.Duration // a code dies this long after it was sent
+	MaxTries   int           // tries of one code per client address; a code dies after 10 × MaxTries wrong tries in all
+	PerHour    int           // reset emails per address, per client address, per hour
+	PerHourAll int           // reset emails per address per hour from all client addresses (0: 4 × PerHour)
+}
+
+// perHourAll is the per-address limit of reset emails from every source.
+func (r Reset) perHourAll() int {
+	if r.PerHourAll > 0 {
+		return r.PerHourAll
+	}
+	return 4 * r.PerHour
+}
+
+// sourceKey names a counter of kind for a subject (a user, an address)
+// and the client address of ctx, without storing either.
+func sourceKey(ctx context.Context, kind, subject string) string {
+	sum := sha256.Sum256([]byte(subject + "\x00" + usher.ClientAddr(ctx)))
+	return kind + ":" + hex.EncodeToString(sum[:16])
 }
 
 // Config holds a Service's collaborators and rules.

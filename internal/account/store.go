@@ -58,6 +58,8 @@ type Tx interface {
 	// Count adds one to the fixed-window counter key and returns its value;
 	// a window that started before windowStart restarts at now.
 	Count(ctx context.Context, key string, now, windowStart time.Time) (int, error)
+	// ClearCount deletes the counter key.
+	ClearCount(ctx context.Context, key string) error
 	// Enqueue adds a message to the outbox.
 	Enqueue(ctx context.Context, m usher.Message, now time.Time) error
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -15,14 +16,24 @@ import (
 	"github.com/usherhq/usher/internal/usher"
 )
 
-type ctxKey int
+// request is what the common middleware puts in a request's context: its
+// id, and what it takes to find its client's address, worked out only when
+// asked (by lockout and per-address counting; most requests never ask).
+type request struct {
+	id      string
+	r       *http.Request
+	trusted []netip.Prefix
+}
 
-const requestIDKey ctxKey = 0
+// ClientAddr is the address the request's client is counted under.
+func (q *request) ClientAddr() string { return limitKey(ClientIP(q.r, q.trusted)) }
 
 // RequestID returns the request id carried by ctx, or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if q, ok := usher.CallerOf(ctx).(*request); ok {
+		return q.id
+	}
+	return ""
 }
 
 // LogHandler is a slog.Handler that adds the request id of the context to
@@ -73,7 +84,7 @@ var (
 
 // common applies the middleware every surface has: request id, panic
 // recovery, Cache-Control: no-store, metrics and the access log.
-func common(surface string, h http.Handler, fail errorWriter, m *Metrics, accessLog bool) http.Handler {
+func common(surface string, h http.Handler, fail errorWriter, m *Metrics, accessLog bool, trusted []netip.Prefix) http.Handler {
 	log := fail.log
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -81,8 +92,10 @@ func common(surface string, h http.Handler, fail errorWriter, m *Metrics, access
 		if !saneRequestID(id) {
 			id = rand.Text()
 		}
-		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		q := &request{id: id, trusted: trusted}
+		ctx := usher.WithCaller(r.Context(), q)
 		r = r.WithContext(ctx)
+		q.r = r
 		hdr := w.Header()
 		hdr.Set("X-Request-ID", id)
 		// The fixed headers share one value slice each (no allocation per

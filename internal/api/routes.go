@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/usherhq/usher/internal/usher"
@@ -68,6 +69,9 @@ type Surface struct {
 	// Middleware runs in order before routing, inside the common
 	// middleware (e.g. CORS).
 	Middleware []func(http.Handler) http.Handler
+	// Trusted are the proxies whose X-Forwarded-For names the client
+	// (usher.ClientAddr).
+	Trusted []netip.Prefix
 }
 
 // Handler builds the surface.
@@ -88,7 +92,7 @@ func (s Surface) Handler(log *slog.Logger, m *Metrics, accessLog bool) (http.Han
 	for i := len(s.Middleware) - 1; i >= 0; i-- {
 		h = s.Middleware[i](h)
 	}
-	return common(s.Name, h, fail, m, accessLog), nil
+	return common(s.Name, h, fail, m, accessLog, s.Trusted), nil
 }
 
 // route serves one route: the surface's limit, the guard, the route's

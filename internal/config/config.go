@@ -45,8 +45,9 @@ type Config struct {
 
 	PasswordAllowCommon bool `name:"password-allow-common" help:"Accept passwords from the list of the 30,000 most common ones (refused by default)."`
 
-	LockoutMax    int           `name:"lockout-max" default:"10" help:"Failed password checks that lock an account (0 turns lockout off)."`
-	LockoutWindow time.Duration `name:"lockout-window" default:"15m" help:"Window in which failed checks count; the lock lifts when it has passed."`
+	LockoutMax        int           `name:"lockout-max" default:"10" help:"Failed password checks from one client address that lock an account for that address (0 turns lockout off)."`
+	LockoutAccountMax int           `name:"lockout-account-max" default:"100" help:"Failed password checks from all addresses together that lock an account for everyone."`
+	LockoutWindow     time.Duration `name:"lockout-window" default:"15m" help:"Window in which failed checks count; the lock lifts when it has passed."`
 
 	HashWorkers int           `name:"hash-workers" default:"0" help:"Password hashes computed at once (0: one per CPU but one, at least 1, so hashing never takes every CPU)."`
 	HashQueue   int           `name:"hash-queue" default:"64" help:"Requests that may wait for a hashing worker; more get 503 at once."`
@@ -72,9 +73,10 @@ type Config struct {
 	RatePublic     int      `name:"rate-public" default:"1200" help:"Requests per minute per client IP to the whole public surface (0: no limit)."`
 	TrustedProxies []string `name:"trusted-proxies" sep:"," placeholder:"CIDR,..." help:"Proxies whose X-Forwarded-For is believed for the client IP (ignored from anyone else)."`
 
-	ResetTTL      time.Duration `name:"reset-ttl" default:"30m" help:"Lifetime of a password reset code."`
-	ResetMaxTries int           `name:"reset-max-tries" default:"5" help:"Wrong tries that kill a reset code."`
-	ResetPerHour  int           `name:"reset-per-hour" default:"5" help:"Reset emails per address per hour (further requests get 429, for known and unknown addresses alike)."`
+	ResetTTL        time.Duration `name:"reset-ttl" default:"30m" help:"Lifetime of a password reset code."`
+	ResetMaxTries   int           `name:"reset-max-tries" default:"5" help:"Tries of one reset code from one client address; a code dies after ten times as many wrong tries in all."`
+	ResetPerHour    int           `name:"reset-per-hour" default:"5" help:"Reset emails per address per client address per hour (further requests get 429, for known and unknown addresses alike)."`
+	ResetPerHourAll int           `name:"reset-per-hour-all" default:"20" help:"Reset emails per address per hour from all client addresses together."`
 
 	VerifyTTL        time.Duration `name:"verify-ttl" default:"24h" help:"Lifetime of an email verification token."`
 	VerifyOnRegister bool          `name:"verify-on-register" default:"true" negatable:"" help:"Send a verification email on public registration."`
@@ -156,6 +158,12 @@ func (c *Config) Validate() error {
 	}
 	if c.PasswordMax < c.PasswordMin || c.PasswordMax > 4096 {
 		bad("password-max", "must be between password-min (%d) and 4096, not %d", c.PasswordMin, c.PasswordMax)
+	}
+	if c.LockoutAccountMax < c.LockoutMax {
+		bad("lockout-account-max", "must be at least lockout-max")
+	}
+	if c.ResetPerHourAll < c.ResetPerHour {
+		bad("reset-per-hour-all", "must be at least reset-per-hour")
 	}
 	if c.LockoutMax < 0 {
 		bad("lockout-max", "must not be negative")

@@ -14,3 +14,9 @@ func (t *tx) Count(ctx context.Context, key string, now, windowStart time.Time) 
 		RETURNING count`, key, millis(now), millis(windowStart)).Scan(&n)
 	return n, t.s.wrap(err)
 }
+
+// ClearCount deletes the counter key (a missing one is no error).
+func (t *tx) ClearCount(ctx context.Context, key string) error {
+	_, err := t.exec(ctx, `DELETE FROM rate_counters WHERE key = $1`, key)
+	return t.s.wrap(err)
+}

@@ -3,6 +3,7 @@
 package apitest
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -77,4 +78,16 @@ func CheckNativeBody(t testing.TB, rec *httptest.ResponseRecorder, want string, 
 			t.Errorf("body (-want +got):\n%s", diff)
 		}
 	}
+}
+
+// caller is a client at an address.
+type caller string
+
+func (c caller) ClientAddr() string { return string(c) }
+
+// Ctx returns the test's context as a request that httptest makes carries
+// it (its client is 192.0.2.1), for use cases a test calls directly that
+// count per client address: lockout, reset requests and code tries.
+func Ctx(t testing.TB) context.Context {
+	return usher.WithCaller(t.Context(), caller("192.0.2.1"))
 }

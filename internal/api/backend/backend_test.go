@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/usherhq/usher/internal/account"
+	"github.com/usherhq/usher/internal/api/apitest"
 	"github.com/usherhq/usher/internal/api/backend"
 	"github.com/usherhq/usher/internal/usher"
 )
@@ -52,7 +53,7 @@ func confirmed(in *account.NewUser) { in.Confirmed = true }
 func withSession(mod func(*account.NewUser)) func(*testing.T, *env) {
 	return func(t *testing.T, e *env) {
 		withAnn(mod)(t, e)
-		tok, err := e.Service.Login(t.Context(), e.Tenant.ID, "ann@example.com", annPassword)
+		tok, err := e.Service.Login(apitest.Ctx(t), e.Tenant.ID, "ann@example.com", annPassword)
 		if err != nil {
 			t.Fatalf("Login: %v", err)
 		}

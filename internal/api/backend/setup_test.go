@@ -82,7 +82,7 @@ func (e *env) user(t *testing.T, id string) usher.User {
 // checkpw runs CheckPassword and fails the test on an error.
 func (e *env) checkpw(t *testing.T, id, pw string) bool {
 	t.Helper()
-	ok, err := e.Service.CheckPassword(t.Context(), e.Tenant.ID, id, pw)
+	ok, err := e.Service.CheckPassword(apitest.Ctx(t), e.Tenant.ID, id, pw)
 	if err != nil {
 		t.Fatalf("CheckPassword: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/api"
+	"github.com/usherhq/usher/internal/api/apitest"
 	"github.com/usherhq/usher/internal/api/public"
 	"github.com/usherhq/usher/internal/usher"
 )
@@ -52,7 +53,7 @@ func disabled(in *account.NewUser) { in.Enabled = false }
 // loggedIn creates ann and logs her in: {token} is her access token.
 func loggedIn(t *testing.T, e *env) {
 	withAnn(nil)(t, e)
-	tok, err := e.Service.Login(t.Context(), e.Tenant.ID, "ann@example.com", annPassword)
+	tok, err := e.Service.Login(apitest.Ctx(t), e.Tenant.ID, "ann@example.com", annPassword)
 	if err != nil {
 		t.Fatalf("Login: %v", err)
 	}
@@ -75,7 +76,7 @@ func sent(t *testing.T, e *env, send func() error) usher.MailParams {
 // withResetCode is loggedIn, and a reset code ({code}) sent to ann.
 func withResetCode(t *testing.T, e *env) {
 	loggedIn(t, e)
-	p := sent(t, e, func() error { return e.Service.SendReset(t.Context(), e.Tenant.ID, "ann@example.com") })
+	p := sent(t, e, func() error { return e.Service.SendReset(apitest.Ctx(t), e.Tenant.ID, "ann@example.com") })
 	e.vars["{code}"] = p.Code
 }
 
@@ -105,7 +106,7 @@ func wantToken(email string) func(*testing.T, *env, *httptest.ResponseRecorder) 
 // wantLogin checks whether ann can log in with pw.
 func wantLogin(pw string, want bool) func(*testing.T, *env) {
 	return func(t *testing.T, e *env) {
-		_, err := e.Service.Login(t.Context(), e.Tenant.ID, "ann@example.com", pw)
+		_, err := e.Service.Login(apitest.Ctx(t), e.Tenant.ID, "ann@example.com", pw)
 		if got := err == nil; got != want {
 			t.Errorf("Login(%q): got %v, want success %t", pw, err, want)
 		}
@@ -166,7 +167,7 @@ func TestLogin(t *testing.T) {
 			setup: func(t *testing.T, e *env) {
 				withAnn(nil)(t, e)
 				for range 10 {
-					if _, err := e.Service.Login(t.Context(), e.Tenant.ID, "ann@example.com", newPassword); usher.ErrorCode(err) != usher.Unauthorized {
+					if _, err := e.Service.Login(apitest.Ctx(t), e.Tenant.ID, "ann@example.com", newPassword); usher.ErrorCode(err) != usher.Unauthorized {
 						t.Fatalf("a wrong login: got %v", err)
 					}
 				}
@@ -250,7 +251,7 @@ func TestPasswordReset(t *testing.T) {
 			setup: func(t *testing.T, e *env) {
 				withAnn(nil)(t, e)
 				for range 5 {
-					if err := e.Service.SendReset(t.Context(), e.Tenant.ID, "ann@example.com"); err != nil {
+					if err := e.Service.SendReset(apitest.Ctx(t), e.Tenant.ID, "ann@example.com"); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -275,7 +276,7 @@ func TestPasswordReset(t *testing.T) {
 			status: 400, wantCode: usher.InvalidCode,
 			setup: func(t *testing.T, e *env) {
 				withResetCode(t, e)
-				if err := e.Service.ResetPassword(t.Context(), e.Tenant.ID, "ann@example.com", e.vars["{code}"], newPassword); err != nil {
+				if err := e.Service.ResetPassword(apitest.Ctx(t), e.Tenant.ID, "ann@example.com", e.vars["{code}"], newPassword); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -289,7 +290,7 @@ func TestPasswordReset(t *testing.T) {
 			setup: func(t *testing.T, e *env) {
 				withResetCode(t, e)
 				for range 5 {
-					if err := e.Service.ResetPassword(t.Context(), e.Tenant.ID, "ann@example.com", "AAAAAAAAAA", newPassword); usher.ErrorCode(err) != usher.InvalidCode {
+					if err := e.Service.ResetPassword(apitest.Ctx(t), e.Tenant.ID, "ann@example.com", "AAAAAAAAAA", newPassword); usher.ErrorCode(err) != usher.InvalidCode {
 						t.Fatalf("a wrong code: got %v", err)
 					}
 				}
@@ -437,7 +438,7 @@ func TestLimit(t *testing.T) {
 				if rec := e.do(t, "POST", "/login", key, ann); rec.Code != http.StatusTooManyRequests {
 					t.Fatalf("second login: got %d, want 429", rec.Code)
 				}
-				tok, err := e.Service.Login(t.Context(), e.Tenant.ID, "ann@example.com", annPassword)
+				tok, err := e.Service.Login(apitest.Ctx(t), e.Tenant.ID, "ann@example.com", annPassword)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/usherhq/usher/internal/account"
+	"github.com/usherhq/usher/internal/api/apitest"
 	"github.com/usherhq/usher/internal/api/thunder"
 )
 
@@ -109,7 +110,7 @@ func withSamAndBob(t *testing.T, e *env) {
 // whether pw is its password.
 func wantUser(email, pw string, want bool) func(*testing.T, *env, *httptest.ResponseRecorder) {
 	return func(t *testing.T, e *env, _ *httptest.ResponseRecorder) {
-		_, err := e.Service.ReadUser(t.Context(), e.Tenant.ID, account.Access{Email: email, Password: pw, Check: pw != ""})
+		_, err := e.Service.ReadUser(apitest.Ctx(t), e.Tenant.ID, account.Access{Email: email, Password: pw, Check: pw != ""})
 		if got := err == nil; got != want {
 			t.Errorf("ReadUser(%s, %q): got %v, want success %t", email, pw, err, want)
 		}

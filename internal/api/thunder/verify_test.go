@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/usherhq/usher/internal/account"
+	"github.com/usherhq/usher/internal/api/apitest"
 	"github.com/usherhq/usher/internal/usher"
 )
 
 // wantVerified checks the stored confirmed flag of sam@example.com.
 func wantVerified(want bool) func(*testing.T, *env, *httptest.ResponseRecorder) {
 	return func(t *testing.T, e *env, _ *httptest.ResponseRecorder) {
-		rec, err := e.Service.ReadUser(t.Context(), e.Tenant.ID, account.Access{Email: "sam@example.com"})
+		rec, err := e.Service.ReadUser(apitest.Ctx(t), e.Tenant.ID, account.Access{Email: "sam@example.com"})
 		if err != nil || rec.Confirmed != want {
 			t.Errorf("stored verified: got %t (%v), want %t", rec.Confirmed, err, want)
 		}

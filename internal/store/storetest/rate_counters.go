@@ -113,3 +113,31 @@ func testCount(t *testing.T, s *store.Store) {
 		}
 	})
 }
+
+func testClearCount(t *testing.T, s *store.Store) {
+	for _, key := range []string{"a", "b"} {
+		for range 3 {
+			if _, err := count(t, s, key, base, base.Add(-time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	clear := func(key string) {
+		t.Helper()
+		err := s.Update(ctx(t), func(tctx context.Context, tx account.Tx) error { return tx.ClearCount(tctx, key) })
+		if err != nil {
+			t.Fatalf("ClearCount(%q): %v", key, err)
+		}
+	}
+	clear("a")
+	clear("never counted") // no error for a missing key
+	for key, want := range map[string]int{"a": 1, "b": 4} {
+		n, err := count(t, s, key, base, base.Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != want {
+			t.Errorf("Count(%q) after clearing a: got %d, want %d", key, n, want)
+		}
+	}
+}

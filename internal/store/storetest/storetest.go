@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"Sessions", testSessions},
 		{"Codes", testCodes},
 		{"Count", testCount},
+		{"ClearCount", testClearCount},
 		{"Outbox", testOutbox},
 		{"SigningKeys", testSigningKeys},
 		{"Sweep", testSweep},
