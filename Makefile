@@ -39,9 +39,9 @@ js-deps:
 			echo "npm ci failed in $$d (offline?): its client test will skip."; }; \
 	done; fi
 
-# The end-to-end suites again, with Usher running on PostgreSQL.
+# The use cases, the surfaces and the end-to-end suites again, on PostgreSQL.
 test-postgres:
-	USHER_TEST_ENGINE=postgres $(GO) test -race -count=1 ./cmd/usher
+	USHER_TEST_ENGINE=postgres $(GO) test -race -count=1 ./internal/account/... ./internal/api/... ./cmd/usher
 
 # The load harness (a separate module in bench/): the full run writes its
 # figures to bench/report.json; see BENCHMARKS.md.

@@ -30,7 +30,7 @@ var allowed = map[string][]string{
 	"account": {"internal/usher", "internal/password", "internal/token", "internal/strictjson",
 		"golang.org/x/net/idna", "golang.org/x/text/"},
 	"account/accounttest": {"internal/usher", "internal/account", "internal/password", "internal/token",
-		"internal/store", "internal/store/sqlite"},
+		"internal/store", "internal/store/sqlite", "internal/store/postgres", "internal/store/postgres/pgtest"},
 	"store":                 {"internal/usher", "internal/account"},
 	"store/sqlite":          {"internal/store", "github.com/pressly/goose/v3", "modernc.org/sqlite"},
 	"store/postgres":        {"internal/store", "github.com/pressly/goose/v3", "github.com/jackc/pgx/v5"},

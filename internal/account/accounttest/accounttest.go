@@ -9,6 +9,7 @@ package accounttest
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -17,6 +18,8 @@ import (
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/password"
 	"github.com/usherhq/usher/internal/store"
+	"github.com/usherhq/usher/internal/store/postgres"
+	"github.com/usherhq/usher/internal/store/postgres/pgtest"
 	"github.com/usherhq/usher/internal/store/sqlite"
 	"github.com/usherhq/usher/internal/token"
 	"github.com/usherhq/usher/internal/usher"
@@ -68,9 +71,9 @@ func New(t testing.TB, opts ...func(*account.Config)) *Env {
 	t.Helper()
 	ctx := context.Background()
 	clock := &Clock{now: Start}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "usher.db"), sqlite.Options{})
+	st, err := openStore(t)
 	if err != nil {
-		t.Fatalf("sqlite.Open: %v", err)
+		t.Fatalf("opening the store: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := st.Close(); err != nil {
@@ -105,6 +108,16 @@ func New(t testing.TB, opts ...func(*account.Config)) *Env {
 		t.Fatalf("DefaultTenant: %v", err)
 	}
 	return e
+}
+
+// openStore opens a new SQLite file, or, with USHER_TEST_ENGINE=postgres, a
+// new schema on the PostgreSQL server of USHER_TEST_POSTGRES: the use cases
+// and surfaces run on both engines.
+func openStore(t testing.TB) (*store.Store, error) {
+	if os.Getenv("USHER_TEST_ENGINE") == "postgres" {
+		return postgres.Open(context.Background(), pgtest.DSN(t), postgres.Options{Timeout: 10 * time.Second})
+	}
+	return sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "usher.db"), sqlite.Options{})
 }
 
 // Mail is one message the use cases queued, opened.
