@@ -98,7 +98,8 @@ func TestSurfaceErrorRules(t *testing.T) {
 			if rec.Code != tt.status {
 				t.Fatalf("status: got %d, want %d (%s)", rec.Code, tt.status, rec.Body)
 			}
-			if rec.Header().Get("X-Request-ID") == "" || rec.Header().Get("Cache-Control") != "no-store" {
+			if rec.Header().Get("X-Request-ID") == "" || rec.Header().Get("Cache-Control") != "no-store" ||
+				rec.Header().Get("X-Content-Type-Options") != "nosniff" {
 				t.Errorf("common headers missing: %v", rec.Header())
 			}
 			if got := rec.Header().Get("Retry-After"); got != tt.retryAfter {
