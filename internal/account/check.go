@@ -70,7 +70,7 @@ func (s *Service) try(ctx context.Context, u usher.User, pw string) (attempt, er
 			if locked = n > s.c.Lockout.Max || s.locked(cur, now); locked {
 				return nil
 			}
-			return tx.RecordCheck(ctx, cur.TenantID, cur.ID, true, now, windowStart)
+			return tx.RecordFailure(ctx, cur.TenantID, cur.ID, now, windowStart)
 		})
 		if err != nil {
 			return attempt{}, err

@@ -37,10 +37,10 @@ type Tx interface {
 	// updated_at, lockout counters); a taken email key is usher.EmailTaken.
 	UpdateUser(ctx context.Context, u *usher.User) error
 	DeleteUser(ctx context.Context, tenantID, id string) error
-	// RecordCheck records the outcome of a password check for lockout: a
-	// failure counts in the window that starts at windowStart (a failure
-	// before it starts a new window at now); a success clears the count.
-	RecordCheck(ctx context.Context, tenantID, id string, failed bool, now, windowStart time.Time) error
+	// RecordFailure counts a failed password check for lockout in the
+	// window that starts at windowStart (a failure before it starts a new
+	// window at now). A success clears the count with UpdateUser.
+	RecordFailure(ctx context.Context, tenantID, id string, now, windowStart time.Time) error
 
 	CreateSession(ctx context.Context, s usher.Session) error
 	DeleteSession(ctx context.Context, tenantID, id string) error

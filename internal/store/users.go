@@ -28,9 +28,6 @@ var (
 		failed_checks = CASE WHEN failed_since < $1 THEN 1 ELSE failed_checks + 1 END,
 		failed_since = CASE WHEN failed_since < $1 THEN $2 ELSE failed_since END
 		WHERE id = $3 AND tenant_id = $4`
-	// Written even when already clear, so a right password costs the same
-	// write as a wrong one.
-	qRecordSuccess = `UPDATE users SET failed_checks = 0, failed_since = 0 WHERE id = $1 AND tenant_id = $2`
 )
 
 // UserByID returns one user.
@@ -121,13 +118,7 @@ func (t *tx) DeleteUser(ctx context.Context, tenantID, id string) error {
 	return t.s.affected(res, err)
 }
 
-func (t *tx) RecordCheck(ctx context.Context, tenantID, id string, failed bool, now, windowStart time.Time) error {
-	var res sql.Result
-	var err error
-	if failed {
-		res, err = t.exec(ctx, qRecordFailure, millis(windowStart), millis(now), t.s.id(id), t.s.id(tenantID))
-	} else {
-		res, err = t.exec(ctx, qRecordSuccess, t.s.id(id), t.s.id(tenantID))
-	}
+func (t *tx) RecordFailure(ctx context.Context, tenantID, id string, now, windowStart time.Time) error {
+	res, err := t.exec(ctx, qRecordFailure, millis(windowStart), millis(now), t.s.id(id), t.s.id(tenantID))
 	return t.s.affected(res, err)
 }

@@ -92,8 +92,8 @@ func testTenantIsolation(t *testing.T, s *store.Store) {
 		{"Tx.LockUser", func(tctx context.Context, tx account.Tx) error { _, err := tx.LockUser(tctx, b, ua.ID); return err }},
 		{"Tx.UpdateUser", func(tctx context.Context, tx account.Tx) error { return tx.UpdateUser(tctx, &moved) }},
 		{"Tx.DeleteUser", func(tctx context.Context, tx account.Tx) error { return tx.DeleteUser(tctx, b, ua.ID) }},
-		{"Tx.RecordCheck", func(tctx context.Context, tx account.Tx) error {
-			return tx.RecordCheck(tctx, b, ua.ID, true, base, base.Add(-time.Minute))
+		{"Tx.RecordFailure", func(tctx context.Context, tx account.Tx) error {
+			return tx.RecordFailure(tctx, b, ua.ID, base, base.Add(-time.Minute))
 		}},
 	}
 	for _, op := range ops {

@@ -152,11 +152,8 @@ func testNotFound(t *testing.T, s *store.Store) {
 		}},
 		{"UpdateUser", func(tctx context.Context, tx account.Tx) error { return tx.UpdateUser(tctx, &u) }},
 		{"DeleteUser", func(tctx context.Context, tx account.Tx) error { return tx.DeleteUser(tctx, tenant, missing) }},
-		{"RecordCheckFailed", func(tctx context.Context, tx account.Tx) error {
-			return tx.RecordCheck(tctx, tenant, missing, true, base, base.Add(-time.Minute))
-		}},
-		{"RecordCheckSucceeded", func(tctx context.Context, tx account.Tx) error {
-			return tx.RecordCheck(tctx, tenant, missing, false, base, base.Add(-time.Minute))
+		{"RecordFailure", func(tctx context.Context, tx account.Tx) error {
+			return tx.RecordFailure(tctx, tenant, missing, base, base.Add(-time.Minute))
 		}},
 	}
 	for _, w := range writes {
@@ -340,7 +337,7 @@ func testUpdateRollsBack(t *testing.T, s *store.Store) {
 		if err := tx.UpdateUser(tctx, &changed); err != nil {
 			return err
 		}
-		if err := tx.RecordCheck(tctx, tenant, kept.ID, true, base, base.Add(-time.Minute)); err != nil {
+		if err := tx.RecordFailure(tctx, tenant, kept.ID, base, base.Add(-time.Minute)); err != nil {
 			return err
 		}
 		if err := tx.DeleteUser(tctx, tenant, doomed.ID); err != nil {
@@ -421,16 +418,25 @@ func testRecordCheck(t *testing.T, s *store.Store) {
 				from = st.now.Add(-window)
 			}
 			err := s.Update(ctx(t), func(tctx context.Context, tx account.Tx) error {
-				return tx.RecordCheck(tctx, tenant, u.ID, st.failed, st.now, from)
+				if st.failed {
+					return tx.RecordFailure(tctx, tenant, u.ID, st.now, from)
+				}
+				// A success clears the count as the use cases do.
+				cur, err := tx.LockUser(tctx, tenant, u.ID)
+				if err != nil {
+					return err
+				}
+				cur.FailedChecks, cur.FailedSince = 0, time.Time{}
+				return tx.UpdateUser(tctx, &cur)
 			})
 			if err != nil {
-				t.Fatalf("RecordCheck: %v", err)
+				t.Fatalf("recording the check: %v", err)
 			}
 			want := u
 			want.FailedChecks, want.FailedSince = st.wantCount, st.wantSince
 			got := mustGet(t, s, tenant, u.ID)
 			// Only the counters change: wantUser covers every other field too.
-			wantUser(t, "after RecordCheck", got, want)
+			wantUser(t, "after recording", got, want)
 			if st.wantSince.IsZero() && !got.FailedSince.IsZero() {
 				t.Errorf("FailedSince: got %v, want the zero time", got.FailedSince)
 			}
@@ -441,7 +447,7 @@ func testRecordCheck(t *testing.T, s *store.Store) {
 		now := base.Add(72 * time.Hour)
 		err := s.Update(ctx(t), func(tctx context.Context, tx account.Tx) error {
 			for range 3 {
-				if err := tx.RecordCheck(tctx, tenant, u.ID, true, now, now.Add(-window)); err != nil {
+				if err := tx.RecordFailure(tctx, tenant, u.ID, now, now.Add(-window)); err != nil {
 					return err
 				}
 			}
@@ -459,7 +465,7 @@ func testRecordCheck(t *testing.T, s *store.Store) {
 		}
 	})
 
-	wantUser(t, "another user after RecordCheck", mustGet(t, s, tenant, other.ID), other)
+	wantUser(t, "another user after RecordFailure", mustGet(t, s, tenant, other.ID), other)
 }
 
 func testDeleteUser(t *testing.T, s *store.Store) {
