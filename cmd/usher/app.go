@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -56,6 +57,7 @@ type Main struct {
 
 	backend, public, thunder *server.Listener // thunder is nil when off
 	surfaces                 []api.Surface    // what the listeners serve
+	proxies                  []netip.Prefix   // trusted-proxies, parsed once
 
 	errc chan error
 	stop context.CancelFunc
@@ -117,7 +119,7 @@ func (m *Main) Start(ctx context.Context) error {
 		return err
 	}
 	m.startJobs()
-	m.errc = make(chan error, 3)
+	m.errc = make(chan error, len(m.listeners()))
 	for _, l := range m.listeners() {
 		scheme := "http"
 		if l.TLS != nil {
@@ -144,8 +146,8 @@ func (m *Main) listen() error {
 	if err != nil {
 		return err
 	}
-	proxies, _ := c.Proxies() // checked by Validate
-	caps := server.Caps{Total: c.MaxConns, PerIP: c.MaxConnsPerIP, Trust: proxies}
+	m.proxies, _ = c.Proxies() // checked by Validate
+	caps := server.Caps{Total: c.MaxConns, PerIP: c.MaxConnsPerIP, Trust: m.proxies}
 	m.backend = &server.Listener{Name: "backend", Addr: c.BackendAddr, TLS: tlsConfig, Caps: caps}
 	m.public = &server.Listener{Name: "public", Addr: c.PublicAddr, Caps: caps}
 	if c.ThunderAddr != "" {
@@ -216,13 +218,13 @@ func (m *Main) buildHandlers() error {
 	}
 	backendRoutes := append(backend.New(m.Accounts, m.Tenant.ID).Routes(),
 		backend.Ops(ready, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))...)
-	proxies, _ := c.Proxies() // checked by Validate
+	proxies := m.proxies
 	if err := build(m.backend, api.Surface{Name: "backend", Routes: backendRoutes, Trusted: proxies}); err != nil {
 		return err
 	}
 
 	jwks := func() ([]byte, error) { return m.Keys.JWKS(m.Now()) }
-	pub := public.New(m.Accounts, m.Tenant.ID, jwks, api.NewLimiter(c.RateAuth, time.Minute, proxies))
+	pub := public.New(m.Accounts, m.Tenant.ID, jwks, api.NewLimiter(c.RateAuth, time.Minute))
 	corsMiddleware := cors.New(cors.Options{
 		AllowedOrigins: c.CORSOrigins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
@@ -232,7 +234,7 @@ func (m *Main) buildHandlers() error {
 	}).Handler
 	err := build(m.public, api.Surface{
 		Name: "public", Routes: pub.Routes(),
-		Limit:      api.NewLimiter(c.RatePublic, time.Minute, proxies),
+		Limit:      api.NewLimiter(c.RatePublic, time.Minute),
 		Middleware: []func(http.Handler) http.Handler{corsMiddleware},
 		Trusted:    proxies,
 	})

@@ -103,7 +103,7 @@ func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string
 func (s *Service) unknownLogin(ctx context.Context, tenantID, key, pw string) error {
 	// The writes land in one of a fixed set of counters, so a stream of
 	// made-up addresses cannot grow the table.
-	sum := sha256.Sum256([]byte(tenantID + "\x00" + key))
+	sum := addressDigest(tenantID, key)
 	bucket := "login-unknown:" + strconv.Itoa(int(binary.BigEndian.Uint16(sum[:]))%unknownBuckets)
 	count := func() error {
 		now := s.c.Now().UTC()
@@ -135,8 +135,13 @@ const unknownBuckets = 1024
 
 // counterKey names a per-address counter without storing the address.
 func counterKey(kind, tenantID, emailKey string) string {
-	sum := sha256.Sum256([]byte(tenantID + "\x00" + emailKey))
+	sum := addressDigest(tenantID, emailKey)
 	return kind + ":" + hex.EncodeToString(sum[:16])
+}
+
+// addressDigest names an address of a tenant in counters.
+func addressDigest(tenantID, emailKey string) [32]byte {
+	return sha256.Sum256([]byte(tenantID + "\x00" + emailKey))
 }
 
 func (s *Service) newSession(u usher.User) usher.Session {

@@ -15,7 +15,8 @@ type Verify struct {
 	OnRegister bool          // public registration sends a verification email
 }
 
-var errToken = usher.Errorf(usher.InvalidCode, "Incorrect verification token.")
+// ErrToken is the answer to a wrong, expired or voided verification token.
+var ErrToken = usher.Errorf(usher.InvalidCode, "Incorrect verification token.")
 
 // verifySealContext binds a sealed verification token to its user and to
 // the address it was sent to: after an email change it cannot be opened.
@@ -123,7 +124,7 @@ func (s *Service) VerifyEmail(ctx context.Context, tenantID, email, tok string) 
 	}
 	if refused {
 		s.c.Log.InfoContext(ctx, "verification refused", "event", "verification_failed", "user_id", u.ID)
-		return Record{}, errToken
+		return Record{}, ErrToken
 	}
 	s.c.Log.InfoContext(ctx, "email verified", "event", "email_verified", "user_id", u.ID)
 	return rec, nil

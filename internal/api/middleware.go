@@ -23,10 +23,17 @@ type request struct {
 	id      string
 	r       *http.Request
 	trusted []netip.Prefix
+	addr    string // worked out at the first ClientAddr
 }
 
-// ClientAddr is the address the request's client is counted under.
-func (q *request) ClientAddr() string { return limitKey(ClientIP(q.r, q.trusted)) }
+// ClientAddr is the address the request's client is counted under. A
+// request is served by one goroutine, so the cache needs no lock.
+func (q *request) ClientAddr() string {
+	if q.addr == "" {
+		q.addr = limitKey(ClientIP(q.r, q.trusted))
+	}
+	return q.addr
+}
 
 // RequestID returns the request id carried by ctx, or "".
 func RequestID(ctx context.Context) string {

@@ -47,7 +47,7 @@ func testSurface(t *testing.T, render Renderer, noRoute func(http.ResponseWriter
 			}},
 			{Pattern: "GET /taken", Guard: Open, Handler: fail(usher.Errorf(usher.EmailTaken, "Taken."))},
 			{Pattern: "GET /guarded", Guard: deny, Handler: fail(errors.New("unreachable"))},
-			{Pattern: "GET /limited", Guard: Open, Limit: NewLimiter(1, time.Minute, nil), Handler: fail(nil)},
+			{Pattern: "GET /limited", Guard: Open, Limit: NewLimiter(1, time.Minute), Handler: fail(nil)},
 			{Pattern: "POST /only-post", Guard: Open, Handler: fail(nil)},
 		},
 	}

@@ -55,18 +55,18 @@ func contains(prefixes []netip.Prefix, a netip.Addr) bool {
 
 // Limiter limits requests per client IP to n per window.
 type Limiter struct {
-	rl      *httprate.RateLimiter
-	trusted []netip.Prefix
-	window  time.Duration
+	rl     *httprate.RateLimiter
+	window time.Duration
 }
 
-// NewLimiter returns a limit of n requests per client IP per window, with
-// the client IP as ClientIP finds it; nil (no limit) when n <= 0.
-func NewLimiter(n int, window time.Duration, trusted []netip.Prefix) *Limiter {
+// NewLimiter returns a limit of n requests per client address (as the
+// surface's common middleware finds it: usher.ClientAddr) per window; nil
+// (no limit) when n <= 0.
+func NewLimiter(n int, window time.Duration) *Limiter {
 	if n <= 0 {
 		return nil
 	}
-	return &Limiter{rl: httprate.NewRateLimiter(n, window), trusted: trusted, window: window}
+	return &Limiter{rl: httprate.NewRateLimiter(n, window), window: window}
 }
 
 var errRateLimited = usher.Errorf(usher.RateLimited, "Too many requests; try again later.")
@@ -78,7 +78,7 @@ func (l *Limiter) Allow(w http.ResponseWriter, r *http.Request) error {
 	if l == nil {
 		return nil
 	}
-	if l.rl.OnLimit(w, r, limitKey(ClientIP(r, l.trusted))) {
+	if l.rl.OnLimit(w, r, usher.ClientAddr(r.Context())) {
 		return &usher.Error{Code: errRateLimited.Code, Message: errRateLimited.Message, RetryAfter: l.window}
 	}
 	return nil

@@ -27,7 +27,7 @@ func TestLimitKey(t *testing.T) {
 // exempt routes (health checks) out.
 func TestSurfaceLimitByIPv6PrefixAndExemptRoutes(t *testing.T) {
 	ok := func(w http.ResponseWriter, _ *http.Request) error { w.WriteHeader(http.StatusNoContent); return nil }
-	s := Surface{Name: "t", Limit: NewLimiter(2, time.Minute, nil), Routes: []Route{
+	s := Surface{Name: "t", Limit: NewLimiter(2, time.Minute), Routes: []Route{
 		{Pattern: "GET /work", Guard: Open, Handler: ok},
 		{Pattern: "GET /healthz", Guard: Open, Handler: ok, Exempt: true},
 	}}

@@ -163,8 +163,10 @@ func (e *Env) CheckedMail(t testing.TB) []Mail {
 	ms := e.Mail(t)
 	for _, m := range ms {
 		p := m.Params
+		// The report names what is missing, never a code or token.
 		if p.Email != m.To || m.Kind == usher.MailVerify && p.Token == "" || m.Kind == usher.MailReset && p.Code == "" {
-			t.Errorf("%s message to %s: params %+v lack what the template needs", m.Kind, m.To, p)
+			t.Errorf("%s message to %s: params lack what the template needs (email %q, token set %t, code set %t)",
+				m.Kind, m.To, p.Email, p.Token != "", p.Code != "")
 		}
 	}
 	return ms

@@ -156,7 +156,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	tenantID := h.tenantID
 	if t := q.Get("tenant"); t != "" {
 		if !usher.ValidID(t) {
-			return errVerifyToken
+			return account.ErrToken
 		}
 		tenantID = t
 	}
@@ -164,7 +164,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	if usher.ErrorCode(err) == usher.NotFound {
 		// An unknown address is answered as a wrong token: the link must not
 		// tell who has an account.
-		return errVerifyToken
+		return account.ErrToken
 	}
 	if err != nil {
 		return err
@@ -176,8 +176,6 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	api.WriteJSON(w, http.StatusOK, api.UserOf(rec.User))
 	return nil
 }
-
-var errVerifyToken = usher.Errorf(usher.InvalidCode, "Incorrect verification token.")
 
 func (h *Handler) keys(w http.ResponseWriter, r *http.Request) error {
 	b, err := h.jwks()

@@ -457,7 +457,7 @@ func TestRouteTable(t *testing.T) {
 		"GET /.well-known/jwks.json open", "GET /verify open", "GET /verify/success open", "GET /healthz open exempt",
 	}
 	var got []string
-	for _, rt := range public.New(nil, "", nil, api.NewLimiter(1, time.Minute, nil)).Routes() {
+	for _, rt := range public.New(nil, "", nil, api.NewLimiter(1, time.Minute)).Routes() {
 		s := rt.Pattern + " " + rt.Guard.Name
 		if rt.Limit != nil {
 			s += " limited"

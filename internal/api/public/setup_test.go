@@ -43,10 +43,10 @@ func newEnv(t *testing.T, tc scenario) *env {
 	})
 	var limitAuth, limitAll *api.Limiter
 	if tc.limited {
-		limitAuth = api.NewLimiter(1, time.Minute, nil)
+		limitAuth = api.NewLimiter(1, time.Minute)
 	}
 	if tc.limitAll {
-		limitAll = api.NewLimiter(1, time.Minute, nil)
+		limitAll = api.NewLimiter(1, time.Minute)
 	}
 	jwks := func() ([]byte, error) { return e.Keys.JWKS(e.Clock.Now()) }
 	s := api.Surface{Name: "public", Routes: public.New(e.Service, e.Tenant.ID, jwks, limitAuth).Routes(), Limit: limitAll}

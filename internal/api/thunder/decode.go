@@ -23,10 +23,11 @@ type input struct {
 // reserved are the top-level keys that are not custom properties.
 var reserved = map[string]bool{"email": true, "password": true, "creationTime": true, "lastUpdateTime": true}
 
-// readUser reads a request body into a user. The body is checked once by
-// api.ReadBody (size, UTF-8, one value, no duplicate keys, depth), then
-// walked once here: the email and password are taken out, and every other
-// member is kept, in order, as a custom property.
+// readUser reads a request body into a user. api.ReadBody checks the body
+// (size, UTF-8, one value, no duplicate keys, depth); it is then walked once
+// here: the email and password are taken out, and every other member is
+// kept, in order, as a custom property. The use case then normalizes the
+// properties as custom data (size, reserved names), as on every surface.
 func readUser(r *http.Request) (input, error) {
 	body, err := api.ReadBody(r, account.MaxDataDepth+1)
 	if errors.Is(err, api.ErrEmptyBody) {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/usherhq/usher/internal/account"
@@ -148,8 +149,7 @@ func (h *Handler) precheck(in input, create bool) error {
 // emailParam returns the email query parameter: nil when absent, so that
 // errors name no user (null), and "" when empty (Thunder echoes what it
 // was given).
-func emailParam(r *http.Request) *string {
-	q := r.URL.Query()
+func emailParam(q url.Values) *string {
 	if !q.Has("email") {
 		return nil
 	}
@@ -174,7 +174,7 @@ func (h *Handler) access(r *http.Request, who *string) (account.Access, error) {
 // result is rendered.
 func (h *Handler) onUser(call func(context.Context, string, account.Access) (account.Record, error)) api.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		who := emailParam(r)
+		who := emailParam(r.URL.Query())
 		a, err := h.access(r, who)
 		if err != nil {
 			return err
@@ -196,7 +196,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// Without ?email=, the body's address names the user to replace.
-	who := emailParam(r)
+	who := emailParam(r.URL.Query())
 	if who == nil || *who == "" {
 		who = &in.email
 	}
@@ -223,7 +223,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) verifyLink(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	who := emailParam(r)
+	who := emailParam(q)
 	if who == nil || strings.TrimSpace(*who) == "" {
 		return fail(usher.Invalid, msgBadEmailParam, who)
 	}
