@@ -29,6 +29,7 @@ import (
 	"github.com/usherhq/usher/internal/outbox"
 	"github.com/usherhq/usher/internal/password"
 	"github.com/usherhq/usher/internal/server"
+	"github.com/usherhq/usher/internal/transfer"
 	"github.com/usherhq/usher/internal/store"
 	"github.com/usherhq/usher/internal/token"
 	"github.com/usherhq/usher/internal/usher"
@@ -216,7 +217,7 @@ func (m *Main) buildHandlers() error {
 		defer cancel()
 		return m.Accounts.Ready(ctx)
 	}
-	backendRoutes := append(backend.New(m.Accounts, m.Tenant.ID).Routes(),
+	backendRoutes := append(backend.New(m.Accounts, &transfer.Transfer{Accounts: m.Accounts}, m.Tenant.ID).Routes(),
 		backend.Ops(ready, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))...)
 	proxies := m.proxies
 	if err := build(m.backend, api.Surface{Name: "backend", Routes: backendRoutes, Trusted: proxies}); err != nil {

@@ -26,8 +26,16 @@ type cli struct {
 	Serve   serveCmd   `cmd:"" help:"Run Usher."`
 	Migrate migrateCmd `cmd:"" help:"Bring the database schema up to date, then exit."`
 	Tenant  struct {
-		Show adminCmd `cmd:"" help:"Print the default tenant: its id and public key (SB-PUBLIC-KEY)."`
-	} `cmd:"" help:"Tenants."`
+		Create    tenantCreateCmd `cmd:"" help:"Create a tenant (a user pool with its own public key)."`
+		List      tenantListCmd   `cmd:"" help:"List the tenants."`
+		Show      tenantShowCmd   `cmd:"" help:"Print a tenant (default: the default tenant): its id and public key (SB-PUBLIC-KEY)."`
+		RotateKey tenantRotateCmd `cmd:"" name:"rotate-key" help:"Give a tenant a new public key; the old one keeps working for --overlap."`
+		Delete    tenantDeleteCmd `cmd:"" help:"Delete a tenant; one with users only with --force, which deletes them too."`
+	} `cmd:"" help:"Tenants (user pools)."`
+	Users struct {
+		Import usersImportCmd `cmd:"" help:"Import users from a JSON-lines file (see the README's Import and export)."`
+		Export usersExportCmd `cmd:"" help:"Export a tenant's users as JSON lines, in the import's format."`
+	} `cmd:"" help:"Users."`
 	Keys struct {
 		Rotate adminCmd `cmd:"" help:"Add a new token signing key; older keys keep verifying until their tokens expire."`
 	} `cmd:"" help:"Token signing keys."`
@@ -83,8 +91,20 @@ func run(args []string) int {
 		return serve(c.Serve.Config)
 	case "migrate":
 		return migrate(c.Migrate.Config)
-	case "tenant show":
-		return admin(c.Tenant.Show.Config, tenantShow)
+	case "tenant create <name>":
+		return admin(c.Tenant.Create.Config, c.Tenant.Create.run)
+	case "tenant list":
+		return admin(c.Tenant.List.Config, c.Tenant.List.run)
+	case "tenant show", "tenant show <tenant>":
+		return admin(c.Tenant.Show.Config, c.Tenant.Show.run)
+	case "tenant rotate-key <tenant>":
+		return admin(c.Tenant.RotateKey.Config, c.Tenant.RotateKey.run)
+	case "tenant delete <tenant>":
+		return admin(c.Tenant.Delete.Config, c.Tenant.Delete.run)
+	case "users import <file>":
+		return admin(c.Users.Import.Config, c.Users.Import.run)
+	case "users export":
+		return admin(c.Users.Export.Config, c.Users.Export.run)
 	case "keys rotate":
 		return admin(c.Keys.Rotate.Config, keysRotate)
 	case "version":
@@ -177,12 +197,6 @@ func admin(cfg config.Config, fn func(context.Context, *config.Config, *core) er
 		return 1
 	}
 	return 0
-}
-
-func tenantShow(_ context.Context, _ *config.Config, k *core) error {
-	t := k.Tenant
-	fmt.Printf("id:         %s\nname:       %s\npublic key: %s\n", t.ID, t.Name, t.PublicKey)
-	return nil
 }
 
 func keysRotate(ctx context.Context, cfg *config.Config, k *core) error {

@@ -22,7 +22,7 @@ var errLogin = usher.Errorf(usher.Unauthorized, "Invalid email or password.")
 func (s *Service) Register(ctx context.Context, tenantID, email, pw string) (string, error) {
 	var sess usher.Session
 	_, err := s.create(ctx, tenantID, NewUser{Email: email, Password: pw, Enabled: true}, func(ctx context.Context, tx Tx, u *usher.User) error {
-		sess = s.newSession(*u)
+		sess = s.newSession(ctx, *u)
 		if err := tx.CreateSession(ctx, sess); err != nil {
 			return err
 		}
@@ -85,7 +85,7 @@ func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string
 		if ok, err = s.record(ctx, tx, &cur, a); err != nil || !ok {
 			return err
 		}
-		sess = s.newSession(cur)
+		sess = s.newSession(ctx, cur)
 		return tx.CreateSession(ctx, sess)
 	})
 	if err != nil {
@@ -144,10 +144,17 @@ func addressDigest(tenantID, emailKey string) [32]byte {
 	return sha256.Sum256([]byte(tenantID + "\x00" + emailKey))
 }
 
-func (s *Service) newSession(u usher.User) usher.Session {
+func (s *Service) newSession(ctx context.Context, u usher.User) usher.Session {
 	now := s.c.Now().UTC().Truncate(time.Second) // JWT times have second precision
-	return usher.Session{ID: usher.NewID(now), TenantID: u.TenantID, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.c.SessionTTL)}
+	surface, ip, agent := usher.OriginOf(ctx)
+	return usher.Session{ID: usher.NewID(now), TenantID: u.TenantID, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.c.SessionTTL),
+		Surface: surface, ClientIP: ip, UserAgent: agent}
 }
+
+// touchEvery is how stale a session's last-used time may grow: a request
+// marks its session used only when the mark is older, so a busy session
+// costs one write every few minutes, not one per request.
+const touchEvery = 5 * time.Minute
 
 // Authenticate returns the user and session of a bearer token. The token's
 // signature is checked (or found in the verified-token cache), then its
@@ -157,9 +164,16 @@ func (s *Service) Authenticate(ctx context.Context, tenantID, raw string) (usher
 	if err != nil {
 		return usher.User{}, c, err
 	}
-	u, err := s.c.Store.SessionUser(ctx, tenantID, c.SessionID, c.UserID, s.c.Now())
+	now := s.c.Now()
+	u, used, err := s.c.Store.SessionUser(ctx, tenantID, c.SessionID, c.UserID, now)
 	if usher.ErrorCode(err) == usher.NotFound || err == nil && !u.Enabled {
 		return usher.User{}, c, usher.Errorf(usher.Unauthorized, "The session has ended.")
+	}
+	if err == nil && now.Sub(used) >= touchEvery {
+		if err := s.c.Store.TouchSession(ctx, tenantID, c.SessionID, now.UTC()); err != nil {
+			// The request is served all the same: the mark is a courtesy.
+			s.c.Log.WarnContext(ctx, "marking a session used failed", "event", "session_touch_failed", "error", err)
+		}
 	}
 	return u, c, err
 }

@@ -2,6 +2,8 @@ package account
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 	"unicode/utf8"
 
@@ -48,9 +50,7 @@ type attempt struct {
 // so a locked account answers in the same time). The transaction that
 // records the outcome clears the count on a right password.
 func (s *Service) try(ctx context.Context, u usher.User, pw string) (attempt, error) {
-	// Counted per password too: a password change starts every address
-	// afresh, as it clears the account's count.
-	a := attempt{source: sourceKey(ctx, "lock", u.ID+"\x00"+u.Hash)}
+	a := attempt{source: lockKey(ctx, u)}
 	if s.c.Lockout.Max > 0 {
 		locked := false
 		err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
@@ -132,6 +132,20 @@ func (s *Service) record(ctx context.Context, tx Tx, cur *usher.User, a attempt)
 		s.c.Log.InfoContext(ctx, "password check refused", "event", "login_failed", "user_id", cur.ID, "reason", "disabled")
 	}
 	return match && cur.Enabled, nil
+}
+
+// lockPrefix is the start of every per-address lockout counter of u's
+// current password, so that Unlock can clear them all.
+func lockPrefix(u usher.User) string {
+	sum := sha256.Sum256([]byte(u.ID + "\x00" + u.Hash))
+	return "lock:" + hex.EncodeToString(sum[:8]) + ":"
+}
+
+// lockKey names the lockout counter of u's current password and ctx's
+// client address. It holds neither the address nor the hash. A password
+// change starts every address afresh, as it clears the account's count.
+func lockKey(ctx context.Context, u usher.User) string {
+	return lockPrefix(u) + sourceKey(ctx, "a", u.ID)
 }
 
 // locked reports whether u is locked out for every address at now.

@@ -17,10 +17,32 @@ type Users interface {
 // Reader is what use cases read outside a transaction.
 type Reader interface {
 	Users
-	// SessionUser returns the user of a live (existing, unexpired) session.
-	SessionUser(ctx context.Context, tenantID, sessionID, userID string, now time.Time) (usher.User, error)
-	// TenantByKey returns the tenant whose public key is key.
+	// SessionUser returns the user of a live (existing, unexpired) session
+	// and when the session was last marked used (zero: never).
+	SessionUser(ctx context.Context, tenantID, sessionID, userID string, now time.Time) (usher.User, time.Time, error)
+	// TouchSession marks a session used at now.
+	TouchSession(ctx context.Context, tenantID, id string, now time.Time) error
+	// Sessions returns a user's live sessions at now, newest first.
+	Sessions(ctx context.Context, tenantID, userID string, now time.Time) ([]usher.Session, error)
+
+	// UsersByEmailKeys returns the tenant's users that have one of keys.
+	UsersByEmailKeys(ctx context.Context, tenantID string, keys []string) ([]usher.User, error)
+
+	// ListUsers returns a page of users in creation order.
+	ListUsers(ctx context.Context, q usher.UserQuery) ([]usher.User, error)
+	// CountUsers counts the users q selects, ignoring its cursor and limit.
+	CountUsers(ctx context.Context, q usher.UserQuery) (int, error)
+	// EachUser calls fn with every user of a tenant in creation order,
+	// from one snapshot, however long it takes.
+	EachUser(ctx context.Context, tenantID string, fn func(usher.User) error) error
+
+	// TenantByKey returns the tenant whose current or previous public key
+	// is key.
 	TenantByKey(ctx context.Context, key string) (usher.Tenant, error)
+	TenantByID(ctx context.Context, id string) (usher.Tenant, error)
+	TenantByName(ctx context.Context, name string) (usher.Tenant, error)
+	// Tenants returns every tenant, oldest first.
+	Tenants(ctx context.Context) ([]usher.Tenant, error)
 }
 
 // Tx is one write transaction. Its methods run on the context that Update
@@ -42,9 +64,28 @@ type Tx interface {
 	// window at now). A success clears the count with UpdateUser.
 	RecordFailure(ctx context.Context, tenantID, id string, now, windowStart time.Time) error
 
+	// UsersByEmailKeys returns the tenant's users that have one of keys.
+	UsersByEmailKeys(ctx context.Context, tenantID string, keys []string) ([]usher.User, error)
+	// UsersByIDs returns the users of any tenant that have one of ids.
+	UsersByIDs(ctx context.Context, ids []string) ([]usher.User, error)
+	// CreateUsers inserts users in one statement; a taken email or id is
+	// usher.EmailTaken and fails the transaction.
+	CreateUsers(ctx context.Context, us []*usher.User) error
+
 	CreateSession(ctx context.Context, s usher.Session) error
 	DeleteSession(ctx context.Context, tenantID, id string) error
+	// DeleteUserSession ends one session of a user (NotFound: none).
+	DeleteUserSession(ctx context.Context, tenantID, userID, id string) error
 	DeleteSessions(ctx context.Context, tenantID, userID string) error
+
+	CreateTenant(ctx context.Context, t usher.Tenant) error
+	LockTenant(ctx context.Context, id string) (usher.Tenant, error)
+	// SetTenantKeys writes a tenant's current and previous public keys.
+	SetTenantKeys(ctx context.Context, t usher.Tenant) error
+	TenantHasUsers(ctx context.Context, id string) (bool, error)
+	// DeleteTenant deletes a tenant and all of its users, sessions, codes
+	// and queued email.
+	DeleteTenant(ctx context.Context, id string) error
 
 	// PutCode stores c, replacing the user's code of the same kind.
 	PutCode(ctx context.Context, c usher.UserCode) error
@@ -60,6 +101,8 @@ type Tx interface {
 	Count(ctx context.Context, key string, now, windowStart time.Time) (int, error)
 	// ClearCount deletes the counter key.
 	ClearCount(ctx context.Context, key string) error
+	// ClearCounts deletes every counter whose key starts with prefix.
+	ClearCounts(ctx context.Context, prefix string) error
 	// Enqueue adds a message to the outbox.
 	Enqueue(ctx context.Context, m usher.Message, now time.Time) error
 }

@@ -27,7 +27,7 @@ func Status(code usher.Code) int {
 		return http.StatusNotFound
 	case usher.MethodNotAllow:
 		return http.StatusMethodNotAllowed
-	case usher.EmailTaken:
+	case usher.EmailTaken, usher.Conflict:
 		return http.StatusConflict
 	case usher.TooLarge:
 		return http.StatusRequestEntityTooLarge

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,9 +22,29 @@ import (
 // asked (by lockout and per-address counting; most requests never ask).
 type request struct {
 	id      string
+	surface string
 	r       *http.Request
 	trusted []netip.Prefix
 	addr    string // worked out at the first ClientAddr
+}
+
+// Surface is the name of the surface the request came through.
+func (q *request) Surface() string { return q.surface }
+
+// ClientIP is the client's IP address, as the trusted proxies report it.
+func (q *request) ClientIP() string { return ClientIP(q.r, q.trusted) }
+
+// maxUserAgent bounds the user agent kept with a session.
+const maxUserAgent = 256
+
+// UserAgent is the request's User-Agent header, cut to a bounded length on
+// a character boundary.
+func (q *request) UserAgent() string {
+	ua := q.r.UserAgent()
+	if len(ua) > maxUserAgent {
+		ua = ua[:maxUserAgent] // a rune cut in two is dropped below
+	}
+	return strings.ToValidUTF8(ua, "")
 }
 
 // ClientAddr is the address the request's client is counted under. A
@@ -99,7 +120,7 @@ func common(surface string, h http.Handler, fail errorWriter, m *Metrics, access
 		if !saneRequestID(id) {
 			id = rand.Text()
 		}
-		q := &request{id: id, trusted: trusted}
+		q := &request{id: id, surface: surface, trusted: trusted}
 		ctx := usher.WithCaller(r.Context(), q)
 		r = r.WithContext(ctx)
 		q.r = r

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"time"
+	"unicode/utf8"
 )
 
 func (t *tx) Count(ctx context.Context, key string, now, windowStart time.Time) (int, error) {
@@ -18,5 +19,14 @@ func (t *tx) Count(ctx context.Context, key string, now, windowStart time.Time) 
 // ClearCount deletes the counter key (a missing one is no error).
 func (t *tx) ClearCount(ctx context.Context, key string) error {
 	_, err := t.exec(ctx, `DELETE FROM rate_counters WHERE key = $1`, key)
+	return t.s.wrap(err)
+}
+
+// ClearCounts deletes every counter whose key starts with prefix (letters,
+// digits and ':' only). It scans the counters: it serves an operator's
+// unlock, not a hot path. It compares with substr, not LIKE: SQLite's LIKE
+// ignores the case of ASCII letters, PostgreSQL's does not.
+func (t *tx) ClearCounts(ctx context.Context, prefix string) error {
+	_, err := t.exec(ctx, `DELETE FROM rate_counters WHERE substr(key, 1, $1) = $2`, utf8.RuneCountInString(prefix), prefix)
 	return t.s.wrap(err)
 }

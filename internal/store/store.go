@@ -30,6 +30,9 @@ type Dialect struct {
 	// SkipLocked is appended to the outbox claim's inner SELECT, so relays
 	// on several nodes claim different rows without waiting on each other.
 	SkipLocked string
+	// Unbounded is run first in a long read (an export) to lift the
+	// engine's per-statement time limit for it; "" when there is none.
+	Unbounded string
 	// BinaryIDs stores IDs (user, tenant, session, message) as their 16
 	// bytes instead of 36 characters of text. PostgreSQL's UUID columns
 	// take and return the text form and store 16 bytes themselves.

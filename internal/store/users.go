@@ -46,19 +46,36 @@ func (s *Store) UserByEmail(ctx context.Context, tenantID, emailKey string) (ush
 
 var errNotFound = usher.Errorf(usher.NotFound, "User not found.")
 
-func (s *Store) scanUser(row *sql.Row) (usher.User, error) {
+// scanUser reads one row of userColumns, then the extra columns into
+// extra.
+func (s *Store) scanUser(row *sql.Row, extra ...any) (usher.User, error) {
 	var u usher.User
-	var email sql.NullString
-	var data string
-	var created, updated, failedSince int64
-	err := row.Scan(idDest{&u.ID}, idDest{&u.TenantID}, &email, &u.EmailKey, &u.Hash, &u.Confirmed, &u.Enabled, &data,
-		&created, &updated, &u.FailedChecks, &failedSince)
+	var c userScan
+	err := row.Scan(append(c.dests(&u), extra...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, errNotFound
 	}
 	if err != nil {
 		return u, s.wrap(err)
 	}
+	c.finish(&u)
+	return u, nil
+}
+
+// userScan holds the columns of a user that need converting once read.
+type userScan struct {
+	email                         sql.NullString
+	data                          string
+	created, updated, failedSince int64
+}
+
+func (c *userScan) dests(u *usher.User) []any {
+	return []any{idDest{&u.ID}, idDest{&u.TenantID}, &c.email, &u.EmailKey, &u.Hash, &u.Confirmed, &u.Enabled, &c.data,
+		&c.created, &c.updated, &u.FailedChecks, &c.failedSince}
+}
+
+func (c *userScan) finish(u *usher.User) {
+	email, data, created, updated, failedSince := c.email, c.data, c.created, c.updated, c.failedSince
 	u.Email = email.String
 	if !email.Valid {
 		u.Email = u.EmailKey
@@ -68,7 +85,6 @@ func (s *Store) scanUser(row *sql.Row) (usher.User, error) {
 	if failedSince != 0 {
 		u.FailedSince = fromMillis(failedSince)
 	}
-	return u, nil
 }
 
 // storedEmail is the email column of u: NULL when the address is its own

@@ -29,3 +29,19 @@ func ClientAddr(ctx context.Context) string {
 	}
 	return ""
 }
+
+// Origin is what a caller may also know of itself, for the sessions it
+// starts: the surface it came through, its IP and its user agent.
+type Origin interface {
+	Surface() string
+	ClientIP() string
+	UserAgent() string
+}
+
+// OriginOf returns where ctx's caller came from; empty fields when unknown.
+func OriginOf(ctx context.Context) (surface, ip, userAgent string) {
+	if o, ok := CallerOf(ctx).(Origin); ok {
+		return o.Surface(), o.ClientIP(), o.UserAgent()
+	}
+	return "", "", ""
+}

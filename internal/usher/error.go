@@ -21,6 +21,7 @@ const (
 	NotFound        Code = "not_found"              // 404
 	MethodNotAllow  Code = "method_not_allowed"     // 405
 	EmailTaken      Code = "email_taken"            // 409
+	Conflict        Code = "conflict"               // 409, another state forbids the change
 	TooLarge        Code = "body_too_large"         // 413
 	MediaType       Code = "unsupported_media_type" // 415
 	RateLimited     Code = "rate_limited"           // 429

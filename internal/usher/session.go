@@ -9,6 +9,12 @@ type Session struct {
 	UserID    string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+
+	// What an operator sees of where the session came from.
+	LastUsedAt time.Time // zero until first used; refreshed every few minutes
+	Surface    string    // the surface that started it ("public")
+	ClientIP   string
+	UserAgent  string
 }
 
 // SigningKey is a token signing key. Private is sealed with the data key.

@@ -35,4 +35,14 @@ type Tenant struct {
 	Name      string
 	PublicKey string
 	CreatedAt time.Time
+	// PreviousKey is the public key before the last rotation; it keeps
+	// working until PreviousKeyUntil.
+	PreviousKey      string
+	PreviousKeyUntil time.Time
+}
+
+// AcceptsKey reports whether key is t's public key at now: its current key,
+// or its previous one during the overlap after a rotation.
+func (t Tenant) AcceptsKey(key string, now time.Time) bool {
+	return key == t.PublicKey || key != "" && key == t.PreviousKey && now.Before(t.PreviousKeyUntil)
 }

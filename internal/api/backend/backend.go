@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/api"
@@ -23,17 +24,33 @@ type Accounts interface {
 	SetData(ctx context.Context, tenantID, id string, raw []byte) error
 	CheckPassword(ctx context.Context, tenantID, id, pw string) (bool, error)
 	SendVerification(ctx context.Context, tenantID, id string) error
+
+	UserByEmail(ctx context.Context, tenantID, email string) (usher.User, error)
+	ListUsers(ctx context.Context, tenantID string, q account.ListQuery) (account.Page, error)
+	LockedUntil(u usher.User) time.Time
+	Unlock(ctx context.Context, tenantID, id string) error
+	Sessions(ctx context.Context, tenantID, userID string) ([]usher.Session, error)
+	EndSessions(ctx context.Context, tenantID, userID string) error
+	EndSession(ctx context.Context, tenantID, userID, sessionID string) error
+
+	Tenant(ctx context.Context, ref string) (usher.Tenant, error)
+	Tenants(ctx context.Context) ([]usher.Tenant, error)
+	CreateTenant(ctx context.Context, name string) (usher.Tenant, error)
+	RotateTenantKey(ctx context.Context, ref string, overlap time.Duration) (usher.Tenant, error)
+	DeleteTenant(ctx context.Context, ref string, force bool) error
 }
 
-// Handler serves the backend surface for one tenant.
+// Handler serves the backend surface: in the default tenant, or in the
+// one a request names.
 type Handler struct {
 	accounts Accounts
+	transfer Transfer
 	tenantID string
 }
 
-// New returns a Handler working in tenantID.
-func New(accounts Accounts, tenantID string) *Handler {
-	return &Handler{accounts: accounts, tenantID: tenantID}
+// New returns a Handler whose default tenant is tenantID.
+func New(accounts Accounts, transfer Transfer, tenantID string) *Handler {
+	return &Handler{accounts: accounts, transfer: transfer, tenantID: tenantID}
 }
 
 // Routes is the backend surface's route table. Every route requires the
@@ -42,6 +59,10 @@ func (h *Handler) Routes() []api.Route {
 	return []api.Route{
 		{Pattern: "POST /users/{$}", Guard: api.ClientCert, Handler: h.create},
 		{Pattern: "POST /users", Guard: api.ClientCert, Handler: h.create},
+		{Pattern: "GET /users/{$}", Guard: api.ClientCert, Handler: h.list},
+		{Pattern: "GET /users", Guard: api.ClientCert, Handler: h.list},
+		{Pattern: "POST /users/import", Guard: api.ClientCert, Handler: h.importUsers},
+		{Pattern: "GET /users/export", Guard: api.ClientCert, Handler: h.exportUsers},
 		{Pattern: "GET /users/{id}", Guard: api.ClientCert, Handler: h.get},
 		{Pattern: "DELETE /users/{id}", Guard: api.ClientCert, Handler: h.delete},
 		{Pattern: "PUT /users/{id}/email", Guard: api.ClientCert, Handler: h.setEmail},
@@ -52,6 +73,16 @@ func (h *Handler) Routes() []api.Route {
 		{Pattern: "GET /users/{id}/data", Guard: api.ClientCert, Handler: h.getData},
 		{Pattern: "POST /users/{id}/checkpw", Guard: api.ClientCert, Handler: h.checkPassword},
 		{Pattern: "POST /users/{id}/verify", Guard: api.ClientCert, Handler: h.sendVerification},
+		{Pattern: "POST /users/{id}/unlock", Guard: api.ClientCert, Handler: h.unlock},
+		{Pattern: "GET /users/{id}/sessions", Guard: api.ClientCert, Handler: h.sessions},
+		{Pattern: "DELETE /users/{id}/sessions", Guard: api.ClientCert, Handler: h.endSessions},
+		{Pattern: "DELETE /users/{id}/sessions/{sid}", Guard: api.ClientCert, Handler: h.endSession},
+
+		{Pattern: "POST /tenants", Guard: api.ClientCert, Handler: h.createTenant},
+		{Pattern: "GET /tenants", Guard: api.ClientCert, Handler: h.listTenants},
+		{Pattern: "GET /tenants/{tenant}", Guard: api.ClientCert, Handler: h.getTenant},
+		{Pattern: "POST /tenants/{tenant}/rotate-key", Guard: api.ClientCert, Handler: h.rotateTenantKey},
+		{Pattern: "DELETE /tenants/{tenant}", Guard: api.ClientCert, Handler: h.deleteTenant},
 	}
 }
 
@@ -64,6 +95,10 @@ type createRequest struct {
 }
 
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) error {
+	tid, err := h.tenant(r)
+	if err != nil {
+		return err
+	}
 	var req createRequest
 	if err := api.Decode(r, &req); err != nil {
 		return err
@@ -75,27 +110,35 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) error {
 	if req.Enabled != nil {
 		in.Enabled = *req.Enabled
 	}
-	u, err := h.accounts.Create(r.Context(), h.tenantID, in)
+	u, err := h.accounts.Create(r.Context(), tid, in)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("X-Object-ID", u.ID)
 	w.Header().Set("Location", "/users/"+u.ID)
-	api.WriteJSON(w, http.StatusCreated, api.UserOf(u))
+	api.WriteJSON(w, http.StatusCreated, h.userOf(u))
 	return nil
 }
 
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) error {
-	u, err := h.accounts.User(r.Context(), h.tenantID, r.PathValue("id"))
+	tid, err := h.tenant(r)
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, api.UserOf(u))
+	u, err := h.accounts.User(r.Context(), tid, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, h.userOf(u))
 	return nil
 }
 
 func (h *Handler) delete(w http.ResponseWriter, r *http.Request) error {
-	if err := h.accounts.Delete(r.Context(), h.tenantID, r.PathValue("id")); err != nil {
+	tid, err := h.tenant(r)
+	if err != nil {
+		return err
+	}
+	if err := h.accounts.Delete(r.Context(), tid, r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -103,13 +146,17 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) setEmail(w http.ResponseWriter, r *http.Request) error {
+	tid, err := h.tenant(r)
+	if err != nil {
+		return err
+	}
 	var req struct {
 		Email string `json:"email"`
 	}
 	if err := api.Decode(r, &req); err != nil {
 		return err
 	}
-	if err := h.accounts.SetEmail(r.Context(), h.tenantID, r.PathValue("id"), req.Email); err != nil {
+	if err := h.accounts.SetEmail(r.Context(), tid, r.PathValue("id"), req.Email); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -117,13 +164,17 @@ func (h *Handler) setEmail(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) error {
+	tid, err := h.tenant(r)
+	if err != nil {
+		return err
+	}
 	var req struct {
 		Password string `json:"password"`
 	}
 	if err := api.Decode(r, &req); err != nil {
 		return err
 	}
-	if err := h.accounts.SetPassword(r.Context(), h.tenantID, r.PathValue("id"), req.Password); err != nil {
+	if err := h.accounts.SetPassword(r.Context(), tid, r.PathValue("id"), req.Password); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -132,7 +183,11 @@ func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) setEnabled(enabled bool) api.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := h.accounts.SetEnabled(r.Context(), h.tenantID, r.PathValue("id"), enabled); err != nil {
+	tid, err := h.tenant(r)
+	if err != nil {
+		return err
+	}
+		if err := h.accounts.SetEnabled(r.Context(), tid, r.PathValue("id"), enabled); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -141,11 +196,15 @@ func (h *Handler) setEnabled(enabled bool) api.HandlerFunc {
 }
 
 func (h *Handler) setData(w http.ResponseWriter, r *http.Request) error {
+	tid, err := h.tenant(r)
+	if err != nil {
+		return err
+	}
 	body, err := api.ReadBody(r, account.MaxDataDepth)
 	if err != nil {
 		return err
 	}
-	if err := h.accounts.SetData(r.Context(), h.tenantID, r.PathValue("id"), body); err != nil {
+	if err := h.accounts.SetData(r.Context(), tid, r.PathValue("id"), body); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -153,7 +212,11 @@ func (h *Handler) setData(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) getData(w http.ResponseWriter, r *http.Request) error {
-	u, err := h.accounts.User(r.Context(), h.tenantID, r.PathValue("id"))
+	tid, err := h.tenant(r)
+	if err != nil {
+		return err
+	}
+	u, err := h.accounts.User(r.Context(), tid, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -162,13 +225,17 @@ func (h *Handler) getData(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) checkPassword(w http.ResponseWriter, r *http.Request) error {
+	tid, err := h.tenant(r)
+	if err != nil {
+		return err
+	}
 	var req struct {
 		Password string `json:"password"`
 	}
 	if err := api.Decode(r, &req); err != nil {
 		return err
 	}
-	ok, err := h.accounts.CheckPassword(r.Context(), h.tenantID, r.PathValue("id"), req.Password)
+	ok, err := h.accounts.CheckPassword(r.Context(), tid, r.PathValue("id"), req.Password)
 	if err != nil {
 		return err
 	}
@@ -179,7 +246,11 @@ func (h *Handler) checkPassword(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) sendVerification(w http.ResponseWriter, r *http.Request) error {
-	if err := h.accounts.SendVerification(r.Context(), h.tenantID, r.PathValue("id")); err != nil {
+	tid, err := h.tenant(r)
+	if err != nil {
+		return err
+	}
+	if err := h.accounts.SendVerification(r.Context(), tid, r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

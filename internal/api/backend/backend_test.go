@@ -330,8 +330,8 @@ func TestRouting(t *testing.T) {
 			wantHeader: map[string]string{"Allow": "DELETE, GET, HEAD"}, wantCode: usher.MethodNotAllow,
 		},
 		{
-			name: "method not allowed on the collection", method: "GET", path: "/users/", status: http.StatusMethodNotAllowed,
-			wantHeader: map[string]string{"Allow": "POST"}, wantCode: usher.MethodNotAllow,
+			name: "method not allowed on the collection", method: "PATCH", path: "/users/", status: http.StatusMethodNotAllowed,
+			wantHeader: map[string]string{"Allow": "GET, HEAD, POST"}, wantCode: usher.MethodNotAllow,
 		},
 		{
 			name: "the request id is echoed", method: "GET", path: "/nope", header: map[string]string{"X-Request-ID": "req-42"},
@@ -345,13 +345,18 @@ func TestRouting(t *testing.T) {
 // need the client certificate.
 func TestRouteTable(t *testing.T) {
 	want := []string{
-		"POST /users/{$} mtls", "POST /users mtls", "GET /users/{id} mtls", "DELETE /users/{id} mtls",
+		"POST /users/{$} mtls", "POST /users mtls", "GET /users/{$} mtls", "GET /users mtls",
+		"POST /users/import mtls", "GET /users/export mtls", "GET /users/{id} mtls", "DELETE /users/{id} mtls",
 		"PUT /users/{id}/email mtls", "PUT /users/{id}/password mtls", "PUT /users/{id}/disable mtls",
 		"PUT /users/{id}/enable mtls", "PUT /users/{id}/data mtls", "GET /users/{id}/data mtls",
 		"POST /users/{id}/checkpw mtls", "POST /users/{id}/verify mtls",
+		"POST /users/{id}/unlock mtls", "GET /users/{id}/sessions mtls", "DELETE /users/{id}/sessions mtls",
+		"DELETE /users/{id}/sessions/{sid} mtls",
+		"POST /tenants mtls", "GET /tenants mtls", "GET /tenants/{tenant} mtls",
+		"POST /tenants/{tenant}/rotate-key mtls", "DELETE /tenants/{tenant} mtls",
 	}
 	var got []string
-	for _, rt := range backend.New(nil, "").Routes() {
+	for _, rt := range backend.New(nil, nil, "").Routes() {
 		got = append(got, rt.Pattern+" "+rt.Guard.Name)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -22,6 +22,7 @@ import (
 	"github.com/usherhq/usher/internal/api"
 	"github.com/usherhq/usher/internal/api/apitest"
 	"github.com/usherhq/usher/internal/api/backend"
+	"github.com/usherhq/usher/internal/transfer"
 	"github.com/usherhq/usher/internal/usher"
 )
 
@@ -50,7 +51,7 @@ func newEnv(t *testing.T, busy bool) *env {
 		e.pool = accounttest.NewPool(1, 0)
 	}
 	e.Env = accounttest.New(t, accounttest.WithFaults(&e.faults), accounttest.WithPool(e.pool), func(c *account.Config) { c.Lockout.Max = 10 })
-	s := api.Surface{Name: "backend", Routes: backend.New(e.Service, e.Tenant.ID).Routes()}
+	s := api.Surface{Name: "backend", Routes: backend.New(e.Service, &transfer.Transfer{Accounts: e.Service}, e.Tenant.ID).Routes()}
 	var err error
 	if e.h, err = s.Handler(slog.New(slog.DiscardHandler), nil, false); err != nil {
 		t.Fatalf("building the surface: %v", err)

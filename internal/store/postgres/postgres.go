@@ -132,6 +132,7 @@ var Dialect = store.Dialect{
 	Unavailable: unavailable,
 	ForUpdate:   " FOR UPDATE",
 	SkipLocked:  " FOR UPDATE SKIP LOCKED",
+	Unbounded:   "SET LOCAL statement_timeout = 0",
 }
 
 func pgCode(err error) string {

@@ -136,7 +136,7 @@ func TestUpgradeFromTextIDs(t *testing.T) {
 	if tn, err := s.TenantByKey(ctx, "pk_test"); err != nil || tn.ID != tenant {
 		t.Errorf("TenantByKey = %+v, %v; want tenant %s", tn, err, tenant)
 	}
-	if u, err := s.SessionUser(ctx, tenant, session, mixed.ID, now); err != nil || u.ID != mixed.ID {
+	if u, _, err := s.SessionUser(ctx, tenant, session, mixed.ID, now); err != nil || u.ID != mixed.ID {
 		t.Errorf("SessionUser = %s, %v; want %s", u.ID, err, mixed.ID)
 	}
 	reset := usher.UserCode{UserID: mixed.ID, TenantID: tenant, Kind: usher.ResetCode, Secret: "sha", Tries: 1,

@@ -34,7 +34,7 @@ func createSessions(t *testing.T, s *store.Store, sessions ...usher.Session) {
 // wantLive fails the test unless sess is live at base and names u.
 func wantLive(t *testing.T, s *store.Store, what string, sess usher.Session, u usher.User) {
 	t.Helper()
-	got, err := s.SessionUser(ctx(t), sess.TenantID, sess.ID, sess.UserID, base)
+	got, _, err := s.SessionUser(ctx(t), sess.TenantID, sess.ID, sess.UserID, base)
 	if err != nil {
 		t.Errorf("%s: SessionUser: got %v, want the user", what, err)
 		return
@@ -45,7 +45,7 @@ func wantLive(t *testing.T, s *store.Store, what string, sess usher.Session, u u
 // wantGone fails the test unless sess is not found at base.
 func wantGone(t *testing.T, s *store.Store, what string, sess usher.Session) {
 	t.Helper()
-	_, err := s.SessionUser(ctx(t), sess.TenantID, sess.ID, sess.UserID, base)
+	_, _, err := s.SessionUser(ctx(t), sess.TenantID, sess.ID, sess.UserID, base)
 	wantCode(t, what+": SessionUser", err, usher.NotFound)
 }
 
@@ -73,7 +73,7 @@ func testSessions(t *testing.T, s *store.Store) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				got, err := s.SessionUser(ctx(t), tt.tenant, tt.id, tt.userID, tt.now)
+				got, _, err := s.SessionUser(ctx(t), tt.tenant, tt.id, tt.userID, tt.now)
 				if !tt.found {
 					wantCode(t, "SessionUser", err, usher.NotFound)
 					return

@@ -57,6 +57,18 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"SigningKeys", testSigningKeys},
 		{"Sweep", testSweep},
 		{"TenantByKey", testTenantByKey},
+		{"ListUsersOrder", testListUsersOrder},
+		{"ListUsersChanges", testListUsersChanges},
+		{"ListUsersFilters", testListUsersFilters},
+		{"ListUsersTenants", testListUsersTenants},
+		{"OperatorSessions", testOperatorSessions},
+		{"Tenants", testTenants},
+		{"TenantKeys", testTenantKeys},
+		{"DeleteTenant", testDeleteTenant},
+		{"CreateUsers", testCreateUsers},
+		{"UsersByKeys", testUsersByKeys},
+		{"EachUser", testEachUser},
+		{"ClearCounts", testClearCounts},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,8 +93,9 @@ func ctx(t *testing.T) context.Context {
 // newTenant stores a new tenant and returns its ID.
 func newTenant(t *testing.T, s *store.Store) string {
 	t.Helper()
+	id := usher.NewID(base)
 	tn, err := s.EnsureTenant(ctx(t), usher.Tenant{
-		ID: usher.NewID(base), Name: "tenant", PublicKey: usher.NewID(base), CreatedAt: base,
+		ID: id, Name: "tenant-" + id, PublicKey: usher.NewID(base), CreatedAt: base,
 	})
 	if err != nil {
 		t.Fatalf("EnsureTenant: %v", err)

@@ -62,7 +62,7 @@ func testSweep(t *testing.T, s *store.Store) {
 				t.Errorf("session expired at %v: got %d rows after Sweep, want 0", sess.ExpiresAt, n)
 			}
 		}
-		got, err := s.SessionUser(ctx(t), tenant, live.ID, u.ID, now)
+		got, _, err := s.SessionUser(ctx(t), tenant, live.ID, u.ID, now)
 		if err != nil {
 			t.Fatalf("SessionUser of a live session after Sweep: %v", err)
 		}

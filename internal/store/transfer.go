@@ -1,0 +1,142 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+
+	"github.com/usherhq/usher/internal/usher"
+)
+
+// querier is what a read runs on: the reader pool or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+// UsersByEmailKeys returns the users of a tenant that have one of keys.
+func (s *Store) UsersByEmailKeys(ctx context.Context, tenantID string, keys []string) ([]usher.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.usersWhereIn(ctx, s.r, "tenant_id = $1 AND ", []any{s.id(tenantID)}, "email_key", strs(keys))
+}
+
+func strs(v []string) []any {
+	out := make([]any, len(v))
+	for i, x := range v {
+		out[i] = x
+	}
+	return out
+}
+
+// usersWhereIn returns the users whose column is one of vals.
+func (s *Store) usersWhereIn(ctx context.Context, q querier, cond string, first []any, col string, vals []any) ([]usher.User, error) {
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	args := append(first, vals...)
+	var b strings.Builder
+	b.WriteString(`SELECT ` + userColumns + ` FROM users WHERE ` + cond + col + ` IN (`)
+	for i := range vals {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("$" + strconv.Itoa(len(first)+i+1))
+	}
+	b.WriteByte(')')
+	rows, err := q.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	var out []usher.User
+	for rows.Next() {
+		var u usher.User
+		var c userScan
+		if err := rows.Scan(c.dests(&u)...); err != nil {
+			return nil, s.wrap(err)
+		}
+		c.finish(&u)
+		out = append(out, u)
+	}
+	return out, s.wrap(rows.Err())
+}
+
+// UsersByEmailKeys returns the users of a tenant that have one of keys.
+func (t *tx) UsersByEmailKeys(ctx context.Context, tenantID string, keys []string) ([]usher.User, error) {
+	return t.s.usersWhereIn(ctx, t.q, "tenant_id = $1 AND ", []any{t.s.id(tenantID)}, "email_key", strs(keys))
+}
+
+// UsersByIDs returns the users, of any tenant, that have one of ids.
+func (t *tx) UsersByIDs(ctx context.Context, ids []string) ([]usher.User, error) {
+	vals := make([]any, len(ids))
+	for i, id := range ids {
+		vals[i] = t.s.id(id)
+	}
+	return t.s.usersWhereIn(ctx, t.q, "", nil, "id", vals)
+}
+
+// CreateUsers inserts users with one statement. A taken email or id fails
+// the statement (usher.EmailTaken), and with it the transaction.
+func (t *tx) CreateUsers(ctx context.Context, us []*usher.User) error {
+	if len(us) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO users (` + userColumns + `) VALUES `)
+	args := make([]any, 0, len(us)*len(userCols))
+	for i, u := range us {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for j := range userCols {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("$" + strconv.Itoa(len(args)+j+1))
+		}
+		b.WriteByte(')')
+		args = append(args, t.s.id(u.ID), t.s.id(u.TenantID), storedEmail(u), u.EmailKey, u.Hash, u.Confirmed, u.Enabled,
+			string(u.Data), millis(u.CreatedAt), millis(u.UpdatedAt), u.FailedChecks, millis(u.FailedSince))
+	}
+	_, err := t.q.ExecContext(ctx, b.String(), args...)
+	if err != nil && t.s.d.UniqueViolation(err) {
+		return usher.Wrap(usher.EmailTaken, errEmailTaken.Message, err)
+	}
+	return t.s.wrap(err)
+}
+
+// EachUser calls fn with every user of a tenant, in creation order, from
+// one snapshot of the database: one SELECT sees one state on both engines,
+// whatever is written while it runs. It is not bounded by the operation
+// timeout (an export of a million users takes seconds); ctx ends it.
+func (s *Store) EachUser(ctx context.Context, tenantID string, fn func(usher.User) error) error {
+	x, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrap(err)
+	}
+	defer x.Rollback() //nolint:errcheck // read-only: nothing to keep
+	if s.d.Unbounded != "" {
+		if _, err := x.ExecContext(ctx, s.d.Unbounded); err != nil {
+			return s.wrap(err)
+		}
+	}
+	rows, err := x.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = $1 ORDER BY created_at, id`, s.id(tenantID))
+	if err != nil {
+		return s.wrap(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u usher.User
+		var c userScan
+		if err := rows.Scan(c.dests(&u)...); err != nil {
+			return s.wrap(err)
+		}
+		c.finish(&u)
+		if err := fn(u); err != nil {
+			return err
+		}
+	}
+	return s.wrap(rows.Err())
+}

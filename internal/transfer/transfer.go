@@ -1,0 +1,242 @@
+// Package transfer streams users in and out of Usher as JSON lines: the
+// import of users from another system (their password hashes kept) and the
+// export of a tenant in the same format. Memory stays bounded whatever the
+// length of the stream.
+package transfer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/usherhq/usher/internal/account"
+	"github.com/usherhq/usher/internal/password"
+	"github.com/usherhq/usher/internal/usher"
+)
+
+// Line is one user in the import and export format.
+type Line struct {
+	ID           string          `json:"id,omitempty"`
+	Email        string          `json:"email"`
+	Password     string          `json:"password,omitempty"`
+	PasswordHash string          `json:"password_hash,omitempty"`
+	PasswordSalt string          `json:"password_salt,omitempty"` // Firebase's per-user salt
+	Confirmed    *bool           `json:"confirmed,omitempty"`
+	Enabled      *bool           `json:"enabled,omitempty"`
+	Data         json.RawMessage `json:"data,omitempty"`
+	CreatedAt    *time.Time      `json:"created_at,omitempty"`
+}
+
+// MaxLine bounds one line: the largest custom data with room for the rest.
+const MaxLine = account.MaxDataBytes + 64<<10
+
+// BatchSize is how many lines go into one transaction.
+const BatchSize = 500
+
+// Accounts are the use cases transfer runs.
+type Accounts interface {
+	Import(ctx context.Context, tenantID string, batch []account.ImportUser, on account.OnConflict) ([]account.ImportResult, error)
+	EachUser(ctx context.Context, tenantID string, fn func(usher.User) error) error
+}
+
+// Transfer imports and exports over the account use cases.
+type Transfer struct {
+	Accounts Accounts
+	// Progress, when set, is called after each batch of an import with the
+	// lines read so far and the bytes consumed.
+	Progress func(lines int, bytes int64)
+}
+
+// Import reads JSON lines from r into a tenant. Every line is decided on
+// its own; report gets each refused line with its number and reason. A
+// line that cannot be read (bad JSON, too long) is refused and the rest go
+// on. The returned error is one that stops the import (the database, a
+// cancelled context); the summary counts what was done before it.
+func (t *Transfer) Import(ctx context.Context, tenantID string, r io.Reader, opts account.ImportOptions, report func(account.ImportResult)) (account.ImportSummary, error) {
+	var sum account.ImportSummary
+	var fb *password.FirebaseParams
+	if opts.Firebase != nil {
+		p, err := password.NewFirebaseParams(opts.Firebase.SignerKey, opts.Firebase.SaltSeparator, opts.Firebase.Rounds, opts.Firebase.MemCost)
+		if err != nil {
+			return sum, usher.Errorf(usher.Invalid, "Firebase parameters: %s", err.Error())
+		}
+		fb = &p
+	}
+	cr := &countingReader{r: r}
+	br := bufio.NewReaderSize(cr, 64<<10)
+	var batch []account.ImportUser
+	var refused []account.ImportResult
+	lineNo := 0
+	flush := func() error {
+		results, err := t.Accounts.Import(ctx, tenantID, batch, opts.OnConflict)
+		if err != nil {
+			return err
+		}
+		all := append(refused, results...)
+		sortByLine(all)
+		for _, res := range all {
+			sum.Add(res)
+			if res.Outcome == account.Refused && report != nil {
+				report(res)
+			}
+		}
+		batch, refused = batch[:0], refused[:0]
+		if t.Progress != nil {
+			t.Progress(lineNo, cr.n)
+		}
+		return nil
+	}
+	for {
+		raw, tooLong, err := readLine(br)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return sum, usher.Wrap(usher.Invalid, "The import stream could not be read.", err)
+		}
+		if len(raw) > 0 || tooLong {
+			lineNo++
+			if in, lerr := parseLine(raw, tooLong, fb); lerr != nil {
+				refused = append(refused, account.ImportResult{Line: lineNo, Outcome: account.Refused, Err: lerr})
+			} else {
+				in.Line = lineNo
+				batch = append(batch, in)
+			}
+		} else if err == nil {
+			lineNo++ // a blank line keeps the numbering of the file
+		}
+		if len(batch)+len(refused) >= BatchSize || errors.Is(err, io.EOF) {
+			if ferr := flush(); ferr != nil {
+				return sum, ferr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return sum, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return sum, err
+		}
+	}
+}
+
+// readLine reads one line without its end. A line longer than MaxLine is
+// read through and dropped: tooLong reports it.
+func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !tooLong {
+			if len(line)+len(chunk) > MaxLine+2 {
+				tooLong, line = true, nil
+			} else {
+				line = append(line, chunk...)
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		return bytes.TrimRight(line, "\r\n"), tooLong, err
+	}
+}
+
+func parseLine(raw []byte, tooLong bool, fb *password.FirebaseParams) (account.ImportUser, error) {
+	if tooLong {
+		return account.ImportUser{}, usher.Errorf(usher.TooLarge, "The line is longer than %d bytes.", MaxLine)
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return account.ImportUser{}, usher.Errorf(usher.InvalidJSON, "The line is blank.")
+	}
+	var l Line
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&l); err != nil {
+		return account.ImportUser{}, usher.Errorf(usher.InvalidJSON, "The line is not a user object: %s", jsonProblem(err))
+	}
+	if dec.More() {
+		return account.ImportUser{}, usher.Errorf(usher.InvalidJSON, "The line holds more than one JSON value.")
+	}
+	in := account.ImportUser{ID: l.ID, Email: l.Email, Password: l.Password, Hash: l.PasswordHash, Enabled: true, Data: l.Data}
+	if l.Confirmed != nil {
+		in.Confirmed = *l.Confirmed
+	}
+	if l.Enabled != nil {
+		in.Enabled = *l.Enabled
+	}
+	if l.CreatedAt != nil {
+		in.CreatedAt = *l.CreatedAt
+	}
+	if l.PasswordSalt != "" {
+		if fb == nil {
+			return account.ImportUser{}, usher.Errorf(usher.Invalid, "password_salt is for Firebase hashes: give the Firebase project's hash parameters.")
+		}
+		h, err := fb.Encode(l.PasswordSalt, l.PasswordHash)
+		if err != nil {
+			return account.ImportUser{}, usher.Errorf(usher.Invalid, "password_hash: %s", err.Error())
+		}
+		in.Hash = h
+	}
+	return in, nil
+}
+
+// jsonProblem says what is wrong with a line without quoting it: a line
+// holds a password or a hash.
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("invalid JSON at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %q must be %s", te.Field, te.Type)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends early"
+	}
+	msg := err.Error()
+	if len(msg) > 80 || bytes.ContainsAny([]byte(msg), "\"") && !bytes.Contains([]byte(msg), []byte("unknown field")) {
+		return "invalid JSON"
+	}
+	return msg
+}
+
+func sortByLine(rs []account.ImportResult) {
+	for i := 1; i < len(rs); i++ {
+		for j := i; j > 0 && rs[j].Line < rs[j-1].Line; j-- {
+			rs[j], rs[j-1] = rs[j-1], rs[j]
+		}
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Export writes every user of a tenant to w as JSON lines, in creation
+// order, from one snapshot. Password hashes are written only withHashes.
+// It returns how many users it wrote.
+func (t *Transfer) Export(ctx context.Context, tenantID string, w io.Writer, withHashes bool) (int, error) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	n := 0
+	err := t.Accounts.EachUser(ctx, tenantID, func(u usher.User) error {
+		created := u.CreatedAt.UTC()
+		l := Line{ID: u.ID, Email: u.Email, Confirmed: &u.Confirmed, Enabled: &u.Enabled, Data: u.Data, CreatedAt: &created}
+		if withHashes {
+			l.PasswordHash = u.Hash
+		}
+		n++
+		return enc.Encode(l)
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, bw.Flush()
+}
