@@ -78,6 +78,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "usher:", err)
 		return 2
 	}
+	warnUnknownEnv(kctx)
 	switch kctx.Command() {
 	case "serve":
 		return serve(c.Serve.Config)
