@@ -12,6 +12,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -244,13 +245,31 @@ func (c *Config) Validate() error {
 			bad("thunder-property", "%q is not NAME:TYPE with TYPE string, integer, double, boolean, list or map", p)
 		}
 	}
+	seen := map[string]bool{}
 	for _, a := range c.ThunderApps {
-		if name, secret, ok := strings.Cut(a, ":"); !ok || name == "" || secret == "" {
-			bad("thunder-app", "each application must be NAME:SECRET") // never echo the secret
+		// Never echo a secret in these messages; the name is not secret.
+		name, secret, ok := strings.Cut(a, ":")
+		switch {
+		case !ok || name == "" || secret == "":
+			bad("thunder-app", "each application must be NAME:SECRET")
+		case severalApps.MatchString(secret):
+			bad("thunder-app", "the value for application %q holds several NAME:SECRET pairs; "+
+				"one value is one application (USHER_THUNDER_APP takes one): give --thunder-app once per application, "+
+				"or list them in the config file (thunder: {app: [\"a:secret\", \"b:secret\"]})", name)
+		case seen[name]:
+			bad("thunder-app", "application %q is given twice", name)
 		}
+		seen[name] = true
 	}
 	return errors.Join(errs...)
 }
+
+// severalApps matches a Thunder secret that is really the rest of a list
+// of applications: a separator (comma, semicolon, whitespace) followed by
+// NAME:. Kong gives one environment variable as one list element, so
+// USHER_THUNDER_APP=a:s1,b:s2 would otherwise make one application "a"
+// whose secret is "s1,b:s2", and "b" would be refused without a word.
+var severalApps = regexp.MustCompile(`[,;\s]\s*[^,;:\s]+:`)
 
 // Proxies parses TrustedProxies: CIDR prefixes or single addresses.
 func (c *Config) Proxies() ([]netip.Prefix, error) {
