@@ -39,6 +39,9 @@ type Config struct {
 	TLSKey   string `name:"tls-key" type:"path" placeholder:"FILE" help:"Private key (PEM) of --tls-cert."`
 	ClientCA string `name:"client-ca" type:"path" placeholder:"FILE" help:"CA certificate(s) (PEM) that sign accepted client certificates. Empty: the development CA."`
 
+	PublicTLSCert string `name:"public-tls-cert" type:"path" placeholder:"FILE" help:"Certificate (PEM, full chain) of the public listener, which then speaks HTTPS. Empty: plain HTTP (put a TLS-terminating proxy in front in production)."`
+	PublicTLSKey  string `name:"public-tls-key" type:"path" placeholder:"FILE" help:"Private key (PEM) of --public-tls-cert."`
+
 	SQLiteSynchronous string `name:"sqlite-synchronous" default:"FULL" enum:"FULL,NORMAL" help:"SQLite synchronous mode: FULL loses no acknowledged write, even on power loss; NORMAL is faster and may lose the last commits on power loss."`
 
 	PasswordMin int `name:"password-min" default:"8" help:"Shortest accepted password, in Unicode code points."`
@@ -150,6 +153,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls-cert", "tls-cert and tls-key must be given together")
+	}
+	if (c.PublicTLSCert == "") != (c.PublicTLSKey == "") {
+		bad("public-tls-cert", "public-tls-cert and public-tls-key must be given together")
 	}
 	if c.TLSCert != "" && c.ClientCA == "" {
 		bad("client-ca", "required with tls-cert: clients must be verified against your own CA")
@@ -292,10 +298,14 @@ func (c *Config) Proxies() ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// PublicBaseURL returns public-url, or http:// + the public address.
+// PublicBaseURL returns public-url, or http:// (https:// with
+// public-tls-cert) + the public address.
 func (c *Config) PublicBaseURL(boundPublicAddr string) string {
 	if c.PublicURL != "" {
 		return strings.TrimRight(c.PublicURL, "/")
+	}
+	if c.PublicTLSCert != "" {
+		return "https://" + boundPublicAddr
 	}
 	return "http://" + boundPublicAddr
 }
