@@ -151,6 +151,11 @@ func (m *Main) listen() error {
 	caps := server.Caps{Total: c.MaxConns, PerIP: c.MaxConnsPerIP, Trust: m.proxies}
 	m.backend = &server.Listener{Name: "backend", Addr: c.BackendAddr, TLS: tlsConfig, Caps: caps}
 	m.public = &server.Listener{Name: "public", Addr: c.PublicAddr, Caps: caps}
+	if c.PublicTLSCert != "" {
+		if m.public.TLS, err = server.ServerTLS(c.PublicTLSCert, c.PublicTLSKey); err != nil {
+			return fmt.Errorf("public-tls-cert: %w", err)
+		}
+	}
 	if c.ThunderAddr != "" {
 		m.thunder = &server.Listener{Name: "thunder", Addr: c.ThunderAddr, Caps: caps}
 	}

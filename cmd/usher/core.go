@@ -40,13 +40,21 @@ type coreOptions struct {
 	Log        *slog.Logger
 	Notify     func() // wakes the mail relay; nil outside serve
 	Issuer     string // the token issuer
+	// Existing makes openCore refuse, creating nothing, when the data it
+	// would open is not there yet: admin commands work on data that serve
+	// (or migrate) made, and must not make an empty database by accident.
+	Existing bool
 }
 
 // openCore opens the data directory and the store (migrating it), and
 // builds the rest of the core on it. On error, whatever was opened is
 // closed.
 func openCore(ctx context.Context, c *config.Config, o coreOptions) (*core, error) {
-	if err := os.MkdirAll(c.Data, 0o700); err != nil {
+	if o.Existing {
+		if err := requireData(ctx, c); err != nil {
+			return nil, err
+		}
+	} else if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	if fi, err := os.Stat(c.Data); err == nil && fi.Mode().Perm()&0o077 != 0 {

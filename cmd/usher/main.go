@@ -86,6 +86,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "usher:", err)
 		return 2
 	}
+	warnUnknownEnv(kctx)
 	switch kctx.Command() {
 	case "serve":
 		return serve(c.Serve.Config)
@@ -159,7 +160,9 @@ func migrate(cfg config.Config) int {
 		fmt.Fprintln(os.Stderr, "usher:", err)
 		return 2
 	}
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+	// migrate creates what it migrates: it is how one prepares a database
+	// (and, on SQLite, its data directory) on purpose.
+	if err := prepareData(&cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "usher:", err)
 		return 1
 	}
@@ -186,7 +189,7 @@ func admin(cfg config.Config, fn func(context.Context, *config.Config, *core) er
 		return 2
 	}
 	ctx := context.Background()
-	k, err := openCore(ctx, &cfg, coreOptions{Now: time.Now, Log: newLogger(cfg.LogLevel)})
+	k, err := openCore(ctx, &cfg, coreOptions{Now: time.Now, Log: newLogger(cfg.LogLevel), Existing: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "usher:", err)
 		return 1

@@ -12,6 +12,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -37,6 +38,9 @@ type Config struct {
 	TLSCert  string `name:"tls-cert" type:"path" placeholder:"FILE" help:"Server certificate (PEM) of the backend listener. Empty: the development certificate in the data directory."`
 	TLSKey   string `name:"tls-key" type:"path" placeholder:"FILE" help:"Private key (PEM) of --tls-cert."`
 	ClientCA string `name:"client-ca" type:"path" placeholder:"FILE" help:"CA certificate(s) (PEM) that sign accepted client certificates. Empty: the development CA."`
+
+	PublicTLSCert string `name:"public-tls-cert" type:"path" placeholder:"FILE" help:"Certificate (PEM, full chain) of the public listener, which then speaks HTTPS. Empty: plain HTTP (put a TLS-terminating proxy in front in production)."`
+	PublicTLSKey  string `name:"public-tls-key" type:"path" placeholder:"FILE" help:"Private key (PEM) of --public-tls-cert."`
 
 	SQLiteSynchronous string `name:"sqlite-synchronous" default:"FULL" enum:"FULL,NORMAL" help:"SQLite synchronous mode: FULL loses no acknowledged write, even on power loss; NORMAL is faster and may lose the last commits on power loss."`
 
@@ -150,6 +154,9 @@ func (c *Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls-cert", "tls-cert and tls-key must be given together")
 	}
+	if (c.PublicTLSCert == "") != (c.PublicTLSKey == "") {
+		bad("public-tls-cert", "public-tls-cert and public-tls-key must be given together")
+	}
 	if c.TLSCert != "" && c.ClientCA == "" {
 		bad("client-ca", "required with tls-cert: clients must be verified against your own CA")
 	}
@@ -244,13 +251,31 @@ func (c *Config) Validate() error {
 			bad("thunder-property", "%q is not NAME:TYPE with TYPE string, integer, double, boolean, list or map", p)
 		}
 	}
+	seen := map[string]bool{}
 	for _, a := range c.ThunderApps {
-		if name, secret, ok := strings.Cut(a, ":"); !ok || name == "" || secret == "" {
-			bad("thunder-app", "each application must be NAME:SECRET") // never echo the secret
+		// Never echo a secret in these messages; the name is not secret.
+		name, secret, ok := strings.Cut(a, ":")
+		switch {
+		case !ok || name == "" || secret == "":
+			bad("thunder-app", "each application must be NAME:SECRET")
+		case severalApps.MatchString(secret):
+			bad("thunder-app", "the value for application %q holds several NAME:SECRET pairs; "+
+				"one value is one application (USHER_THUNDER_APP takes one): give --thunder-app once per application, "+
+				"or list them in the config file (thunder: {app: [\"a:secret\", \"b:secret\"]})", name)
+		case seen[name]:
+			bad("thunder-app", "application %q is given twice", name)
 		}
+		seen[name] = true
 	}
 	return errors.Join(errs...)
 }
+
+// severalApps matches a Thunder secret that is really the rest of a list
+// of applications: a separator (comma, semicolon, whitespace) followed by
+// NAME:. Kong gives one environment variable as one list element, so
+// USHER_THUNDER_APP=a:s1,b:s2 would otherwise make one application "a"
+// whose secret is "s1,b:s2", and "b" would be refused without a word.
+var severalApps = regexp.MustCompile(`[,;\s]\s*[^,;:\s]+:`)
 
 // Proxies parses TrustedProxies: CIDR prefixes or single addresses.
 func (c *Config) Proxies() ([]netip.Prefix, error) {
@@ -273,10 +298,14 @@ func (c *Config) Proxies() ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// PublicBaseURL returns public-url, or http:// + the public address.
+// PublicBaseURL returns public-url, or http:// (https:// with
+// public-tls-cert) + the public address.
 func (c *Config) PublicBaseURL(boundPublicAddr string) string {
 	if c.PublicURL != "" {
 		return strings.TrimRight(c.PublicURL, "/")
+	}
+	if c.PublicTLSCert != "" {
+		return "https://" + boundPublicAddr
 	}
 	return "http://" + boundPublicAddr
 }

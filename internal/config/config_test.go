@@ -99,6 +99,9 @@ func TestValidate(t *testing.T) {
 		{name: "tls-key without tls-cert", mutate: func(c *config.Config) { c.TLSKey = "key.pem" }, setting: "tls-cert"},
 		{name: "tls-cert without client-ca", mutate: func(c *config.Config) { c.TLSCert, c.TLSKey = "cert.pem", "key.pem" }, setting: "client-ca"},
 		{name: "tls complete", mutate: func(c *config.Config) { c.TLSCert, c.TLSKey, c.ClientCA = "cert.pem", "key.pem", "ca.pem" }},
+		{name: "public-tls-cert without key", mutate: func(c *config.Config) { c.PublicTLSCert = "cert.pem" }, setting: "public-tls-cert"},
+		{name: "public-tls-key without cert", mutate: func(c *config.Config) { c.PublicTLSKey = "key.pem" }, setting: "public-tls-cert"},
+		{name: "public tls complete", mutate: func(c *config.Config) { c.PublicTLSCert, c.PublicTLSKey = "cert.pem", "key.pem" }},
 		{name: "bad backend addr", mutate: func(c *config.Config) { c.BackendAddr = "localhost" }, setting: "backend-addr"},
 		{name: "bad public addr", mutate: func(c *config.Config) { c.PublicAddr = "not an address" }, setting: "public-addr"},
 		{name: "same addresses", mutate: func(c *config.Config) { c.PublicAddr = c.BackendAddr }, setting: "public-addr"},
@@ -301,6 +304,62 @@ func TestFilePath(t *testing.T) {
 			}
 			if got := config.FilePath(tt.args); got != tt.want {
 				t.Errorf("FilePath(%q) = %q; want %q", tt.args, got, tt.want)
+			}
+		})
+	}
+}
+
+// Several Thunder applications in one value (the environment gives one
+// value) are refused with a message that names the way to give several,
+// never the secret; one application, several flags and the config file's
+// list are accepted.
+func TestThunderApps(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     string // USHER_THUNDER_APP; "" for unset
+		args    []string
+		file    string
+		want    []string // the apps parsed, when valid
+		wantErr string   // in Validate's error; "" for valid
+	}{
+		{name: "one in the environment", env: "myapp:a-long-secret", want: []string{"myapp:a-long-secret"}},
+		{name: "secret with a colon", env: "myapp:a:b", want: []string{"myapp:a:b"}},
+		{name: "secret with a comma but no second name", env: "myapp:a,b", want: []string{"myapp:a,b"}},
+		{name: "two in the environment, comma", env: "one:s1,two:s2", want: []string{"one:s1,two:s2"}, wantErr: "several NAME:SECRET pairs"},
+		{name: "two in the environment, space", env: "one:s1 two:s2", want: []string{"one:s1 two:s2"}, wantErr: "several NAME:SECRET pairs"},
+		{name: "two in the environment, semicolon", env: "one:s1; two:s2", want: []string{"one:s1; two:s2"}, wantErr: "several NAME:SECRET pairs"},
+		{name: "two flags", args: []string{"--thunder-app", "one:s1", "--thunder-app", "two:s2"}, want: []string{"one:s1", "two:s2"}},
+		{name: "two in one flag", args: []string{"--thunder-app", "one:s1,two:s2"}, want: []string{"one:s1,two:s2"}, wantErr: "several NAME:SECRET pairs"},
+		{name: "config file list", file: "thunder:\n  app: [\"one:s1\", \"two:s2\"]\n", want: []string{"one:s1", "two:s2"}},
+		{name: "same name twice", args: []string{"--thunder-app", "one:s1", "--thunder-app", "one:s2"}, want: []string{"one:s1", "one:s2"}, wantErr: `application "one" is given twice`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.env != "" {
+				t.Setenv("USHER_THUNDER_APP", tt.env)
+			}
+			path := ""
+			if tt.file != "" {
+				path = writeFile(t, tt.file)
+			}
+			// kong runs Validate as it parses.
+			c, err := parse(t, path, append([]string{"--thunder-addr", "127.0.0.1:0"}, tt.args...)...)
+			if err == nil && strings.Join(c.ThunderApps, "|") != strings.Join(tt.want, "|") {
+				t.Errorf("apps: got %q, want %q", c.ThunderApps, tt.want)
+			}
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v; want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "invalid setting thunder-app:") || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Validate() = %v; want thunder-app refused with %q", err, tt.wantErr)
+			}
+			for _, secret := range []string{"s1", "s2"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("Validate() = %q: it shows a secret", err)
+				}
 			}
 		})
 	}

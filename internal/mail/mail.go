@@ -49,8 +49,15 @@ type Templates struct {
 
 // LoadTemplates parses the default templates, replaced by any file of the
 // same name (e.g. password_reset.txt, password_reset.html,
-// password_reset.subject) in dir, if dir is not empty.
+// password_reset.subject) in dir, if dir is not empty. A dir that does not
+// exist, or that holds a file of any other name (hidden files excepted), is
+// refused: a misspelt override would otherwise be ignored in silence.
 func LoadTemplates(dir, publicURL string, codeTTL, linkTTL time.Duration) (*Templates, error) {
+	if dir != "" {
+		if err := checkDir(dir); err != nil {
+			return nil, err
+		}
+	}
 	t := &Templates{
 		subject: map[string]*texttemplate.Template{}, text: map[string]*texttemplate.Template{},
 		html: map[string]*htmltemplate.Template{}, publicURL: strings.TrimRight(publicURL, "/"),
@@ -90,6 +97,52 @@ func LoadTemplates(dir, publicURL string, codeTTL, linkTTL time.Duration) (*Temp
 		}
 	}
 	return t, nil
+}
+
+// FileNames are the names a template directory may hold: KIND.subject,
+// KIND.txt and KIND.html for each kind.
+func FileNames() []string {
+	var names []string
+	for _, kind := range Kinds {
+		names = append(names, kind+".subject", kind+".txt", kind+".html")
+	}
+	return names
+}
+
+// checkDir refuses a template directory that is missing or holds a file
+// that no template is read from. Hidden files (.gitkeep, .DS_Store) are
+// left alone.
+func checkDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("invalid setting mail-templates: directory %s does not exist", dir)
+		}
+		return fmt.Errorf("invalid setting mail-templates: %w", err)
+	}
+	known := map[string]bool{}
+	for _, n := range FileNames() {
+		known[n] = true
+	}
+	var unknown []string
+	for _, e := range entries {
+		if !known[e.Name()] && !strings.HasPrefix(e.Name(), ".") {
+			unknown = append(unknown, e.Name())
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("invalid setting mail-templates: %s holds %s, which is no template name; expected names: %s",
+			dir, quoteList(unknown), strings.Join(FileNames(), ", "))
+	}
+	return nil
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
 }
 
 // data is what templates see.

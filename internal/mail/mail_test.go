@@ -100,3 +100,50 @@ func TestLogSenderPrintsTheMessage(t *testing.T) {
 		}
 	}
 }
+
+func TestTemplateDirectoryMistakesAreRefused(t *testing.T) {
+	tests := []struct {
+		name  string
+		files []string // created in the directory; nil with missing
+		dir   func(t *testing.T) string
+		want  []string // in the error; none for no error
+	}{
+		{name: "missing directory", dir: func(t *testing.T) string { return filepath.Join(t.TempDir(), "nope") },
+			want: []string{"mail-templates", "does not exist"}},
+		{name: "misspelt kind", files: []string{"verify.subject"},
+			want: []string{`"verify.subject"`, "verify_email.subject", "password_reset.txt"}},
+		{name: "wrong extension", files: []string{"password_reset.text", "password_reset.html"},
+			want: []string{`"password_reset.text"`, "expected names"}},
+		{name: "every name known", files: []string{"verify_email.subject", "password_changed.txt", "password_reset.html"}},
+		{name: "hidden files ignored", files: []string{".gitkeep", ".DS_Store"}},
+		{name: "empty directory", files: []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tt.dir != nil {
+				dir = tt.dir(t)
+			}
+			for _, f := range tt.files {
+				if err := os.WriteFile(filepath.Join(dir, f), []byte("{{.Email}}"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := LoadTemplates(dir, "https://auth.example.com", time.Minute, time.Hour)
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("LoadTemplates: got %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("LoadTemplates: got nil, want an error naming %v", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q: want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}

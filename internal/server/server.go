@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -50,6 +51,21 @@ func MutualTLS(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
 	}, nil
 }
 
+// ServerTLS returns a TLS config that serves certFile/keyFile (a chain:
+// the certificate, then its intermediates) without asking for a client
+// certificate: the public listener's, where browsers connect.
+func ServerTLS(certFile, keyFile string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("server: load certificate %s: %w", certFile, err)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+		CipherSuites: aeadSuites,
+	}, nil
+}
+
 // aeadSuites are the TLS 1.2 cipher suites the backend offers.
 var aeadSuites = []uint16{
 	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
@@ -88,7 +104,7 @@ func (l *Listener) Listen(t Timeouts, log *slog.Logger) error {
 		WriteTimeout:      t.Write,
 		IdleTimeout:       t.Idle,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ErrorLog:          stdlog.New(newErrorLog(l.Name, log), "", 0),
 	}
 	return nil
 }
