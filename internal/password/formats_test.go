@@ -150,7 +150,7 @@ func TestFirebaseParams(t *testing.T) {
 	}
 	h := newHasher(t, cheap)
 	if ok, rehash, err := h.Verify(t.Context(), "user1password", encoded); err != nil || !ok || !rehash {
-		t.Errorf("Verify(right password) = %v, %v, %v; want true, true, nil", ok, rehash, err)
+		t.Errorf("Verify(right password) = %v, %v, %v; want true, true, nil (vector from %s)", ok, rehash, err, srcFirebase)
 	}
 	if ok, _, err := h.Verify(t.Context(), "user1passwore", encoded); err != nil || ok {
 		t.Errorf("Verify(wrong password) = %v, %v; want false, nil", ok, err)
