@@ -73,9 +73,9 @@ type format struct {
 }
 
 // formats are the stored hashes Usher knows. Most prefixes start with "$";
-// Django's and Werkzeug's do not, LDAP's are in braces. The longest prefix
-// that matches wins ("$argon2id$" over "$argon2i$" cannot clash, since
-// each prefix ends with its separator).
+// Django's and Werkzeug's do not, LDAP's are in braces. Each prefix ends
+// with its separator, so none is the start of another today; should one
+// ever be, the longest that matches wins.
 var formats = []format{
 	{name: "argon2", prefixes: []string{"$argon2id$", "$argon2i$"}, parse: parseArgon2Stored},
 	{name: "argon2d", prefixes: []string{"$argon2d$"},

@@ -390,3 +390,26 @@ func TestSHACryptLongPassword(t *testing.T) {
 		t.Errorf("Verify(257 bytes) = %v, %v; want false, nil", ok, err)
 	}
 }
+
+func FuzzCheck(f *testing.F) {
+	for _, v := range vectors {
+		f.Add(v.encoded)
+	}
+	f.Add("$firebase-scrypt$mem_cost=14,rounds=8$c2FsdHNhbHQ$AAAA$Bw$AAAA")
+	f.Fuzz(func(t *testing.T, encoded string) {
+		err := password.Check(encoded)
+		if err == nil {
+			return
+		}
+		var he *password.HashError
+		if !errors.As(err, &he) {
+			t.Fatalf("Check error %T %v; want a *HashError", err, err)
+		}
+		for _, kind := range []error{password.ErrUnknownFormat, password.ErrRefused, password.ErrCostTooHigh, password.ErrMalformed} {
+			if errors.Is(err, kind) {
+				return
+			}
+		}
+		t.Fatalf("Check error %v has no kind", err)
+	})
+}
