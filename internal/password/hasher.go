@@ -5,9 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -36,8 +34,6 @@ const (
 	maxKeyLen  = 128
 	maxSaltLen = 128
 )
-
-var errFormat = errors.New("password: unrecognised hash format")
 
 // Hasher hashes and verifies passwords through a bounded Pool.
 type Hasher struct {
@@ -109,43 +105,18 @@ func (h *Hasher) DummyVerify(ctx context.Context, password string) error {
 
 func (h *Hasher) verify(password, encoded string) (ok, rehash bool, err error) {
 	h.runs.Add(1)
-	switch {
-	case strings.HasPrefix(encoded, "$argon2id$"), strings.HasPrefix(encoded, "$argon2i$"):
-		a, err := parseArgon2(encoded)
-		if err != nil {
-			return false, false, err
-		}
-		var key []byte
-		if a.variant == "argon2id" {
-			key = argon2.IDKey([]byte(password), a.salt, a.p.Time, a.p.Memory, a.p.Threads, uint32(len(a.key)))
-		} else {
-			key = argon2.Key([]byte(password), a.salt, a.p.Time, a.p.Memory, a.p.Threads, uint32(len(a.key)))
-		}
-		ok = subtle.ConstantTimeCompare(key, a.key) == 1
-		cur := h.params
-		rehash = a.variant != "argon2id" || a.p.Memory != cur.Memory || a.p.Time != cur.Time ||
-			a.p.Threads != cur.Threads || uint32(len(a.key)) != cur.KeyLen || uint32(len(a.salt)) != cur.SaltLen
-		return ok, rehash, nil
-	case strings.HasPrefix(encoded, "$2a$"), strings.HasPrefix(encoded, "$2b$"), strings.HasPrefix(encoded, "$2y$"):
-		cost, err := bcrypt.Cost([]byte(encoded))
-		if err != nil || cost > 14 {
-			return false, false, fmt.Errorf("password: bad bcrypt hash: %w", errFormat)
-		}
-		// bcrypt reads at most 72 bytes; longer passwords fail rather than
-		// match on a prefix.
-		if len(password) > 72 {
-			return false, false, nil
-		}
-		err = bcrypt.CompareHashAndPassword([]byte(encoded), []byte(password))
-		return err == nil, err == nil, nil
-	case strings.HasPrefix(encoded, "$scrypt$"):
-		ok, err := verifyScrypt(password, encoded)
-		return ok, ok, err
-	case strings.HasPrefix(encoded, "$pbkdf2-sha256$"):
-		ok, err := verifyPBKDF2(password, encoded)
-		return ok, ok, err
+	s, err := parse(encoded)
+	if err != nil {
+		return false, false, err
 	}
-	return false, false, errFormat
+	if !s.match(password) {
+		return false, false, nil
+	}
+	if a, own := s.(argon2Hash); own {
+		return true, a.outdated(h.params), nil
+	}
+	// Every other format is imported: replace it with argon2id.
+	return true, true, nil
 }
 
 type argon2Hash struct {
@@ -154,44 +125,110 @@ type argon2Hash struct {
 	salt, key []byte
 }
 
+func (a argon2Hash) match(password string) bool {
+	var key []byte
+	if a.variant == "argon2id" {
+		key = argon2.IDKey([]byte(password), a.salt, a.p.Time, a.p.Memory, a.p.Threads, uint32(len(a.key)))
+	} else {
+		key = argon2.Key([]byte(password), a.salt, a.p.Time, a.p.Memory, a.p.Threads, uint32(len(a.key)))
+	}
+	return subtle.ConstantTimeCompare(key, a.key) == 1
+}
+
+// outdated reports whether a differs from the parameters new hashes get.
+func (a argon2Hash) outdated(cur Params) bool {
+	return a.variant != "argon2id" || a.p.Memory != cur.Memory || a.p.Time != cur.Time ||
+		a.p.Threads != cur.Threads || uint32(len(a.key)) != cur.KeyLen || uint32(len(a.salt)) != cur.SaltLen
+}
+
+func parseArgon2Stored(s string) (stored, error) { return parseArgon2(s) }
+
 // parseArgon2 decodes "$argon2id$v=19$m=19456,t=2,p=1$<salt>$<key>".
 func parseArgon2(s string) (argon2Hash, error) {
 	var a argon2Hash
 	parts := strings.Split(s, "$")
-	if len(parts) != 6 || parts[0] != "" || parts[2] != "v=19" {
-		return a, errFormat
+	if len(parts) != 6 || parts[0] != "" {
+		return a, malformed("argon2", "want 5 fields separated by $")
 	}
 	a.variant = parts[1]
+	if parts[2] != "v=19" {
+		return a, malformed(a.variant, "want version v=19")
+	}
+	var seen [3]bool
 	for _, kv := range strings.Split(parts[3], ",") {
-		k, v, found := strings.Cut(kv, "=")
-		n, err := strconv.ParseUint(v, 10, 32)
-		if !found || err != nil {
-			return a, errFormat
+		k, v, _ := strings.Cut(kv, "=")
+		i := strings.Index("mtp", k)
+		if len(k) != 1 || i < 0 || seen[i] {
+			return a, malformed(a.variant, "want parameters m, t and p once each")
+		}
+		seen[i] = true
+		n, ok := number(v)
+		if !ok {
+			return a, malformed(a.variant, "parameter "+k+" is not a number")
 		}
 		switch k {
 		case "m":
+			if n > maxMemory {
+				return a, overCap(a.variant, "memory (KiB)", n, maxMemory)
+			}
 			a.p.Memory = uint32(n)
 		case "t":
+			if n > maxTime {
+				return a, overCap(a.variant, "time", n, maxTime)
+			}
 			a.p.Time = uint32(n)
 		case "p":
 			if n > maxThreads {
-				return a, errFormat
+				return a, overCap(a.variant, "threads", n, maxThreads)
 			}
 			a.p.Threads = uint8(n)
-		default:
-			return a, errFormat
 		}
 	}
+	if seen != [3]bool{true, true, true} {
+		return a, malformed(a.variant, "want parameters m, t and p once each")
+	}
+	if a.p.Time < 1 || a.p.Threads < 1 || a.p.Memory < 8*uint32(a.p.Threads) {
+		return a, malformed(a.variant, "want t and p at least 1 and m at least 8 per thread")
+	}
 	var err error
-	if a.salt, err = b64.DecodeString(parts[4]); err != nil {
-		return a, errFormat
+	if a.salt, err = b64.DecodeString(parts[4]); err != nil || len(a.salt) < 8 || len(a.salt) > maxSaltLen {
+		return a, malformed(a.variant, fmt.Sprintf("want a salt of 8 to %d bytes in unpadded base64", maxSaltLen))
 	}
-	if a.key, err = b64.DecodeString(parts[5]); err != nil {
-		return a, errFormat
-	}
-	if a.p.Memory < 8*uint32(a.p.Threads) || a.p.Memory > maxMemory || a.p.Time < 1 || a.p.Time > maxTime ||
-		a.p.Threads < 1 || len(a.key) < 16 || len(a.key) > maxKeyLen || len(a.salt) < 8 || len(a.salt) > maxSaltLen {
-		return a, errFormat
+	if a.key, err = b64.DecodeString(parts[5]); err != nil || len(a.key) < 16 || len(a.key) > maxKeyLen {
+		return a, malformed(a.variant, fmt.Sprintf("want a key of 16 to %d bytes in unpadded base64", maxKeyLen))
 	}
 	return a, nil
+}
+
+// maxBcryptCost caps bcrypt's cost: 2^14 rounds take about a second.
+const maxBcryptCost = 14
+
+type bcryptHash string
+
+func (b bcryptHash) match(password string) bool {
+	// bcrypt reads at most 72 bytes; longer passwords fail rather than
+	// match on a prefix.
+	if len(password) > 72 {
+		return false
+	}
+	// CompareHashAndPassword compares in constant time.
+	return bcrypt.CompareHashAndPassword([]byte(b), []byte(password)) == nil
+}
+
+// parseBcrypt checks "$2b$10$<22 chars of salt><31 chars of hash>".
+func parseBcrypt(s string) (stored, error) {
+	if len(s) != 60 || s[3] != '$' || s[6] != '$' || strings.IndexFunc(s[7:], notCrypt64) >= 0 {
+		return nil, malformed("bcrypt", "want $2b$, a two-digit cost, $ and 53 characters of bcrypt's base64")
+	}
+	cost, ok := number(strings.TrimPrefix(s[4:6], "0"))
+	if !ok || cost < bcrypt.MinCost {
+		return nil, malformed("bcrypt", "want a cost of 04 to 31")
+	}
+	if cost > maxBcryptCost {
+		return nil, overCap("bcrypt", "cost", cost, maxBcryptCost)
+	}
+	if _, err := bcrypt.Cost([]byte(s)); err != nil {
+		return nil, malformed("bcrypt", "not a bcrypt hash")
+	}
+	return bcryptHash(s), nil
 }
