@@ -73,7 +73,7 @@ func New(ctx context.Context, w, r *sql.DB, d Dialect, timeout time.Duration) (*
 	err := prepare(r, s.rstmts, qUserByID, qUserByEmail, qSessionUser)
 	if err == nil {
 		err = prepare(w, s.wstmts, qUserByID, qUserByEmail, qUserByID+d.ForUpdate, qCreateUser, qUpdateUser,
-			qRecordFailure, qCreateSession)
+			qRecordFailure, qCreateSession, qInsertUsers)
 	}
 	if err != nil {
 		s.closeStmts()
