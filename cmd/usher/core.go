@@ -40,6 +40,8 @@ type coreOptions struct {
 	Log        *slog.Logger
 	Notify     func() // wakes the mail relay; nil outside serve
 	Issuer     string // the token issuer
+
+	Events account.Events // observes the use cases (metrics); nil outside serve
 }
 
 // openCore opens the data directory and the store (migrating it), and
@@ -96,6 +98,7 @@ func buildCore(ctx context.Context, c *config.Config, st *store.Store, o coreOpt
 		Reset:      account.Reset{TTL: c.ResetTTL, MaxTries: c.ResetMaxTries, PerHour: c.ResetPerHour, PerHourAll: c.ResetPerHourAll},
 		Verify:     account.Verify{TTL: c.VerifyTTL, OnRegister: c.VerifyOnRegister},
 		Notify:     o.Notify,
+		Events:     o.Events,
 		Log:        o.Log,
 		Now:        o.Now,
 	})
