@@ -55,6 +55,7 @@ type Main struct {
 	Keys     *token.Keyring
 	Relay    *outbox.Relay
 	DevCA    server.DevFiles // set when the development CA is in use
+	events   *accountEvents  // the use cases' events, counted for /metrics
 
 	backend, public, thunder *server.Listener // thunder is nil when off
 	surfaces                 []api.Surface    // what the listeners serve
@@ -94,7 +95,8 @@ func (m *Main) Start(ctx context.Context) error {
 		m.Log.Warn("public-url is not set: this node names itself as token issuer, so other nodes will refuse its tokens",
 			"event", "config_warning", "setting", "public-url")
 	}
-	k, err := openCore(ctx, c, coreOptions{HashParams: m.HashParams, Now: m.Now, Log: m.Log, Notify: m.notify, Issuer: issuer})
+	m.events = newAccountEvents()
+	k, err := openCore(ctx, c, coreOptions{HashParams: m.HashParams, Now: m.Now, Log: m.Log, Notify: m.notify, Issuer: issuer, Events: m.events})
 	if err != nil {
 		return err
 	}
@@ -209,6 +211,7 @@ func (m *Main) buildHandlers() error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerHashMetrics(reg, m.Hasher)
+	m.registerDataMetrics(reg)
 	metrics := api.NewMetrics(reg)
 	build := func(l *server.Listener, s api.Surface) error {
 		h, err := s.Handler(m.Log, metrics, c.LogRequests)

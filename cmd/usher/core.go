@@ -44,6 +44,7 @@ type coreOptions struct {
 	// would open is not there yet: admin commands work on data that serve
 	// (or migrate) made, and must not make an empty database by accident.
 	Existing bool
+	Events   account.Events // observes the use cases (metrics); nil outside serve
 }
 
 // openCore opens the data directory and the store (migrating it), and
@@ -104,6 +105,7 @@ func buildCore(ctx context.Context, c *config.Config, st *store.Store, o coreOpt
 		Reset:      account.Reset{TTL: c.ResetTTL, MaxTries: c.ResetMaxTries, PerHour: c.ResetPerHour, PerHourAll: c.ResetPerHourAll},
 		Verify:     account.Verify{TTL: c.VerifyTTL, OnRegister: c.VerifyOnRegister},
 		Notify:     o.Notify,
+		Events:     o.Events,
 		Log:        o.Log,
 		Now:        o.Now,
 	})

@@ -35,8 +35,10 @@ func (s *Service) Register(ctx context.Context, tenantID, email, pw string) (str
 	if err != nil {
 		return "", err
 	}
+	s.event(evUserRegistered, outOK)
 	if s.c.Verify.OnRegister {
 		s.c.Notify()
+		s.event(evVerificationRequested, outOK)
 	}
 	return s.c.Tokens.Issue(sess)
 }
@@ -63,6 +65,7 @@ func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string
 	}
 	a, err := s.try(ctx, u, pw)
 	if usher.ErrorCode(err) == usher.NotFound {
+		s.checked(evLoginSucceeded, evLoginFailed, attempt{}, false)
 		return "", errLogin // deleted meanwhile
 	}
 	if err != nil {
@@ -82,7 +85,7 @@ func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string
 		if cur.EmailKey != key {
 			return nil // the address moved away meanwhile
 		}
-		if ok, err = s.record(ctx, tx, &cur, a); err != nil || !ok {
+		if ok, err = s.record(ctx, tx, &cur, &a); err != nil || !ok {
 			return err
 		}
 		sess = s.newSession(ctx, cur)
@@ -92,9 +95,11 @@ func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string
 		return "", err
 	}
 	if !ok {
+		s.checked(evLoginSucceeded, evLoginFailed, a, false)
 		return "", errLogin
 	}
 	s.c.Log.InfoContext(ctx, "login", "event", "login", "user_id", u.ID, "session_id", sess.ID)
+	s.checked(evLoginSucceeded, evLoginFailed, a, true)
 	return s.c.Tokens.Issue(sess)
 }
 
@@ -126,6 +131,7 @@ func (s *Service) unknownLogin(ctx context.Context, tenantID, key, pw string) er
 		return err
 	}
 	s.c.Log.InfoContext(ctx, "login failed", "event", "login_failed", "reason", "unknown_email")
+	s.event(evLoginFailed, outUnknownEmail)
 	return errLogin
 }
 

@@ -89,7 +89,7 @@ func (s *Service) guarded(ctx context.Context, tenantID string, a Access,
 			return nil
 		}
 		if a.Check {
-			ok, err := s.record(ctx, tx, &cur, at)
+			ok, err := s.record(ctx, tx, &cur, &at)
 			if err != nil {
 				return err
 			}
@@ -113,7 +113,11 @@ func (s *Service) guarded(ctx context.Context, tenantID string, a Access,
 	case moved:
 		return Record{}, errNotFound
 	case refused:
+		s.checked(evCheckSucceeded, evCheckFailed, at, false)
 		return Record{}, errCredentials
+	}
+	if a.Check {
+		s.checked(evCheckSucceeded, evCheckFailed, at, true)
 	}
 	return rec, nil
 }
@@ -131,7 +135,7 @@ func (s *Service) settle(ctx context.Context, u usher.User, at attempt, callErr 
 		if err != nil {
 			return err
 		}
-		_, err = s.record(ctx, tx, &cur, at)
+		_, err = s.record(ctx, tx, &cur, &at)
 		return err
 	})
 	if err != nil && usher.ErrorCode(err) != usher.NotFound {
@@ -254,6 +258,7 @@ func (s *Service) RequestVerification(ctx context.Context, tenantID string, a Ac
 	}
 	s.c.Notify()
 	s.c.Log.InfoContext(ctx, "verification sent", "event", "verification_sent", "user_id", rec.ID)
+	s.event(evVerificationRequested, outOK)
 	return rec, nil
 }
 

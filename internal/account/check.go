@@ -40,6 +40,13 @@ type attempt struct {
 	v      verified
 	locked bool   // refused unverified: the account is locked out
 	source string // the counter of the attempt's account and client address
+	// outcome is why the check failed, "" when it succeeded: set by try
+	// (locked) and by record, and reported (Events) once recorded.
+	outcome string
+	// locksAccount is set on the attempt whose reservation brought the
+	// account to its lockout limit: when its password is wrong, the
+	// account's lockout started with it.
+	locksAccount bool
 }
 
 // try reserves an attempt on u, then verifies pw. The reservation counts
@@ -52,9 +59,9 @@ type attempt struct {
 func (s *Service) try(ctx context.Context, u usher.User, pw string) (attempt, error) {
 	a := attempt{source: lockKey(ctx, u)}
 	if s.c.Lockout.Max > 0 {
-		locked := false
+		locked, addressLocked := false, false
 		err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
-			locked = false // afresh: a lost conflict runs this again
+			locked, addressLocked, a.locksAccount = false, false, false // afresh: a lost conflict runs this again
 			cur, err := tx.LockUser(ctx, u.TenantID, u.ID)
 			if err != nil {
 				return err
@@ -68,19 +75,24 @@ func (s *Service) try(ctx context.Context, u usher.User, pw string) (attempt, er
 				return err
 			}
 			if locked = n > s.c.Lockout.Max || s.locked(cur, now); locked {
+				addressLocked = n == s.c.Lockout.Max+1 // the address's first refusal in its window
 				return nil
 			}
+			a.locksAccount = failuresAfter(cur, windowStart) == s.c.Lockout.accountMax()
 			return tx.RecordFailure(ctx, cur.TenantID, cur.ID, now, windowStart)
 		})
 		if err != nil {
 			return attempt{}, err
 		}
 		if locked {
+			if addressLocked {
+				s.event(evLockoutStarted, outLockAddress)
+			}
 			if err := s.c.Hasher.DummyVerify(ctx, pw); err != nil {
 				return attempt{}, hashErr(err)
 			}
 			s.c.Log.InfoContext(ctx, "password check refused", "event", "login_failed", "user_id", u.ID, "reason", "locked")
-			return attempt{locked: true}, nil
+			return attempt{locked: true, outcome: outLocked}, nil
 		}
 	}
 	var err error
@@ -93,8 +105,9 @@ func (s *Service) try(ctx context.Context, u usher.User, pw string) (attempt, er
 // the hash cur still has and cur is enabled. A right password clears the
 // failure count (and an outdated hash is replaced: cur shows the hash as
 // stored); a wrong one was counted by its reservation, and the row is
-// written back as it is, so that both cost the same.
-func (s *Service) record(ctx context.Context, tx Tx, cur *usher.User, a attempt) (ok bool, err error) {
+// written back as it is, so that both cost the same. It sets a.outcome,
+// which the caller reports once the transaction has committed.
+func (s *Service) record(ctx context.Context, tx Tx, cur *usher.User, a *attempt) (ok bool, err error) {
 	if a.locked {
 		return false, nil
 	}
@@ -126,10 +139,15 @@ func (s *Service) record(ctx context.Context, tx Tx, cur *usher.User, a attempt)
 	switch {
 	case !v.match:
 		s.c.Log.InfoContext(ctx, "password check failed", "event", "login_failed", "user_id", cur.ID, "reason", "wrong_password")
+		a.outcome = outWrongPassword
 	case stale:
 		s.c.Log.InfoContext(ctx, "password check refused", "event", "login_failed", "user_id", cur.ID, "reason", "password_changed")
+		a.outcome = outPasswordChanged
 	case !cur.Enabled:
 		s.c.Log.InfoContext(ctx, "password check refused", "event", "login_failed", "user_id", cur.ID, "reason", "disabled")
+		a.outcome = outDisabled
+	default:
+		a.outcome = ""
 	}
 	return match && cur.Enabled, nil
 }
@@ -178,9 +196,12 @@ func (s *Service) CheckPassword(ctx context.Context, tenantID, id, pw string) (b
 		if err != nil {
 			return err
 		}
-		ok, err = s.record(ctx, tx, &cur, a)
+		ok, err = s.record(ctx, tx, &cur, &a)
 		return err
 	})
+	if err == nil {
+		s.checked(evCheckSucceeded, evCheckFailed, a, ok)
+	}
 	return ok, err
 }
 

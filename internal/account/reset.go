@@ -82,6 +82,7 @@ func (s *Service) SendReset(ctx context.Context, tenantID, email string) error {
 		return err
 	}
 	if limited {
+		s.event(evResetRequested, outRateLimited)
 		e := usher.Errorf(usher.RateLimited, "Too many reset requests for this address; try again later.")
 		e.RetryAfter = resetWindow // the window's start is not tracked here; its length bounds the wait
 		return e
@@ -89,6 +90,9 @@ func (s *Service) SendReset(ctx context.Context, tenantID, email string) error {
 	if exists {
 		s.c.Notify()
 		s.c.Log.InfoContext(ctx, "reset code sent", "event", "reset_requested", "user_id", u.ID)
+		s.event(evResetRequested, outSent)
+	} else {
+		s.event(evResetRequested, outNoUser)
 	}
 	return nil
 }
@@ -160,6 +164,9 @@ func (s *Service) ResetPassword(ctx context.Context, tenantID, email, code, pw s
 	if !valid {
 		if known {
 			s.c.Log.InfoContext(ctx, "reset refused", "event", "reset_failed", "user_id", u.ID)
+			s.event(evResetFailed, outInvalidCode)
+		} else {
+			s.event(evResetFailed, outUnknownEmail)
 		}
 		return errCode
 	}
@@ -194,5 +201,6 @@ func (s *Service) ResetPassword(ctx context.Context, tenantID, email, code, pw s
 	}
 	s.c.Notify()
 	s.c.Log.InfoContext(ctx, "password reset", "event", "password_reset", "user_id", u.ID)
+	s.event(evResetCompleted, outOK)
 	return nil
 }

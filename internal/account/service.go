@@ -75,6 +75,7 @@ type Config struct {
 	// Notify is called after a transaction that queued email commits, to
 	// wake the relay; may be nil.
 	Notify func()
+	Events Events // observes what the use cases do (metrics); may be nil
 	Log    *slog.Logger
 	Now    func() time.Time // defaults to time.Now
 }
@@ -164,6 +165,7 @@ func (s *Service) create(ctx context.Context, tenantID string, in NewUser, also 
 		return usher.User{}, err
 	}
 	s.c.Log.InfoContext(ctx, "user created", "event", "user_created", "user_id", u.ID)
+	s.event(evUserCreated, outOK)
 	return u, nil
 }
 

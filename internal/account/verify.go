@@ -41,6 +41,7 @@ func (s *Service) SendVerification(ctx context.Context, tenantID, id string) err
 	}
 	s.c.Notify()
 	s.c.Log.InfoContext(ctx, "verification sent", "event", "verification_sent", "user_id", id)
+	s.event(evVerificationRequested, outOK)
 	return nil
 }
 
@@ -124,8 +125,10 @@ func (s *Service) VerifyEmail(ctx context.Context, tenantID, email, tok string) 
 	}
 	if refused {
 		s.c.Log.InfoContext(ctx, "verification refused", "event", "verification_failed", "user_id", u.ID)
+		s.event(evVerificationFailed, outInvalidToken)
 		return Record{}, ErrToken
 	}
 	s.c.Log.InfoContext(ctx, "email verified", "event", "email_verified", "user_id", u.ID)
+	s.event(evVerificationCompleted, outOK)
 	return rec, nil
 }

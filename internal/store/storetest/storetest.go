@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"Outbox", testOutbox},
 		{"SigningKeys", testSigningKeys},
 		{"Sweep", testSweep},
+		{"Stats", testStats},
 		{"TenantByKey", testTenantByKey},
 		{"ListUsersOrder", testListUsersOrder},
 		{"ListUsersChanges", testListUsersChanges},
