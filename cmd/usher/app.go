@@ -29,9 +29,9 @@ import (
 	"github.com/usherhq/usher/internal/outbox"
 	"github.com/usherhq/usher/internal/password"
 	"github.com/usherhq/usher/internal/server"
-	"github.com/usherhq/usher/internal/transfer"
 	"github.com/usherhq/usher/internal/store"
 	"github.com/usherhq/usher/internal/token"
+	"github.com/usherhq/usher/internal/transfer"
 	"github.com/usherhq/usher/internal/usher"
 )
 

@@ -196,16 +196,16 @@ func (s *Service) hashImports(ctx context.Context, tenantID string, lines []*pen
 	if len(plain) == 0 {
 		return nil
 	}
+	existing, err := s.c.Store.UsersByEmailKeys(ctx, tenantID, keys)
+	if err != nil {
+		return err
+	}
+	current := map[string]string{} // email key -> hash
+	for _, u := range existing {
+		current[u.EmailKey] = u.Hash
+	}
 	if on != ConflictUpdate {
-		existing, err := s.c.Store.UsersByEmailKeys(ctx, tenantID, keys)
-		if err != nil {
-			return err
-		}
-		taken := map[string]bool{}
-		for _, u := range existing {
-			taken[u.EmailKey] = true
-		}
-		plain = slices.DeleteFunc(plain, func(p *pending) bool { return taken[p.u.EmailKey] })
+		plain = slices.DeleteFunc(plain, func(p *pending) bool { _, taken := current[p.u.EmailKey]; return taken })
 	}
 	work := make(chan *pending)
 	var wg sync.WaitGroup
@@ -214,6 +214,15 @@ func (s *Service) hashImports(ctx context.Context, tenantID string, lines []*pen
 	for range max(1, s.c.Hasher.Stats().Workers) {
 		wg.Go(func() {
 			for p := range work {
+				// A password the user already has keeps its hash (a new
+				// salt would be an update): an import run again changes
+				// nothing and ends no session.
+				if cur, ok := current[p.u.EmailKey]; ok {
+					if match, _, err := s.c.Hasher.Verify(ctx, p.in.Password, cur); err == nil && match {
+						p.u.Hash = cur
+						continue
+					}
+				}
 				h, err := s.hash(ctx, p.in.Password)
 				if err != nil {
 					mu.Lock()

@@ -153,7 +153,9 @@ func parseLine(raw []byte, tooLong bool, fb *password.FirebaseParams) (account.I
 	if err := dec.Decode(&l); err != nil {
 		return account.ImportUser{}, usher.Errorf(usher.InvalidJSON, "The line is not a user object: %s", jsonProblem(err))
 	}
-	if dec.More() {
+	// Only JSON whitespace may follow the value (dec.More would let a
+	// stray '}' or ']' through).
+	if len(bytes.TrimLeft(raw[dec.InputOffset():], " \t\r\n")) > 0 {
 		return account.ImportUser{}, usher.Errorf(usher.InvalidJSON, "The line holds more than one JSON value.")
 	}
 	in := account.ImportUser{ID: l.ID, Email: l.Email, Password: l.Password, Hash: l.PasswordHash, Enabled: true, Data: l.Data}

@@ -183,10 +183,10 @@ func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) setEnabled(enabled bool) api.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-	tid, err := h.tenant(r)
-	if err != nil {
-		return err
-	}
+		tid, err := h.tenant(r)
+		if err != nil {
+			return err
+		}
 		if err := h.accounts.SetEnabled(r.Context(), tid, r.PathValue("id"), enabled); err != nil {
 			return err
 		}
