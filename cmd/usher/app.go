@@ -254,6 +254,9 @@ func (m *Main) buildHandlers() error {
 	if err != nil {
 		return err
 	}
+	if err := m.bindThunderApps(&tc); err != nil {
+		return err
+	}
 	s := thunder.New(m.Accounts, m.Tenant.ID, tc).Surface()
 	s.Trusted = proxies
 	return build(m.thunder, s)
@@ -277,6 +280,26 @@ func thunderConfig(c *config.Config) (thunder.Config, error) {
 		tc.Properties.Allowed = append(tc.Properties.Allowed, prop)
 	}
 	return tc, nil
+}
+
+// bindThunderApps puts each Thunder application in the tenant that
+// thunder-app-tenant binds it to; an unknown tenant stops the start.
+func (m *Main) bindThunderApps(tc *thunder.Config) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, b := range m.Config.ThunderAppTenants {
+		name, ref, _ := strings.Cut(b, "=") // checked by Validate
+		t, err := m.Accounts.Tenant(ctx, ref)
+		if err != nil {
+			return fmt.Errorf("invalid setting thunder-app-tenant: tenant %q of application %q: %w", ref, name, err)
+		}
+		for i := range tc.Apps {
+			if tc.Apps[i].Name == name {
+				tc.Apps[i].Tenant = t.ID
+			}
+		}
+	}
+	return nil
 }
 
 // startJobs starts the background jobs: the mail relay, the signing-key

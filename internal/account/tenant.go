@@ -28,6 +28,16 @@ type tenants struct{ m sync.Map }
 
 var errNoTenant = usher.Errorf(usher.NotFound, "Tenant not found.")
 
+// forget drops every cached key of a tenant.
+func (c *tenants) forget(id string) {
+	c.m.Range(func(k, v any) bool {
+		if v.(tenantEntry).t.ID == id {
+			c.m.Delete(k)
+		}
+		return true
+	})
+}
+
 // TenantByKey returns the tenant of a public key: its current key, or the
 // previous one until the overlap after a rotation ends.
 func (s *Service) TenantByKey(ctx context.Context, key string) (usher.Tenant, error) {
@@ -102,6 +112,16 @@ func (s *Service) Tenant(ctx context.Context, ref string) (usher.Tenant, error) 
 	return s.current(t), err
 }
 
+// forget drops a tenant from this node's cache.
+func (s *Service) forget(id string) {
+	s.tenants.m.Range(func(k, v any) bool {
+		if v.(tenantEntry).t.ID == id {
+			s.tenants.m.Delete(k)
+		}
+		return true
+	})
+}
+
 // current drops a previous key whose overlap has ended.
 func (s *Service) current(t usher.Tenant) usher.Tenant {
 	if t.PreviousKey != "" && !s.c.Now().Before(t.PreviousKeyUntil) {
@@ -136,6 +156,9 @@ func (s *Service) RotateTenantKey(ctx context.Context, ref string, overlap time.
 	if err != nil {
 		return usher.Tenant{}, err
 	}
+	// This node stops serving the keys it cached at once; others reread
+	// within tenantCacheTTL.
+	s.tenants.forget(t.ID)
 	s.c.Log.InfoContext(ctx, "tenant key rotated", "event", "tenant_key_rotated", "tenant_id", t.ID, "overlap", overlap.String())
 	return s.current(t), nil
 }
@@ -169,12 +192,7 @@ func (s *Service) DeleteTenant(ctx context.Context, ref string, force bool) erro
 	if err != nil {
 		return err
 	}
-	s.tenants.m.Range(func(k, v any) bool {
-		if v.(tenantEntry).t.ID == t.ID {
-			s.tenants.m.Delete(k)
-		}
-		return true
-	})
+	s.tenants.forget(t.ID)
 	s.c.Log.InfoContext(ctx, "tenant deleted", "event", "tenant_deleted", "tenant_id", t.ID, "forced", force)
 	return nil
 }

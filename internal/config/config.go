@@ -87,6 +87,7 @@ type Config struct {
 
 	ThunderAddr          string   `name:"thunder-addr" placeholder:"HOST:PORT" help:"Address of the Thunder-compatible listener (off when empty)."`
 	ThunderApps          []string `name:"thunder-app" sep:"none" placeholder:"NAME:SECRET" help:"An application allowed on the Thunder surface (HTTP Basic); repeatable."`
+	ThunderAppTenants    []string `name:"thunder-app-tenant" sep:"none" placeholder:"NAME=TENANT" help:"Bind a Thunder application to a tenant (its name or id); its calls act there instead of in the default tenant. Repeatable."`
 	ThunderHeaderCheck   bool     `name:"thunder-header-check" default:"true" negatable:"" help:"Require the user's password in the password header (Thunder's headerCheck)."`
 	ThunderProperties    []string `name:"thunder-property" sep:"none" placeholder:"NAME:TYPE" help:"An allowed custom property (types: string, integer, double, boolean, list, map); repeatable."`
 	ThunderAllowSubset   bool     `name:"thunder-allow-subset" default:"true" negatable:"" help:"Accept users that lack some allowed properties (Thunder's allowSubset)."`
@@ -266,6 +267,19 @@ func (c *Config) Validate() error {
 			bad("thunder-app", "application %q is given twice", name)
 		}
 		seen[name] = true
+	}
+	bound := map[string]bool{}
+	for _, b := range c.ThunderAppTenants {
+		name, tenant, ok := strings.Cut(b, "=")
+		switch {
+		case !ok || name == "" || tenant == "":
+			bad("thunder-app-tenant", "%q is not NAME=TENANT", b)
+		case !seen[name]:
+			bad("thunder-app-tenant", "%q names no application of thunder-app", name)
+		case bound[name]:
+			bad("thunder-app-tenant", "application %q is bound twice", name)
+		}
+		bound[name] = true
 	}
 	return errors.Join(errs...)
 }

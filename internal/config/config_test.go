@@ -364,3 +364,36 @@ func TestThunderApps(t *testing.T) {
 		})
 	}
 }
+
+func TestThunderAppTenants(t *testing.T) {
+	apps := []string{"--thunder-addr", "127.0.0.1:0", "--thunder-app", "one:s1", "--thunder-app", "two:s2"}
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string // "" for valid
+	}{
+		{name: "one bound", args: []string{"--thunder-app-tenant", "one=acme"}},
+		{name: "both bound", args: []string{"--thunder-app-tenant", "one=acme", "--thunder-app-tenant", "two=0190aaaa-bbbb-7ccc-8ddd-eeeeffff0001"}},
+		{name: "no equals sign", args: []string{"--thunder-app-tenant", "one:acme"}, wantErr: `"one:acme" is not NAME=TENANT`},
+		{name: "no tenant", args: []string{"--thunder-app-tenant", "one="}, wantErr: "is not NAME=TENANT"},
+		{name: "unknown application", args: []string{"--thunder-app-tenant", "three=acme"}, wantErr: `"three" names no application`},
+		{name: "bound twice", args: []string{"--thunder-app-tenant", "one=a", "--thunder-app-tenant", "one=b"}, wantErr: `"one" is bound twice`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parse(t, "", append(append([]string{}, apps...), tt.args...)...)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v; want nil", err)
+				}
+				if len(c.ThunderAppTenants) != len(tt.args)/2 {
+					t.Errorf("bindings: got %q", c.ThunderAppTenants)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "invalid setting thunder-app-tenant:") || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Validate() = %v; want thunder-app-tenant refused with %q", err, tt.wantErr)
+			}
+		})
+	}
+}

@@ -18,8 +18,9 @@ import (
 	"github.com/usherhq/usher/internal/usher"
 )
 
-// App is an application allowed to call the surface (HTTP Basic).
-type App struct{ Name, Secret string }
+// App is an application allowed to call the surface (HTTP Basic). Its
+// calls act in its tenant (the default tenant when Tenant is "").
+type App struct{ Name, Secret, Tenant string }
 
 // Config configures the surface.
 type Config struct {
@@ -46,14 +47,24 @@ type Handler struct {
 	accounts Accounts
 	tenantID string
 	c        Config
-	apps     map[[32]byte][32]byte // sha256(name) -> sha256(secret)
+	apps     map[[32]byte]app // by sha256(name)
+}
+
+// app is a configured application as the guard checks it.
+type app struct {
+	secret [32]byte // sha256(secret)
+	tenant string   // the tenant id its calls act in
 }
 
 // New returns a Handler.
 func New(accounts Accounts, tenantID string, c Config) *Handler {
-	h := &Handler{accounts: accounts, tenantID: tenantID, c: c, apps: map[[32]byte][32]byte{}}
+	h := &Handler{accounts: accounts, tenantID: tenantID, c: c, apps: map[[32]byte]app{}}
 	for _, a := range c.Apps {
-		h.apps[sha256.Sum256([]byte(a.Name))] = sha256.Sum256([]byte(a.Secret))
+		t := a.Tenant
+		if t == "" {
+			t = tenantID
+		}
+		h.apps[sha256.Sum256([]byte(a.Name))] = app{secret: sha256.Sum256([]byte(a.Secret)), tenant: t}
 	}
 	return h
 }
@@ -85,22 +96,34 @@ const realm = `Basic realm="THUNDER - AUTHENTICATION"`
 // application; others get Thunder's challenge.
 func (h *Handler) Basic() api.Guard {
 	return api.Guard{Name: "thunder-basic", Check: func(w http.ResponseWriter, r *http.Request) (*http.Request, error) {
-		if !h.authorized(r) {
+		a, ok := h.authorized(r)
+		if !ok {
 			w.Header().Set("WWW-Authenticate", realm)
 			return nil, &thunderError{err: usher.Errorf(usher.Unauthorized, msgNoCredentials), msg: msgNoCredentials, bare: true}
 		}
-		return r, nil
+		return r.WithContext(context.WithValue(r.Context(), tenantKey{}, a.tenant)), nil
 	}}
 }
 
-func (h *Handler) authorized(r *http.Request) bool {
+// tenantKey carries the tenant of the application a request came from.
+type tenantKey struct{}
+
+// tenant returns the tenant r acts in: its application's.
+func (h *Handler) tenant(r *http.Request) string {
+	if t, ok := r.Context().Value(tenantKey{}).(string); ok {
+		return t
+	}
+	return h.tenantID
+}
+
+func (h *Handler) authorized(r *http.Request) (app, bool) {
 	name, secret, ok := r.BasicAuth()
 	if !ok {
-		return false
+		return app{}, false
 	}
 	want, found := h.apps[sha256.Sum256([]byte(name))]
 	got := sha256.Sum256([]byte(secret))
-	return subtle.ConstantTimeCompare(got[:], want[:]) == 1 && found
+	return want, subtle.ConstantTimeCompare(got[:], want.secret[:]) == 1 && found
 }
 
 // noRoute answers unknown routes as Thunder's Jersey server does.
@@ -118,7 +141,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) error {
 	if err := h.precheck(in, true); err != nil {
 		return err
 	}
-	u, err := h.accounts.Create(r.Context(), h.tenantID, account.NewUser{
+	u, err := h.accounts.Create(r.Context(), h.tenant(r), account.NewUser{
 		Email: in.email, Password: *in.password, Enabled: true, Data: in.data,
 	})
 	if err != nil {
@@ -179,7 +202,7 @@ func (h *Handler) onUser(call func(context.Context, string, account.Access) (acc
 		if err != nil {
 			return err
 		}
-		rec, err := call(r.Context(), h.tenantID, a)
+		rec, err := call(r.Context(), h.tenant(r), a)
 		if err != nil {
 			return say(err, who, false)
 		}
@@ -204,7 +227,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rec, err := h.accounts.ReplaceUser(r.Context(), h.tenantID, a, account.Replacement{Email: in.email, Password: in.password, Data: in.data})
+	rec, err := h.accounts.ReplaceUser(r.Context(), h.tenant(r), a, account.Replacement{Email: in.email, Password: in.password, Data: in.data})
 	if err != nil {
 		// Errors about the user being replaced name it (the address of
 		// ?email=); errors about the new user name the new address.
@@ -231,7 +254,15 @@ func (h *Handler) verifyLink(w http.ResponseWriter, r *http.Request) error {
 	if tok == "" {
 		return fail(usher.Invalid, msgBadTokenParam, who)
 	}
-	rec, err := h.accounts.VerifyEmail(r.Context(), h.tenantID, *who, tok)
+	// The link names the user's tenant when it is not the default one.
+	tenantID := h.tenantID
+	if t := q.Get("tenant"); t != "" {
+		if !usher.ValidID(t) {
+			return fail(usher.Invalid, msgBadTokenParam, who)
+		}
+		tenantID = t
+	}
+	rec, err := h.accounts.VerifyEmail(r.Context(), tenantID, *who, tok)
 	if err != nil {
 		return say(err, who, false)
 	}
