@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/usherhq/usher/internal/datakey"
 	"github.com/usherhq/usher/internal/store/postgres/pgtest"
 )
 
@@ -22,9 +23,18 @@ import (
 // database: a data directory, and on PostgreSQL a schema of its own.
 func dataArgs(t *testing.T) []string {
 	t.Helper()
-	args := []string{"--data", filepath.Join(t.TempDir(), "data")}
+	dir := filepath.Join(t.TempDir(), "data")
+	args := []string{"--data", dir}
 	if os.Getenv("USHER_TEST_ENGINE") == "postgres" {
 		args = append(args, "--db", pgtest.DSN(t))
+		// On PostgreSQL, migrate makes no data directory: the first
+		// serve makes the data key, as this does.
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := datakey.Open(dir, ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 	mustRun(t, append([]string{"migrate"}, args...)...)
 	return args

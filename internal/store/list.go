@@ -69,7 +69,7 @@ func (s *Store) ListUsers(ctx context.Context, q usher.UserQuery) ([]usher.User,
 	}
 	w.args = append(w.args, q.Limit)
 	rows, err := s.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+w.String()+
-		` ORDER BY created_at, id LIMIT $`+strconv.Itoa(len(w.args)), w.args...)
+		` ORDER BY created_at, id LIMIT $`+strconv.Itoa(len(w.args)), s.replan(w.args)...)
 	if err != nil {
 		return nil, s.wrap(err)
 	}
@@ -95,6 +95,6 @@ func (s *Store) CountUsers(ctx context.Context, q usher.UserQuery) (int, error) 
 	defer cancel()
 	w := s.userWhere(q)
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE `+w.String(), w.args...).Scan(&n)
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE `+w.String(), s.replan(w.args)...).Scan(&n)
 	return n, s.wrap(err)
 }

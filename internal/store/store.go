@@ -30,6 +30,11 @@ type Dialect struct {
 	// SkipLocked is appended to the outbox claim's inner SELECT, so relays
 	// on several nodes claim different rows without waiting on each other.
 	SkipLocked string
+	// Replan is put before the arguments of a query whose best plan
+	// depends on the data (long IN lists, filtered listings), so that it is
+	// planned for its arguments and today's table on every run; a plan
+	// cached when the table was empty would scan it once it is large.
+	Replan []any
 	// Unbounded is run first in a long read (an export) to lift the
 	// engine's per-statement time limit for it; "" when there is none.
 	Unbounded string
@@ -196,6 +201,14 @@ func (s *Store) wrap(err error) error {
 		return usher.Wrap(usher.Unavailable, "The database is unavailable; try again shortly.", err)
 	}
 	return usher.Wrap(usher.Internal, "", fmt.Errorf("%s: %w", s.d.Name, err))
+}
+
+// replan returns args prefixed by the dialect's Replan.
+func (s *Store) replan(args []any) []any {
+	if len(s.d.Replan) == 0 {
+		return args
+	}
+	return append(append(make([]any, 0, len(s.d.Replan)+len(args)), s.d.Replan...), args...)
 }
 
 // IDArg returns an ID as the database stores it, for SQL run outside the

@@ -44,7 +44,7 @@ func (s *Store) usersWhereIn(ctx context.Context, q querier, cond string, first 
 		b.WriteString("$" + strconv.Itoa(len(first)+i+1))
 	}
 	b.WriteByte(')')
-	rows, err := q.QueryContext(ctx, b.String(), args...)
+	rows, err := q.QueryContext(ctx, b.String(), s.replan(args)...)
 	if err != nil {
 		return nil, s.wrap(err)
 	}

@@ -133,6 +133,9 @@ var Dialect = store.Dialect{
 	ForUpdate:   " FOR UPDATE",
 	SkipLocked:  " FOR UPDATE SKIP LOCKED",
 	Unbounded:   "SET LOCAL statement_timeout = 0",
+	// pgx prepares and caches a statement, and PostgreSQL may keep a
+	// generic plan for it after five runs; run these unprepared instead.
+	Replan: []any{pgx.QueryExecModeExec},
 }
 
 func pgCode(err error) string {
