@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -199,5 +200,49 @@ func TestTenantCommands(t *testing.T) {
 	code, _, stderr = runUsher(t, nil, append([]string{"tenant", "delete", "default", "--force"}, db...)...)
 	if code == 0 || !strings.Contains(stderr, "default tenant") {
 		t.Errorf("tenant delete default: exit %d, stderr %q; want a refusal", code, stderr)
+	}
+}
+
+// TestImportFirebaseOverTheAPI imports a user exported from Firebase, with
+// the project's hash parameters in headers, and signs in with its
+// password. The vector is the example of github.com/firebase/scrypt's
+// README (commit 36feb92b): its project parameters, user1@test.com's salt
+// and hash, and the password "user1password".
+func TestImportFirebaseOverTheAPI(t *testing.T) {
+	s := startServer(t)
+	line := `{"email":"user1@test.com","password_hash":"lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ==","password_salt":"42xEC+ixf3L2lw=="}` + "\n"
+	firebase := []reqOpt{
+		header("Content-Type", "application/x-ndjson"),
+		header("Usher-Firebase-Signer-Key", "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA=="),
+		header("Usher-Firebase-Salt-Separator", "Bw=="),
+		header("Usher-Firebase-Rounds", "8"),
+		header("Usher-Firebase-Mem-Cost", "14"),
+	}
+	// Without the project's parameters, the salted line is refused.
+	var sum struct {
+		Created, Refused int
+		Errors           []struct{ Line int }
+	}
+	s.BackendAPI.do(t, "POST", "/users/import", line, firebase[0]).wantStatus(t, "import without parameters", http.StatusOK).decode(t, "summary", &sum)
+	if sum.Created != 0 || sum.Refused != 1 || len(sum.Errors) != 1 || sum.Errors[0].Line != 1 {
+		t.Fatalf("import of a Firebase line without the parameters: %+v; want line 1 refused", sum)
+	}
+	s.BackendAPI.do(t, "POST", "/users/import", line, firebase...).wantStatus(t, "import", http.StatusOK).decode(t, "summary", &sum)
+	if sum.Created != 1 || sum.Refused != 0 {
+		t.Fatalf("import of a Firebase user: %+v; want it created", sum)
+	}
+	s.PublicAPI.login(t, "user1@test.com", "not-the-Password-1").wantStatus(t, "login with a wrong password", http.StatusUnauthorized)
+	s.PublicAPI.mustLogin(t, "user1@test.com", "user1password")
+	// The first sign-in replaced the Firebase hash with argon2id.
+	// (The export is JSON lines, not one JSON body: send, not do.)
+	u, err := send(s.BackendAPI.http, s.BackendAPI.request(t, "GET", "/users/export?with_hashes=true", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Status != http.StatusOK || u.Header.Get("Content-Type") != "application/x-ndjson" {
+		t.Fatalf("export: %v, Content-Type %q; want 200 application/x-ndjson", u, u.Header.Get("Content-Type"))
+	}
+	if !strings.Contains(string(u.Body), `"password_hash":"$argon2id$`) {
+		t.Errorf("after the first sign-in, the hash is not argon2id: %s", u.Body)
 	}
 }
