@@ -45,7 +45,7 @@ var allowed = map[string][]string{
 	"api/backend":           {"internal/usher", "internal/account", "internal/api"},
 	"api/public":            {"internal/usher", "internal/account", "internal/api", "internal/token"},
 	"api/thunder":           {"internal/usher", "internal/account", "internal/api"},
-	"transfer":              {"internal/usher", "internal/account", "internal/password"},
+	"transfer":              {"internal/usher", "internal/account", "internal/password", "internal/strictjson"},
 }
 
 func TestPackagesImportOnlyWhatTheTableAllows(t *testing.T) {

@@ -296,19 +296,18 @@ func (s *Service) importLines(ctx context.Context, tenantID string, lines []*pen
 // changes nothing is skipped, so an import run twice updates nothing the
 // second time.
 func (s *Service) updateImported(ctx context.Context, tx Tx, cur usher.User, p *pending) error {
+	// The user keeps its created_at: the store never changes it (the
+	// account is the same account), so a line's is not compared either.
 	next := cur
-	next.Email, next.Confirmed, next.Enabled, next.Data, next.CreatedAt = p.u.Email, p.u.Confirmed, p.u.Enabled, p.u.Data, p.u.CreatedAt
+	next.Email, next.Confirmed, next.Enabled, next.Data = p.u.Email, p.u.Confirmed, p.u.Enabled, p.u.Data
 	hashChanged := p.u.Hash != "" && p.u.Hash != cur.Hash
 	if hashChanged {
 		setHash(&next, p.u.Hash)
 	}
 	if next.Email == cur.Email && next.Confirmed == cur.Confirmed && next.Enabled == cur.Enabled &&
-		bytes.Equal(next.Data, cur.Data) && !hashChanged && (p.in.CreatedAt.IsZero() || next.CreatedAt.Equal(cur.CreatedAt)) {
+		bytes.Equal(next.Data, cur.Data) && !hashChanged {
 		p.res.Outcome = Skipped
 		return nil
-	}
-	if p.in.CreatedAt.IsZero() {
-		next.CreatedAt = cur.CreatedAt
 	}
 	next.UpdatedAt = s.now()
 	if err := tx.UpdateUser(ctx, &next); err != nil {

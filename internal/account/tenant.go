@@ -112,16 +112,6 @@ func (s *Service) Tenant(ctx context.Context, ref string) (usher.Tenant, error) 
 	return s.current(t), err
 }
 
-// forget drops a tenant from this node's cache.
-func (s *Service) forget(id string) {
-	s.tenants.m.Range(func(k, v any) bool {
-		if v.(tenantEntry).t.ID == id {
-			s.tenants.m.Delete(k)
-		}
-		return true
-	})
-}
-
 // current drops a previous key whose overlap has ended.
 func (s *Service) current(t usher.Tenant) usher.Tenant {
 	if t.PreviousKey != "" && !s.c.Now().Before(t.PreviousKeyUntil) {

@@ -12,10 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/password"
+	"github.com/usherhq/usher/internal/strictjson"
 	"github.com/usherhq/usher/internal/usher"
 )
 
@@ -87,7 +89,7 @@ func (t *Transfer) Import(ctx context.Context, tenantID string, r io.Reader, opt
 		}
 		batch, refused = batch[:0], refused[:0]
 		if t.Progress != nil {
-			t.Progress(lineNo, cr.n)
+			t.Progress(lineNo, cr.n-int64(br.Buffered()))
 		}
 		return nil
 	}
@@ -136,7 +138,12 @@ func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		return bytes.TrimRight(line, "\r\n"), tooLong, err
+		// The bound above leaves room for the line's end; the line
+		// itself may not use it.
+		if line = bytes.TrimRight(line, "\r\n"); len(line) > MaxLine {
+			return nil, true, err
+		}
+		return line, tooLong, err
 	}
 }
 
@@ -146,6 +153,12 @@ func parseLine(raw []byte, tooLong bool, fb *password.FirebaseParams) (account.I
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return account.ImportUser{}, usher.Errorf(usher.InvalidJSON, "The line is blank.")
+	}
+	// As a request body: valid UTF-8, no key twice (in any case), bounded
+	// nesting. Its messages name keys, never values.
+	if _, err := strictjson.Check(raw, account.MaxDataDepth+1); err != nil {
+		return account.ImportUser{}, usher.Errorf(usher.InvalidJSON, "The line is not acceptable: %s",
+			strings.Replace(err.Error(), "Request body", "The line", 1))
 	}
 	var l Line
 	dec := json.NewDecoder(bytes.NewReader(raw))
