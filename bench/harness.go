@@ -51,6 +51,10 @@ type env struct {
 	data      string    // Usher's data directory
 	bin       string    // Usher's binary
 	clientTLS *tls.Config
+	// extraArgs and extraEnv are added to every `usher serve` the harness
+	// starts (the operators mode's --db and data key on PostgreSQL).
+	extraArgs []string
+	extraEnv  []string
 
 	usher     *proc
 	usherKind serverKind
@@ -73,7 +77,9 @@ func (e *env) warmup() time.Duration { return min(time.Second, e.cfg.Duration/5)
 // startUsher starts Usher in the given configuration on the data directory.
 func (e *env) startUsher(kind serverKind) error {
 	e.starts++
-	p, err := startProc(string(kind), e.bin, usherArgs(e.data, kind), append(cleanEnv(), e.cfg.UsherEnv...),
+	args := append(usherArgs(e.data, kind), e.extraArgs...)
+	env := append(append(cleanEnv(), e.cfg.UsherEnv...), e.extraEnv...)
+	p, err := startProc(string(kind), e.bin, args, env,
 		filepath.Join(e.work, fmt.Sprintf("usher-%02d.log", e.starts)))
 	if err != nil {
 		return err
