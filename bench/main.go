@@ -10,6 +10,7 @@
 //	cd bench && go run . -out report.json           # full run (about 15 minutes)
 //	cd bench && go run . -smoke                     # a short run of everything
 //	cd bench && go test -count=1 ./...              # the smoke run as a test (CI)
+//	cd bench && go run . -mode operators -users 100000 -engine sqlite   # import, export, list (about 1 minute)
 //
 // Flags:
 //
@@ -25,6 +26,13 @@
 //	-out FILE         also write the report as JSON
 //	-repo DIR         the Usher repository (default: found above the working directory)
 //	-keep             keep the temporary directory (Usher's data and logs; always kept after an unexpected answer)
+//	-mode load        load: the scenarios above; operators: see operators.go (it reads -users, default
+//	                  100000, smoke 300; -duration, each yardstick and concurrent run, default 5s; the first
+//	                  of -conns, default 8; -smoke, -out, -repo, -keep, -usher-env; and these:)
+//	-engine sqlite    operators mode: sqlite or postgres
+//	-pg URL           operators mode: the PostgreSQL server on which the run's database is created and dropped
+//	                  (default postgres://postgres@127.0.0.1:5432/test?sslmode=disable)
+//	-plain 200        operators mode: users imported with plain passwords (smoke 4)
 //
 // The harness is a black box: it builds ./cmd/usher with `go build` (in the
 // repository root, the parent of bench/) and talks HTTP; it imports nothing
@@ -75,7 +83,54 @@ func cli(args []string) int {
 	repo := fs.String("repo", "", "Usher repository root (default: found above the working directory)")
 	keep := fs.Bool("keep", false, "keep the temporary directory")
 	usherEnv := fs.String("usher-env", "", "space-separated NAME=VALUE pairs added to Usher's environment only, to try a runtime setting (e.g. GOGC=200)")
+	mode := fs.String("mode", "load", "load: the load harness; operators: import, export, list and find on a large tenant")
+	engine := fs.String("engine", "sqlite", "operators mode: sqlite or postgres")
+	pg := fs.String("pg", defaultPGURL, "operators mode: the PostgreSQL server on which to create (and drop) the run's database")
+	plain := fs.Int("plain", -1, "operators mode: users imported with plain passwords (default 200, smoke 4)")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var env []string
+	for _, kv := range strings.Fields(*usherEnv) {
+		if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
+			fmt.Fprintf(os.Stderr, "bench: -usher-env: %q is not NAME=VALUE\n", kv)
+			return 2
+		}
+		env = append(env, kv)
+	}
+	switch *mode {
+	case "load":
+	case "operators":
+		cfg := opsFullConfig()
+		if *smoke {
+			cfg = opsSmokeConfig()
+		}
+		if *engine != "sqlite" && *engine != "postgres" {
+			fmt.Fprintln(os.Stderr, "bench: -engine: sqlite or postgres")
+			return 2
+		}
+		cfg.Engine, cfg.PGURL = *engine, *pg
+		if *users > 0 {
+			cfg.Users = *users
+		}
+		if *plain >= 0 {
+			cfg.Plain = *plain
+		}
+		if *duration > 0 {
+			cfg.Yard, cfg.ConcDur = *duration, *duration
+		}
+		if *conns != "" {
+			levels, err := parseConns(*conns)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+				return 2
+			}
+			cfg.Conns = levels[0]
+		}
+		cfg.Repo, cfg.Keep, cfg.UsherEnv = *repo, *keep, env
+		return runOperatorsCLI(cfg, *out)
+	default:
+		fmt.Fprintf(os.Stderr, "bench: -mode: load or operators, not %q\n", *mode)
 		return 2
 	}
 	cfg := fullConfig()
@@ -117,14 +172,7 @@ func cli(args []string) int {
 		cfg.Users = *users
 		cfg.Tokens = min(cfg.Tokens, cfg.Users)
 	}
-	cfg.Repo, cfg.Keep = *repo, *keep
-	for _, kv := range strings.Fields(*usherEnv) {
-		if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
-			fmt.Fprintf(os.Stderr, "bench: -usher-env: %q is not NAME=VALUE\n", kv)
-			return 2
-		}
-		cfg.UsherEnv = append(cfg.UsherEnv, kv)
-	}
+	cfg.Repo, cfg.Keep, cfg.UsherEnv = *repo, *keep, env
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -132,6 +180,26 @@ func cli(args []string) int {
 	report.print(os.Stdout)
 	if *out != "" {
 		if werr := report.writeJSON(*out); werr != nil {
+			fmt.Fprintln(os.Stderr, "bench:", werr)
+			return 1
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	return 0
+}
+
+// runOperatorsCLI runs the operators mode, prints its report and writes
+// it to out when set.
+func runOperatorsCLI(cfg OpsConfig, out string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	report, err := runOperators(ctx, cfg, os.Stderr)
+	report.print(os.Stdout)
+	if out != "" {
+		if werr := report.writeJSON(out); werr != nil {
 			fmt.Fprintln(os.Stderr, "bench:", werr)
 			return 1
 		}

@@ -49,3 +49,33 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 }
+
+// TestSmokeOperators runs the operators mode on SQLite with a few hundred
+// users: migrate, import (hashed and plain passwords), export, the list
+// walk, filters, finds and short concurrent runs. It fails on any
+// unexpected answer (a count that does not add up, a status other than
+// 200, a phase that could not run) and asserts nothing about speed.
+func TestSmokeOperators(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the smoke run builds and starts Usher; skipped with -short")
+	}
+	var progress strings.Builder
+	report, err := runOperators(context.Background(), opsSmokeConfig(), &progress)
+	var printed strings.Builder
+	report.print(&printed)
+	t.Logf("progress:\n%s", progress.String())
+	t.Logf("report:\n%s", printed.String())
+	if err != nil {
+		t.Fatalf("the harness failed: %v", err)
+	}
+	for _, u := range report.Unexpected {
+		t.Errorf("unexpected: %s", u)
+	}
+	res := report.Result
+	if res.Import == nil || res.PlainImport == nil || res.Export == nil || res.List == nil || res.List.ConcPage == nil {
+		t.Fatalf("a phase did not run: %+v", res)
+	}
+	if res.Size == nil || res.Size.PerUser <= 0 || res.PoolRate <= 0 || res.PlainVsPool <= 0 {
+		t.Errorf("missing figures: size %+v, pool rate %.1f, plain vs pool %.2f", res.Size, res.PoolRate, res.PlainVsPool)
+	}
+}
