@@ -141,7 +141,9 @@ func run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 	return e.report, err
 }
 
-func (e *env) run(ctx context.Context) error {
+// prepare makes the run's work directory (named from prefix) and builds
+// the usher binary into it, from the repository root.
+func (e *env) prepare(ctx context.Context, prefix string) error {
 	root := e.cfg.Repo
 	if root == "" {
 		var err error
@@ -149,13 +151,18 @@ func (e *env) run(ctx context.Context) error {
 			return err
 		}
 	}
-	work, err := os.MkdirTemp("", "usher-bench-")
+	work, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		return err
 	}
 	e.work, e.data = work, filepath.Join(work, "data")
 	e.logf("building usher from %s", root)
-	if e.bin, err = buildUsher(ctx, root, work); err != nil {
+	e.bin, err = buildUsher(ctx, root, work)
+	return err
+}
+
+func (e *env) run(ctx context.Context) error {
+	if err := e.prepare(ctx, "usher-bench-"); err != nil {
 		return err
 	}
 	if err := e.measureDatabase(); err != nil {
@@ -168,7 +175,7 @@ func (e *env) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if e.bare, err = startProc("bare", self, []string{bareFlag, e.data}, cleanEnv(), filepath.Join(work, "bare.log")); err != nil {
+	if e.bare, err = startProc("bare", self, []string{bareFlag, e.data}, cleanEnv(), filepath.Join(e.work, "bare.log")); err != nil {
 		return err
 	}
 	if err := e.measureGetRSS(); err != nil {

@@ -135,22 +135,11 @@ func (o *ops) unexpected(format string, args ...any) {
 
 func (o *ops) run(ctx context.Context) error {
 	e, cfg := o.e, o.cfg
-	root := cfg.Repo
-	if root == "" {
-		var err error
-		if root, err = findRepoRoot(); err != nil {
-			return err
-		}
-	}
-	work, err := os.MkdirTemp("", "usher-bench-ops-")
-	if err != nil {
+	if err := e.prepare(ctx, "usher-bench-ops-"); err != nil {
 		return err
 	}
-	e.work, e.data = work, filepath.Join(work, "data")
-	e.logf("building usher from %s", root)
-	if e.bin, err = buildUsher(ctx, root, work); err != nil {
-		return err
-	}
+	work := e.work
+	var err error
 	if cfg.Engine == "postgres" {
 		if err := o.createDatabase(); err != nil {
 			return err
