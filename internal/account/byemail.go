@@ -1,6 +1,7 @@
 package account
 
 import (
+	"bytes"
 	"context"
 	"errors"
 
@@ -186,18 +187,29 @@ func (s *Service) ReplaceUser(ctx context.Context, tenantID string, a Access, r 
 	rec, err := s.guarded(ctx, tenantID, a, prep, func(ctx context.Context, tx Tx, rec *Record) error {
 		u := &rec.User
 		what := keep
+		var events []string
 		if newHash != "" {
 			setHash(u, newHash)
 			what = revokeCredentials
+			events = append(events, AuditUserPasswordChanged)
 		}
 		if u.EmailKey != key {
 			u.Confirmed, rec.VerifyToken = false, ""
 			what = revokeAddress
+			events = append(events, AuditUserEmailChanged)
+		}
+		if !bytes.Equal(u.Data, data) || u.Email != email && u.EmailKey == key {
+			events = append(events, AuditUserUpdated)
 		}
 		u.Email, u.EmailKey, u.Data = email, key, data
 		u.UpdatedAt = s.now()
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
+		}
+		for _, typ := range events {
+			if err := s.audit(ctx, tx, tenantID, typ, u.ID, nil); err != nil {
+				return err
+			}
 		}
 		return revoke(ctx, tx, *u, what)
 	})
@@ -230,7 +242,10 @@ func (s *Service) newPassword(ctx context.Context, u usher.User, a Access, pw *s
 // DeleteUser deletes the user named by a and returns it as it was.
 func (s *Service) DeleteUser(ctx context.Context, tenantID string, a Access) (Record, error) {
 	rec, err := s.guarded(ctx, tenantID, a, nil, func(ctx context.Context, tx Tx, rec *Record) error {
-		return tx.DeleteUser(ctx, tenantID, rec.ID)
+		if err := tx.DeleteUser(ctx, tenantID, rec.ID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, tenantID, AuditUserDeleted, rec.ID, nil)
 	})
 	if err == nil {
 		s.c.Log.InfoContext(ctx, "user deleted", "event", "user_deleted", "user_id", rec.ID)
@@ -269,6 +284,9 @@ func (s *Service) ClearVerification(ctx context.Context, tenantID string, a Acce
 		rec.Confirmed, rec.VerifyToken = false, ""
 		rec.UpdatedAt = s.now()
 		if err := tx.UpdateUser(ctx, &rec.User); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, tenantID, AuditVerificationCleared, rec.ID, nil); err != nil {
 			return err
 		}
 		return tx.DeleteCodes(ctx, rec.ID, usher.VerifyCode)

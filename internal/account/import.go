@@ -288,7 +288,24 @@ func (s *Service) importLines(ctx context.Context, tenantID string, lines []*pen
 				inserts = append(inserts, &p.u)
 			}
 		}
-		return tx.CreateUsers(ctx, inserts)
+		if err := tx.CreateUsers(ctx, inserts); err != nil {
+			return err
+		}
+		var created, updated int
+		for _, p := range lines {
+			switch p.res.Outcome {
+			case Created:
+				created++
+			case Updated:
+				updated++
+			}
+		}
+		if created+updated == 0 {
+			return nil
+		}
+		// One entry per batch: an import of a million users writes two
+		// thousand entries, not a million.
+		return s.audit(ctx, tx, tenantID, AuditUserImported, "", detail{"created": created, "updated": updated})
 	})
 }
 

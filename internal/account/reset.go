@@ -76,6 +76,9 @@ func (s *Service) SendReset(ctx context.Context, tenantID, email string) error {
 		if err != nil {
 			return err
 		}
+		if err := s.audit(ctx, tx, tenantID, AuditResetRequested, u.ID, nil); err != nil {
+			return err
+		}
 		return s.enqueue(ctx, tx, u, usher.MailReset, usher.MailParams{Email: u.Email, Code: code})
 	})
 	if err != nil {
@@ -192,6 +195,12 @@ func (s *Service) ResetPassword(ctx context.Context, tenantID, email, code, pw s
 			return err
 		}
 		if err := revoke(ctx, tx, cur, revokeCredentials); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, tenantID, AuditResetCompleted, cur.ID, nil); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, tenantID, AuditUserPasswordChanged, cur.ID, detail{"by": "reset"}); err != nil {
 			return err
 		}
 		return s.enqueue(ctx, tx, cur, usher.MailPasswordChanged, usher.MailParams{Email: cur.Email})

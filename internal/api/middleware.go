@@ -28,6 +28,9 @@ type request struct {
 	addr    string // worked out at the first ClientAddr
 }
 
+// RequestID is the request's id (X-Request-ID).
+func (q *request) RequestID() string { return q.id }
+
 // Surface is the name of the surface the request came through.
 func (q *request) Surface() string { return q.surface }
 

@@ -244,6 +244,17 @@ func (d idDest) Scan(src any) error {
 	return nil
 }
 
+// nullIDDest scans a nullable ID column: NULL is "".
+type nullIDDest struct{ p *string }
+
+func (d nullIDDest) Scan(src any) error {
+	if src == nil {
+		*d.p = ""
+		return nil
+	}
+	return idDest(d).Scan(src)
+}
+
 func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
 func millis(t time.Time) int64 {
