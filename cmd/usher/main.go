@@ -17,6 +17,7 @@ import (
 	"github.com/usherhq/usher/internal/config"
 	"github.com/usherhq/usher/internal/store/postgres"
 	"github.com/usherhq/usher/internal/store/sqlite"
+	"github.com/usherhq/usher/internal/usher"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -36,6 +37,12 @@ type cli struct {
 		Import usersImportCmd `cmd:"" help:"Import users from a JSON-lines file (see the README's Import and export)."`
 		Export usersExportCmd `cmd:"" help:"Export a tenant's users as JSON lines, in the import's format."`
 	} `cmd:"" help:"Users."`
+	Events   eventsCmd `cmd:"" help:"Print the audit log as JSON lines, oldest first."`
+	Webhooks struct {
+		Create webhookCreateCmd `cmd:"" help:"Add a webhook endpoint; prints its signing secret once."`
+		List   webhookListCmd   `cmd:"" help:"List the webhook endpoints."`
+		Delete webhookDeleteCmd `cmd:"" help:"Remove a webhook endpoint and its undelivered events."`
+	} `cmd:"" help:"Webhook endpoints."`
 	Keys struct {
 		Rotate adminCmd `cmd:"" help:"Add a new token signing key; older keys keep verifying until their tokens expire."`
 	} `cmd:"" help:"Token signing keys."`
@@ -106,6 +113,14 @@ func run(args []string) int {
 		return admin(c.Users.Import.Config, c.Users.Import.run)
 	case "users export":
 		return admin(c.Users.Export.Config, c.Users.Export.run)
+	case "events":
+		return admin(c.Events.Config, c.Events.run)
+	case "webhooks create <url>":
+		return admin(c.Webhooks.Create.Config, c.Webhooks.Create.run)
+	case "webhooks list":
+		return admin(c.Webhooks.List.Config, c.Webhooks.List.run)
+	case "webhooks delete <id>":
+		return admin(c.Webhooks.Delete.Config, c.Webhooks.Delete.run)
 	case "keys rotate":
 		return admin(c.Keys.Rotate.Config, keysRotate)
 	case "version":
@@ -188,7 +203,7 @@ func admin(cfg config.Config, fn func(context.Context, *config.Config, *core) er
 		fmt.Fprintln(os.Stderr, "usher:", err)
 		return 2
 	}
-	ctx := context.Background()
+	ctx := usher.WithActor(context.Background(), "cli") // the audit log names who acted
 	k, err := openCore(ctx, &cfg, coreOptions{Now: time.Now, Log: newLogger(cfg.LogLevel), Existing: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "usher:", err)

@@ -42,13 +42,16 @@ func WithActor(ctx context.Context, actor string) context.Context {
 }
 
 // ActorOf returns who acts in ctx: the actor set with WithActor, else the
-// surface the request came through, else "".
+// request's own (its surface, and the backend's client certificate), else
+// "".
 func ActorOf(ctx context.Context) string {
 	if a, ok := ctx.Value(actorKey{}).(string); ok {
 		return a
 	}
-	surface, _, _ := OriginOf(ctx)
-	return surface
+	if a, ok := CallerOf(ctx).(interface{ Actor() string }); ok {
+		return a.Actor()
+	}
+	return ""
 }
 
 // Webhook is an endpoint that events of some types are posted to.

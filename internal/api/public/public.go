@@ -109,7 +109,7 @@ func (h *Handler) me(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 	_, sid := UserOf(r)
-	if err := h.accounts.Logout(r.Context(), TenantOf(r).ID, sid); err != nil {
+	if err := h.accounts.Logout(usher.WithActor(r.Context(), "user"), TenantOf(r).ID, sid); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
