@@ -345,6 +345,9 @@ func (m *Main) printHints(publicURL string) {
 			"    curl --cacert %s --cert %s --key %s https://%s/healthz\n",
 			m.DevCA.CA, m.DevCA.ClientCert, m.DevCA.ClientKey, m.BackendAddr())
 	}
+	if addr := m.ThunderAddr(); addr != "" {
+		fmt.Fprintf(m.Out, "  Thunder API: http://%s\n", addr)
+	}
 	if m.Config.SMTPHost == "" {
 		fmt.Fprintln(m.Out, "  No SMTP server configured: emails are printed here.")
 	}

@@ -204,7 +204,13 @@ func admin(cfg config.Config, fn func(context.Context, *config.Config, *core) er
 		return 2
 	}
 	ctx := usher.WithActor(context.Background(), "cli") // the audit log names who acted
-	k, err := openCore(ctx, &cfg, coreOptions{Now: time.Now, Log: newLogger(cfg.LogLevel), Existing: true})
+	// A command prints what it did; its log says only what went wrong,
+	// unless --log-level debug asks for everything.
+	level := cfg.LogLevel
+	if level == "info" {
+		level = "warn"
+	}
+	k, err := openCore(ctx, &cfg, coreOptions{Now: time.Now, Log: newLogger(level), Existing: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "usher:", err)
 		return 1

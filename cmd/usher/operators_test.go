@@ -209,7 +209,7 @@ func TestTenantCommands(t *testing.T) {
 // README (commit 36feb92b): its project parameters, user1@test.com's salt
 // and hash, and the password "user1password".
 func TestImportFirebaseOverTheAPI(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, withThunder, func(m *Main) { m.Config.ThunderHeaderCheck = false })
 	line := `{"email":"user1@test.com","password_hash":"lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ==","password_salt":"42xEC+ixf3L2lw=="}` + "\n"
 	firebase := []reqOpt{
 		header("Content-Type", "application/x-ndjson"),
@@ -230,6 +230,12 @@ func TestImportFirebaseOverTheAPI(t *testing.T) {
 	s.BackendAPI.do(t, "POST", "/users/import", line, firebase...).wantStatus(t, "import", http.StatusOK).decode(t, "summary", &sum)
 	if sum.Created != 1 || sum.Refused != 0 {
 		t.Fatalf("import of a Firebase user: %+v; want it created", sum)
+	}
+	// Thunder shows stored hashes, but never the project's signer key that
+	// a Firebase hash carries.
+	r := s.ThunderAPI.do(t, "GET", "/users?email=user1@test.com", "")
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"password":null`) || strings.Contains(string(r.Body), "jxspr8Ki0RYy") {
+		t.Errorf("Thunder's password field for a Firebase user: %v; want null", r)
 	}
 	s.PublicAPI.login(t, "user1@test.com", "not-the-Password-1").wantStatus(t, "login with a wrong password", http.StatusUnauthorized)
 	s.PublicAPI.mustLogin(t, "user1@test.com", "user1password")

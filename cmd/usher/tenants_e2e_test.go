@@ -24,7 +24,7 @@ func TestTenantsEndToEnd(t *testing.T) {
 	b.do(t, "GET", "/users?email=ann@example.com", "").wantStatus(t, "the user from the default tenant", http.StatusNotFound)
 	b.do(t, "GET", "/users?email=ann@example.com", "", inAcme).wantStatus(t, "the user from acme by name", http.StatusOK)
 	b.do(t, "GET", "/users?email=ann@example.com", "", header("X-Usher-Tenant", acme.ID)).wantStatus(t, "the user from acme by id", http.StatusOK)
-	b.do(t, "GET", "/users?email=ann@example.com", "", header("X-Usher-Tenant", "nobody")).wantStatus(t, "an unknown tenant", http.StatusNotFound)
+	b.do(t, "GET", "/users?email=ann@example.com", "", header("X-Usher-Tenant", "nobody")).wantStatus(t, "an unknown tenant", http.StatusBadRequest)
 
 	// The public API: acme's key finds the user, the default key does not.
 	pub := s.PublicAPI.withKey(acme.PublicKey)
@@ -57,6 +57,14 @@ func TestTenantsEndToEnd(t *testing.T) {
 	s2.BackendAPI.do(t, "GET", "/users?email=sam@example.com", "", inAcme).wantStatus(t, "the Thunder user in acme", http.StatusOK)
 	s2.BackendAPI.do(t, "GET", "/users?email=sam@example.com", "").wantStatus(t, "the Thunder user in the default tenant", http.StatusNotFound)
 	s2.ThunderAPI.get(t, "sam@example.com", "thunder-Secret-2718")
+
+	// Deleting the bound tenant leaves the application a tenant that is not
+	// there: its calls find nothing, and never answer 500.
+	s2.BackendAPI.do(t, "DELETE", "/tenants/acme?force=true", "").wantStatus(t, "delete acme", http.StatusNoContent)
+	r := s2.ThunderAPI.do(t, "POST", "/users", `{"email":{"address":"kim@example.com"},"password":"thunder-Secret-1618"}`)
+	if r.Status != http.StatusNotFound {
+		t.Errorf("Thunder create in a deleted tenant: %v; want 404", r)
+	}
 }
 
 func TestThunderAppBoundToAnUnknownTenantStopsTheStart(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/usherhq/usher/internal/password"
 	"github.com/usherhq/usher/internal/strictjson"
 	"github.com/usherhq/usher/internal/usher"
 )
@@ -56,4 +57,15 @@ func NormalizeData(raw json.RawMessage) (json.RawMessage, error) {
 		return nil, usher.Errorf(usher.InvalidData, "Data must be at most %d bytes encoded.", MaxDataBytes)
 	}
 	return json.RawMessage(buf.Bytes()), nil
+}
+
+// ShownHash returns the hash a surface that shows hashes (Thunder's
+// password field) may show for u: its stored hash, or "" when the hash
+// carries a secret beyond u's (an imported Firebase hash holds the Firebase
+// project's key; it is replaced by argon2id at the user's first sign-in).
+func ShownHash(u usher.User) string {
+	if password.CarriesSecret(u.Hash) {
+		return ""
+	}
+	return u.Hash
 }

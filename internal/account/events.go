@@ -20,7 +20,7 @@ import (
 //	check.failed            wrong_password, locked, disabled, password_changed
 //	lockout.started         address (one client address's checks of an account are refused
 //	                        until the window ends), account (every address's are)
-//	user.created            ok (every new user: backend, registration)
+//	user.created            ok (every new user: backend, registration), imported (by an import)
 //	user.registered         ok (public registration; also counted as user.created)
 //	reset.requested         sent, rate_limited, no_user (no enabled user has the address)
 //	reset.completed         ok
@@ -65,6 +65,7 @@ const (
 	outNoUser               = "no_user"
 	outInvalidCode          = "invalid_code"
 	outInvalidToken         = "invalid_token"
+	outImported             = "imported"
 )
 
 // EventOutcomes returns every event name with the outcomes it is reported
@@ -78,7 +79,7 @@ func EventOutcomes() map[string][]string {
 		evCheckSucceeded:        {outOK},
 		evCheckFailed:           failures,
 		evLockoutStarted:        {outLockAddress, outLockAccount},
-		evUserCreated:           {outOK},
+		evUserCreated:           {outOK, outImported},
 		evUserRegistered:        {outOK},
 		evResetRequested:        {outSent, outRateLimited, outNoUser},
 		evResetCompleted:        {outOK},

@@ -86,16 +86,20 @@ func (s *Service) Import(ctx context.Context, tenantID string, batch []ImportUse
 		return nil, err
 	}
 	err := s.importLines(ctx, tenantID, lines, on)
-	if usher.ErrorCode(err) == usher.EmailTaken {
+	if code := usher.ErrorCode(err); code == usher.EmailTaken || code == usher.Internal && ctx.Err() == nil {
 		// A concurrent writer took an address or id between the reads and
-		// the insert: decide each line alone, so only that one is refused.
+		// the insert, or the database refused a row: decide each line
+		// alone, so that only the line at fault is refused.
 		for _, p := range lines {
 			err := s.importLines(ctx, tenantID, []*pending{p}, on)
-			if usher.ErrorCode(err) == usher.EmailTaken {
+			switch usher.ErrorCode(err) {
+			case "":
+			case usher.EmailTaken:
 				refuse(p.res, usher.EmailTaken, "A user with this email address or id was created meanwhile.")
-				continue
-			}
-			if err != nil {
+			case usher.Internal:
+				s.c.Log.WarnContext(ctx, "an import line could not be stored", "event", "import_line_failed", "line", p.in.Line, "error", err)
+				refuse(p.res, usher.Invalid, "The database refused the line.")
+			default:
 				return nil, err
 			}
 		}
@@ -104,14 +108,18 @@ func (s *Service) Import(ctx context.Context, tenantID string, batch []ImportUse
 	if err != nil {
 		return nil, err
 	}
-	created := 0
+	created, updated := 0, 0
 	for _, r := range results {
-		if r.Outcome == Created {
+		switch r.Outcome {
+		case Created:
 			created++
+			s.event(evUserCreated, outImported)
+		case Updated:
+			updated++
 		}
 	}
-	if created > 0 {
-		s.c.Log.DebugContext(ctx, "users imported", "event", "users_imported", "created", created)
+	if created+updated > 0 {
+		s.c.Log.InfoContext(ctx, "users imported", "event", "users_imported", "created", created, "updated", updated)
 	}
 	return results, nil
 }

@@ -75,8 +75,8 @@ type Tx interface {
 	UsersByEmailKeys(ctx context.Context, tenantID string, keys []string) ([]usher.User, error)
 	// UsersByIDs returns the users of any tenant that have one of ids.
 	UsersByIDs(ctx context.Context, ids []string) ([]usher.User, error)
-	// CreateUsers inserts users in one statement; a taken email or id is
-	// usher.EmailTaken and fails the transaction.
+	// CreateUsers inserts users, a few dozen a statement; a taken email or
+	// id is usher.EmailTaken and fails the transaction.
 	CreateUsers(ctx context.Context, us []*usher.User) error
 
 	CreateSession(ctx context.Context, s usher.Session) error

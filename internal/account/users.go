@@ -4,8 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"math"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/usherhq/usher/internal/usher"
 )
@@ -78,12 +83,17 @@ func (s *Service) ListUsers(ctx context.Context, tenantID string, in ListQuery) 
 	if len(in.Email) > maxQueryLen {
 		return Page{}, usher.Errorf(usher.Invalid, "The email filter is longer than %d characters.", maxQueryLen)
 	}
-	q.EmailContains = strings.ToLower(strings.TrimSpace(in.Email))
+	if !utf8.ValidString(in.Email) || strings.IndexFunc(in.Email, unicode.IsControl) >= 0 {
+		return Page{}, usher.Errorf(usher.Invalid, "The email filter must be text without control characters.")
+	}
+	// Keys are lower case and NFC, as this is; an internationalised domain
+	// is kept in its xn-- form, which is what a filter on it must name.
+	q.EmailContains = norm.NFC.String(strings.ToLower(strings.TrimSpace(in.Email)))
 	if in.Locked != nil {
 		now := s.c.Now().UTC()
 		q.Locked, q.LockedMin, q.LockedSince = in.Locked, s.c.Lockout.accountMax(), now.Add(-s.c.Lockout.Window)
 		if s.c.Lockout.Max <= 0 { // lockout off: nobody is locked
-			q.LockedMin = int(^uint(0) >> 1)
+			q.LockedMin = math.MaxInt32 // more failures than the column holds
 		}
 	}
 	if in.Cursor != "" {

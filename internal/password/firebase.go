@@ -148,3 +148,10 @@ func (h firebaseHash) match(password string) bool {
 	cipher.NewCTR(block, make([]byte, aes.BlockSize)).XORKeyStream(got, h.key)
 	return subtle.ConstantTimeCompare(got, h.sum) == 1
 }
+
+// CarriesSecret reports whether a stored hash holds a secret beyond its
+// own user's: a Firebase hash carries its project's signer key, with which
+// every user of that project can be attacked offline.
+func CarriesSecret(encoded string) bool {
+	return strings.HasPrefix(encoded, firebasePrefix) || strings.HasPrefix(encoded, "$firescrypt$")
+}

@@ -139,6 +139,14 @@ func parse(encoded string) (stored, error) {
 // ErrRefused, ErrCostTooHigh, ErrMalformed) says what is wrong; its message
 // is safe to show.
 func Check(encoded string) error {
+	// Every format Usher reads is ASCII without control characters;
+	// anything else (a NUL, a line break, UTF-8) is refused before it
+	// reaches a parser or the database, which may refuse it less politely.
+	for i := 0; i < len(encoded); i++ {
+		if c := encoded[i]; c < 0x20 || c > 0x7e {
+			return &HashError{Format: "password", Kind: ErrMalformed, Detail: "it holds a control character or one that is not ASCII"}
+		}
+	}
 	_, err := parse(encoded)
 	return err
 }

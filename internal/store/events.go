@@ -52,7 +52,7 @@ func (s *Store) scanEvent(row interface{ Scan(...any) error }) (usher.Event, err
 func (s *Store) Events(ctx context.Context, q usher.EventQuery) ([]usher.Event, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	w := &where{s: s}
+	w := &where{}
 	w.add("tenant_id = ?", s.id(q.TenantID))
 	if q.UserID != "" {
 		w.add("user_id = ?", s.id(q.UserID))

@@ -11,7 +11,6 @@ import (
 // where builds the WHERE clause of a user query (without its cursor and
 // limit) and its arguments, numbered from $1.
 type where struct {
-	s     *Store
 	conds []string
 	args  []any
 }
@@ -27,7 +26,7 @@ func (w *where) add(cond string, args ...any) {
 func (w *where) String() string { return strings.Join(w.conds, " AND ") }
 
 func (s *Store) userWhere(q usher.UserQuery) *where {
-	w := &where{s: s}
+	w := &where{}
 	w.add("tenant_id = ?", s.id(q.TenantID))
 	if q.EmailContains != "" {
 		w.add(`email_key LIKE ? ESCAPE '\'`, "%"+likeEscaper.Replace(q.EmailContains)+"%")
@@ -73,18 +72,7 @@ func (s *Store) ListUsers(ctx context.Context, q usher.UserQuery) ([]usher.User,
 	if err != nil {
 		return nil, s.wrap(err)
 	}
-	defer rows.Close()
-	out := make([]usher.User, 0, q.Limit)
-	for rows.Next() {
-		var u usher.User
-		var c userScan
-		if err := rows.Scan(c.dests(&u)...); err != nil {
-			return nil, s.wrap(err)
-		}
-		c.finish(&u)
-		out = append(out, u)
-	}
-	return out, s.wrap(rows.Err())
+	return s.scanUsers(rows, make([]usher.User, 0, q.Limit))
 }
 
 // CountUsers counts the users a query selects, ignoring its cursor and

@@ -19,6 +19,9 @@ type Dialect struct {
 	Name string
 	// UniqueViolation reports a unique-constraint violation, by error code.
 	UniqueViolation func(error) bool
+	// ForeignKeyViolation reports a row naming a parent that does not
+	// exist (a user of a tenant deleted meanwhile), by error code.
+	ForeignKeyViolation func(error) bool
 	// Unavailable reports that the database cannot be reached or is busy:
 	// the request may succeed if retried later.
 	Unavailable func(error) bool

@@ -18,7 +18,7 @@ type querier interface {
 func (s *Store) UsersByEmailKeys(ctx context.Context, tenantID string, keys []string) ([]usher.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return s.usersWhereIn(ctx, s.r, "tenant_id = $1 AND ", []any{s.id(tenantID)}, "email_key", strs(keys))
+	return s.usersWhereIn(ctx, s.r, "tenant_id = $1 AND ", []any{s.id(tenantID)}, "email_key", strs(keys), "")
 }
 
 func strs(v []string) []any {
@@ -30,7 +30,8 @@ func strs(v []string) []any {
 }
 
 // usersWhereIn returns the users whose column is one of vals.
-func (s *Store) usersWhereIn(ctx context.Context, q querier, cond string, first []any, col string, vals []any) ([]usher.User, error) {
+// suffix ends the query (a locking clause, or "").
+func (s *Store) usersWhereIn(ctx context.Context, q querier, cond string, first []any, col string, vals []any, suffix string) ([]usher.User, error) {
 	if len(vals) == 0 {
 		return nil, nil
 	}
@@ -44,27 +45,19 @@ func (s *Store) usersWhereIn(ctx context.Context, q querier, cond string, first 
 		b.WriteString("$" + strconv.Itoa(len(first)+i+1))
 	}
 	b.WriteByte(')')
+	b.WriteString(suffix)
 	rows, err := q.QueryContext(ctx, b.String(), s.replan(args)...)
 	if err != nil {
 		return nil, s.wrap(err)
 	}
-	defer rows.Close()
-	var out []usher.User
-	for rows.Next() {
-		var u usher.User
-		var c userScan
-		if err := rows.Scan(c.dests(&u)...); err != nil {
-			return nil, s.wrap(err)
-		}
-		c.finish(&u)
-		out = append(out, u)
-	}
-	return out, s.wrap(rows.Err())
+	return s.scanUsers(rows, nil)
 }
 
-// UsersByEmailKeys returns the users of a tenant that have one of keys.
+// UsersByEmailKeys returns the users of a tenant that have one of keys,
+// held against concurrent writers until the transaction ends (an import
+// may write them back).
 func (t *tx) UsersByEmailKeys(ctx context.Context, tenantID string, keys []string) ([]usher.User, error) {
-	return t.s.usersWhereIn(ctx, t.q, "tenant_id = $1 AND ", []any{t.s.id(tenantID)}, "email_key", strs(keys))
+	return t.s.usersWhereIn(ctx, t.q, "tenant_id = $1 AND ", []any{t.s.id(tenantID)}, "email_key", strs(keys), t.s.d.ForUpdate)
 }
 
 // UsersByIDs returns the users, of any tenant, that have one of ids.
@@ -73,7 +66,7 @@ func (t *tx) UsersByIDs(ctx context.Context, ids []string) ([]usher.User, error)
 	for i, id := range ids {
 		vals[i] = t.s.id(id)
 	}
-	return t.s.usersWhereIn(ctx, t.q, "", nil, "id", vals)
+	return t.s.usersWhereIn(ctx, t.q, "", nil, "id", vals, "")
 }
 
 // insertRows is how many users one INSERT statement writes. SQLite looks
@@ -108,6 +101,9 @@ func (t *tx) insertUsers(ctx context.Context, us []*usher.User) error {
 	_, err := t.exec(ctx, q, args...)
 	if err != nil && t.s.d.UniqueViolation(err) {
 		return usher.Wrap(usher.EmailTaken, errEmailTaken.Message, err)
+	}
+	if err != nil && t.s.d.ForeignKeyViolation(err) {
+		return usher.Wrap(usher.NotFound, errNoTenant.Message, err)
 	}
 	return t.s.wrap(err)
 }

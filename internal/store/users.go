@@ -62,6 +62,21 @@ func (s *Store) scanUser(row *sql.Row, extra ...any) (usher.User, error) {
 	return u, nil
 }
 
+// scanUsers reads every row of userColumns into out, and closes rows.
+func (s *Store) scanUsers(rows *sql.Rows, out []usher.User) ([]usher.User, error) {
+	defer rows.Close()
+	for rows.Next() {
+		var u usher.User
+		var c userScan
+		if err := rows.Scan(c.dests(&u)...); err != nil {
+			return nil, s.wrap(err)
+		}
+		c.finish(&u)
+		out = append(out, u)
+	}
+	return out, s.wrap(rows.Err())
+}
+
 // userScan holds the columns of a user that need converting once read.
 type userScan struct {
 	email                         sql.NullString
@@ -115,6 +130,9 @@ func (t *tx) CreateUser(ctx context.Context, u *usher.User) error {
 		millis(u.CreatedAt), millis(u.UpdatedAt), u.FailedChecks, millis(u.FailedSince))
 	if err != nil && t.s.d.UniqueViolation(err) {
 		return usher.Wrap(usher.EmailTaken, errEmailTaken.Message, err)
+	}
+	if err != nil && t.s.d.ForeignKeyViolation(err) {
+		return usher.Wrap(usher.NotFound, errNoTenant.Message, err)
 	}
 	return t.s.wrap(err)
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
@@ -37,8 +38,13 @@ type Line struct {
 // MaxLine bounds one line: the largest custom data with room for the rest.
 const MaxLine = account.MaxDataBytes + 64<<10
 
-// BatchSize is how many lines go into one transaction.
-const BatchSize = 500
+// BatchSize is how many lines go into one transaction, and batchBytes how
+// many bytes of lines at most: a batch holds 500 small lines, or fewer
+// large ones, so that an import's memory stays a few MiB whatever it reads.
+const (
+	BatchSize  = 500
+	batchBytes = 4 << 20
+)
 
 // Accounts are the use cases transfer runs.
 type Accounts interface {
@@ -73,7 +79,7 @@ func (t *Transfer) Import(ctx context.Context, tenantID string, r io.Reader, opt
 	br := bufio.NewReaderSize(cr, 64<<10)
 	var batch []account.ImportUser
 	var refused []account.ImportResult
-	lineNo := 0
+	lineNo, held := 0, 0 // lines read; bytes of the lines in batch
 	flush := func() error {
 		results, err := t.Accounts.Import(ctx, tenantID, batch, opts.OnConflict)
 		if err != nil {
@@ -87,7 +93,7 @@ func (t *Transfer) Import(ctx context.Context, tenantID string, r io.Reader, opt
 				report(res)
 			}
 		}
-		batch, refused = batch[:0], refused[:0]
+		batch, refused, held = batch[:0], refused[:0], 0
 		if t.Progress != nil {
 			t.Progress(lineNo, cr.n-int64(br.Buffered()))
 		}
@@ -98,18 +104,20 @@ func (t *Transfer) Import(ctx context.Context, tenantID string, r io.Reader, opt
 		if err != nil && !errors.Is(err, io.EOF) {
 			return sum, usher.Wrap(usher.Invalid, "The import stream could not be read.", err)
 		}
-		if len(raw) > 0 || tooLong {
+		switch blank := !tooLong && len(bytes.TrimSpace(raw)) == 0; {
+		case !blank:
 			lineNo++
 			if in, lerr := parseLine(raw, tooLong, fb); lerr != nil {
 				refused = append(refused, account.ImportResult{Line: lineNo, Outcome: account.Refused, Err: lerr})
 			} else {
 				in.Line = lineNo
 				batch = append(batch, in)
+				held += len(raw)
 			}
-		} else if err == nil {
-			lineNo++ // a blank line keeps the numbering of the file
+		case len(raw) > 0 || err == nil:
+			lineNo++ // a blank line is skipped, and keeps the numbering of the file
 		}
-		if len(batch)+len(refused) >= BatchSize || errors.Is(err, io.EOF) {
+		if len(batch)+len(refused) >= BatchSize || held >= batchBytes || errors.Is(err, io.EOF) {
 			if ferr := flush(); ferr != nil {
 				return sum, ferr
 			}
@@ -150,9 +158,6 @@ func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 func parseLine(raw []byte, tooLong bool, fb *password.FirebaseParams) (account.ImportUser, error) {
 	if tooLong {
 		return account.ImportUser{}, usher.Errorf(usher.TooLarge, "The line is longer than %d bytes.", MaxLine)
-	}
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return account.ImportUser{}, usher.Errorf(usher.InvalidJSON, "The line is blank.")
 	}
 	// As a request body: valid UTF-8, no key twice (in any case), bounded
 	// nesting. Its messages name keys, never values.
@@ -202,8 +207,10 @@ func jsonProblem(err error) string {
 	switch {
 	case errors.As(err, &se):
 		return fmt.Sprintf("invalid JSON at byte %d", se.Offset)
+	case errors.As(err, &te) && te.Field == "":
+		return "a line must be a JSON object"
 	case errors.As(err, &te):
-		return fmt.Sprintf("field %q must be %s", te.Field, te.Type)
+		return fmt.Sprintf("field %q must be %s", te.Field, jsonKind(te.Type.Kind()))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "the JSON ends early"
 	}
@@ -254,4 +261,17 @@ func (t *Transfer) Export(ctx context.Context, tenantID string, w io.Writer, wit
 		return n, err
 	}
 	return n, bw.Flush()
+}
+
+// jsonKind names what a field of a line must be, in JSON's words.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Struct:
+		return "an RFC 3339 time"
+	}
+	return "of another type"
 }

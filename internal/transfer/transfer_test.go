@@ -127,7 +127,7 @@ func TestImportLines(t *testing.T) {
 		{name: "CRLF endings", input: user("a@x.test") + "\r\n\r\n" + user("b@x.test") + "\r\n", wantLines: []string{"1 a@x.test", "3 b@x.test"}},
 		{name: "a CRLF line last without a newline", input: "\r\n" + user("a@x.test") + "\r", wantLines: []string{"2 a@x.test"}},
 		{name: "whitespace around the object", input: " \t" + user("a@x.test") + " \t\r\n", wantLines: []string{"1 a@x.test"}},
-		{name: "a line of spaces is refused", input: "   \n" + user("a@x.test") + "\n", wantLines: []string{"2 a@x.test"}, wantRefused: []refusal{{1, usher.InvalidJSON}}},
+		{name: "a line of spaces is skipped", input: "   \n" + user("a@x.test") + "\n", wantLines: []string{"2 a@x.test"}},
 		{
 			name:      "two values on a line",
 			input:     user("a@x.test") + user("b@x.test") + "\n" + user("c@x.test") + " " + user("d@x.test") + "\n" + user("e@x.test") + "\n",

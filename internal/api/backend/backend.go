@@ -51,11 +51,12 @@ type Handler struct {
 	accounts Accounts
 	transfer Transfer
 	tenantID string
+	imports  chan struct{} // the imports running: at most maxImports
 }
 
 // New returns a Handler whose default tenant is tenantID.
 func New(accounts Accounts, transfer Transfer, tenantID string) *Handler {
-	return &Handler{accounts: accounts, transfer: transfer, tenantID: tenantID}
+	return &Handler{accounts: accounts, transfer: transfer, tenantID: tenantID, imports: make(chan struct{}, maxImports)}
 }
 
 // Routes is the backend surface's route table. Every route requires the

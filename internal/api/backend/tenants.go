@@ -8,7 +8,7 @@ import (
 	"github.com/usherhq/usher/internal/usher"
 )
 
-// tenant is the wire form of a tenant. Public keys are not secrets:
+// tenantBody is the wire form of a tenant. Public keys are not secrets:
 // browsers send them.
 type tenantBody struct {
 	ID               string  `json:"id"`

@@ -290,14 +290,6 @@ func TestDeleteTenant(t *testing.T) {
 // by name or by id; without it, requests act in the default tenant.
 func TestTenantHeader(t *testing.T) {
 	blueAnn := userJSON("{id}", "ann@example.com", false, true, `{"plan":"pro"}`)
-	inDefault := func(email string, want bool) func(*testing.T, *env) {
-		return func(t *testing.T, e *env) {
-			_, err := e.Service.UserByEmail(t.Context(), e.Tenant.ID, email)
-			if got := err == nil; got != want {
-				t.Errorf("UserByEmail(default, %s): got %v, want found %t", email, err, want)
-			}
-		}
-	}
 	blueUser := func(check func(*testing.T, usher.User)) func(*testing.T, *env) {
 		return func(t *testing.T, e *env) {
 			u, err := e.Service.User(t.Context(), e.vars["{blue}"], e.vars["{id}"])
@@ -330,7 +322,7 @@ func TestTenantHeader(t *testing.T) {
 			body: `{"email":"ann@example.com","password":"` + annPassword + `"}`, status: http.StatusCreated,
 			wantHeader: map[string]string{"X-Object-ID": "{new}"}, wantBody: userJSON("{new}", "ann@example.com", false, true, "{}"),
 			after: func(t *testing.T, e *env) {
-				inDefault("ann@example.com", false)(t, e)
+				hasUser("ann@example.com", false)(t, e)
 				if _, err := e.Service.User(t.Context(), e.vars["{blue}"], e.vars["{new}"]); err != nil {
 					t.Errorf("User in blue: %v", err)
 				}
@@ -340,9 +332,9 @@ func TestTenantHeader(t *testing.T) {
 			name: "create the same email in the default", setup: withBlueAnn, method: "POST", path: "/users",
 			body: `{"email":"ann@example.com","password":"` + annPassword + `"}`, status: http.StatusCreated,
 			wantHeader: map[string]string{"X-Object-ID": "{new}"}, wantBody: userJSON("{new}", "ann@example.com", false, true, "{}"),
-			after: inDefault("ann@example.com", true),
+			after: hasUser("ann@example.com", true),
 		},
-		{name: "create taken in blue", setup: withBlueAnn, method: "POST", path: "/users", header: inBlue, body: `{"email":"Ann@example.com","password":"` + annPassword + `"}`, status: http.StatusConflict, wantCode: usher.EmailTaken, after: inDefault("ann@example.com", false)},
+		{name: "create taken in blue", setup: withBlueAnn, method: "POST", path: "/users", header: inBlue, body: `{"email":"Ann@example.com","password":"` + annPassword + `"}`, status: http.StatusConflict, wantCode: usher.EmailTaken, after: hasUser("ann@example.com", false)},
 		{name: "disable, no header", setup: withBlueAnn, method: "PUT", path: "/users/{id}/disable", status: http.StatusNotFound, wantCode: usher.NotFound, after: blueUser(func(t *testing.T, u usher.User) {
 			if !u.Enabled {
 				t.Errorf("blue ann: disabled from the default tenant")
@@ -374,18 +366,18 @@ func TestTenantHeader(t *testing.T) {
 				}
 			},
 		},
-		{name: "unknown tenant name", setup: withBlueAnn, method: "GET", path: "/users/{id}", header: map[string]string{"X-Usher-Tenant": "green"}, status: http.StatusNotFound, wantCode: usher.NotFound},
-		{name: "unknown tenant id", setup: withBlueAnn, method: "GET", path: "/users/{id}", header: map[string]string{"X-Usher-Tenant": "{unknown}"}, status: http.StatusNotFound, wantCode: usher.NotFound},
-		{name: "not a tenant name", setup: withBlueAnn, method: "GET", path: "/users?email=ann@example.com", header: map[string]string{"X-Usher-Tenant": "Blue Team!"}, status: http.StatusNotFound, wantCode: usher.NotFound},
-		{name: "unknown tenant, list", method: "GET", path: "/users", header: map[string]string{"X-Usher-Tenant": "green"}, status: http.StatusNotFound, wantCode: usher.NotFound},
-		{name: "unknown tenant, create", method: "POST", path: "/users", header: map[string]string{"X-Usher-Tenant": "green"}, body: `{"email":"ann@example.com","password":"` + annPassword + `"}`, status: http.StatusNotFound, wantCode: usher.NotFound, after: inDefault("ann@example.com", false)},
-		{name: "unknown tenant, import", method: "POST", path: "/users/import", header: map[string]string{"X-Usher-Tenant": "green", "Content-Type": "application/x-ndjson"}, body: `{"email":"ann@example.com","password":"` + annPassword + `"}`, status: http.StatusNotFound, wantCode: usher.NotFound, after: inDefault("ann@example.com", false)},
-		{name: "unknown tenant, export", method: "GET", path: "/users/export", header: map[string]string{"X-Usher-Tenant": "green"}, status: http.StatusNotFound, wantCode: usher.NotFound},
+		{name: "unknown tenant name", setup: withBlueAnn, method: "GET", path: "/users/{id}", header: map[string]string{"X-Usher-Tenant": "green"}, status: http.StatusBadRequest, wantCode: usher.Invalid},
+		{name: "unknown tenant id", setup: withBlueAnn, method: "GET", path: "/users/{id}", header: map[string]string{"X-Usher-Tenant": "{unknown}"}, status: http.StatusBadRequest, wantCode: usher.Invalid},
+		{name: "not a tenant name", setup: withBlueAnn, method: "GET", path: "/users?email=ann@example.com", header: map[string]string{"X-Usher-Tenant": "Blue Team!"}, status: http.StatusBadRequest, wantCode: usher.Invalid},
+		{name: "unknown tenant, list", method: "GET", path: "/users", header: map[string]string{"X-Usher-Tenant": "green"}, status: http.StatusBadRequest, wantCode: usher.Invalid},
+		{name: "unknown tenant, create", method: "POST", path: "/users", header: map[string]string{"X-Usher-Tenant": "green"}, body: `{"email":"ann@example.com","password":"` + annPassword + `"}`, status: http.StatusBadRequest, wantCode: usher.Invalid, after: hasUser("ann@example.com", false)},
+		{name: "unknown tenant, import", method: "POST", path: "/users/import", header: map[string]string{"X-Usher-Tenant": "green", "Content-Type": "application/x-ndjson"}, body: `{"email":"ann@example.com","password":"` + annPassword + `"}`, status: http.StatusBadRequest, wantCode: usher.Invalid, after: hasUser("ann@example.com", false)},
+		{name: "unknown tenant, export", method: "GET", path: "/users/export", header: map[string]string{"X-Usher-Tenant": "green"}, status: http.StatusBadRequest, wantCode: usher.Invalid},
 		{name: "a deleted tenant", setup: func(t *testing.T, e *env) {
 			withBlueAnn(t, e)
 			if err := e.Service.DeleteTenant(t.Context(), "blue", true); err != nil {
 				t.Fatalf("DeleteTenant: %v", err)
 			}
-		}, method: "GET", path: "/users/{id}", header: inBlueByID, status: http.StatusNotFound, wantCode: usher.NotFound},
+		}, method: "GET", path: "/users/{id}", header: inBlueByID, status: http.StatusBadRequest, wantCode: usher.Invalid},
 	})
 }

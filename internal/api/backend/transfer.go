@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/usherhq/usher/internal/account"
@@ -27,8 +28,34 @@ type Transfer interface {
 const maxReported = 1000
 
 // batchDeadline is how long a streamed import or export may take to move
-// the next stretch of its body before the connection is given up.
-const batchDeadline = time.Minute
+// the next stretch of its body (a MiB, or a batch of lines) before the
+// connection is given up; exportDeadline bounds a whole export, whose
+// snapshot holds back the database's cleanup while it is read.
+const (
+	batchDeadline  = time.Minute
+	exportDeadline = 30 * time.Minute
+)
+
+// maxImports bounds the imports one node runs at once (each holds a few
+// MiB of lines); one more is answered 503.
+const maxImports = 2
+
+// extendingReader pushes the connection's deadlines back as an import's
+// body is read.
+type extendingReader struct {
+	r io.Reader
+	w http.ResponseWriter
+	n int
+}
+
+func (e *extendingReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if e.n += n; e.n >= 1<<20 {
+		e.n = 0
+		extend(e.w)
+	}
+	return n, err
+}
 
 // extend pushes the connection's deadlines back for a long stream.
 func extend(w http.ResponseWriter) {
@@ -51,8 +78,9 @@ func (h *Handler) importUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-ndjson" && mt != "application/jsonl" {
-		return usher.Errorf(usher.MediaType, "Content-Type must be application/x-ndjson: one user a line.")
+	mt, mp, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if cs, ok := mp["charset"]; err != nil || mt != "application/x-ndjson" && mt != "application/jsonl" || ok && !strings.EqualFold(cs, "utf-8") {
+		return usher.Errorf(usher.MediaType, "Content-Type must be application/x-ndjson (UTF-8): one user a line.")
 	}
 	q := r.URL.Query()
 	if err := onlyParams(q, "on_conflict"); err != nil {
@@ -61,6 +89,19 @@ func (h *Handler) importUsers(w http.ResponseWriter, r *http.Request) error {
 	opts := account.ImportOptions{OnConflict: account.ConflictSkip, Firebase: firebaseOf(r.Header)}
 	if q.Has("on_conflict") {
 		opts.OnConflict = account.OnConflict(q.Get("on_conflict"))
+		switch opts.OnConflict {
+		case account.ConflictSkip, account.ConflictUpdate, account.ConflictFail:
+		default:
+			return usher.Errorf(usher.Invalid, "on_conflict must be skip, update or fail.")
+		}
+	}
+	select {
+	case h.imports <- struct{}{}:
+		defer func() { <-h.imports }()
+	default:
+		e := usher.Errorf(usher.Overloaded, "Other imports are running on this node; try again shortly.")
+		e.RetryAfter = 5 * time.Second
+		return e
 	}
 	var body struct {
 		account.ImportSummary
@@ -69,7 +110,7 @@ func (h *Handler) importUsers(w http.ResponseWriter, r *http.Request) error {
 	}
 	body.Errors = []lineError{}
 	extend(w)
-	sum, err := h.transfer.Import(r.Context(), tid, r.Body, opts, func(res account.ImportResult) {
+	sum, err := h.transfer.Import(r.Context(), tid, &extendingReader{r: r.Body, w: w}, opts, func(res account.ImportResult) {
 		extend(w)
 		if len(body.Errors) == maxReported {
 			body.Truncated = true
@@ -118,7 +159,9 @@ func (h *Handler) exportUsers(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	extend(w)
 	out := &extending{w: w}
-	_, err = h.transfer.Export(r.Context(), tid, out, withHashes != nil && *withHashes)
+	ctx, cancel := context.WithTimeout(r.Context(), exportDeadline)
+	defer cancel()
+	_, err = h.transfer.Export(ctx, tid, out, withHashes != nil && *withHashes)
 	if err != nil && out.wrote {
 		// The status line has gone: the stream ends abruptly (no final
 		// chunk), which a client sees as a failed download, never as a

@@ -22,6 +22,11 @@ func (h *Handler) tenant(r *http.Request) (string, error) {
 		return h.tenantID, nil
 	}
 	t, err := h.accounts.Tenant(r.Context(), ref)
+	if usher.ErrorCode(err) == usher.NotFound {
+		// Not 404: a client must not read "no such user" (or "already
+		// deleted") when it named the tenant wrong.
+		return "", usher.Errorf(usher.Invalid, "The %s header names no tenant.", TenantHeader)
+	}
 	if err != nil {
 		return "", err
 	}

@@ -25,8 +25,8 @@ func render(w http.ResponseWriter, status int, rec account.Record, hash bool) er
 		writeString(&b, rec.VerifyToken)
 	}
 	b.WriteString(`},"password":`)
-	if hash {
-		writeString(&b, rec.Hash)
+	if shown := account.ShownHash(rec.User); hash && shown != "" {
+		writeString(&b, shown)
 	} else {
 		b.WriteString("null")
 	}

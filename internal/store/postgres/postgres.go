@@ -123,8 +123,9 @@ func runMigrations(ctx context.Context, db *sql.DB) ([]int64, error) {
 
 // Dialect is PostgreSQL's store.Dialect.
 var Dialect = store.Dialect{
-	Name:            "postgres",
-	UniqueViolation: func(err error) bool { return pgCode(err) == "23505" },
+	Name:                "postgres",
+	UniqueViolation:     func(err error) bool { return pgCode(err) == "23505" },
+	ForeignKeyViolation: func(err error) bool { return pgCode(err) == "23503" },
 	Retryable: func(err error) bool {
 		c := pgCode(err)
 		return c == "40001" || c == "40P01"

@@ -165,6 +165,10 @@ var Dialect = store.Dialect{
 		c, ok := code(err)
 		return ok && (c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 	},
+	ForeignKeyViolation: func(err error) bool {
+		c, ok := code(err)
+		return ok && c == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	},
 	Unavailable: func(err error) bool {
 		c, ok := code(err)
 		switch c & 0xff {

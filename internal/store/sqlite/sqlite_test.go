@@ -102,8 +102,8 @@ func TestForeignKeysEnforced(t *testing.T) {
 	if err == nil {
 		t.Fatal("CreateUser in a missing tenant: got nil error, want a foreign key violation")
 	}
-	if code := usher.ErrorCode(err); code == usher.EmailTaken || code == usher.NotFound {
-		t.Errorf("CreateUser in a missing tenant: got code %q, want an internal error", code)
+	if code := usher.ErrorCode(err); code != usher.NotFound || usher.ErrorMessage(err) != "Tenant not found." {
+		t.Errorf("CreateUser in a missing tenant: got %v, want the tenant not found", err)
 	}
 }
 

@@ -225,11 +225,10 @@ func testListUsersChanges(t *testing.T, s *store.Store) {
 func testListUsersFilters(t *testing.T, s *store.Store) {
 	tenant, other := newTenant(t, s), newTenant(t, s)
 	type spec struct {
-		key                string
-		disabled, unconf   bool
-		failed             int
-		failedSince        time.Time
-		createdAfterBaseBy time.Duration
+		key              string
+		disabled, unconf bool
+		failed           int
+		failedSince      time.Time
 	}
 	lockSince := base.Add(time.Hour) // the lockout window starts here
 	specs := []spec{
