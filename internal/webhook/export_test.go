@@ -1,0 +1,7 @@
+package webhook
+
+// Forbidden and RefuseAddress expose the address checks.
+var (
+	Forbidden     = forbidden
+	RefuseAddress = refuseAddress
+)
