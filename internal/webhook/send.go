@@ -128,18 +128,26 @@ func (s *Sender) dial(ctx context.Context, network, addr string) (net.Conn, erro
 			}
 		}
 	}
-	var errs []error
+	var first error
+	tried := 0
 	for _, ip := range ips {
 		conn, err := s.dialer.DialContext(ctx, network, net.JoinHostPort(ip.Unmap().String(), port))
 		if err == nil {
 			return conn, nil
 		}
-		errs = append(errs, err)
+		tried++
+		if first == nil {
+			first = err
+		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	return nil, errors.Join(errs...)
+	// One line, the first failure: the relay records this text.
+	if tried > 1 {
+		return nil, fmt.Errorf("%w (%d addresses tried)", first, tried)
+	}
+	return nil, first
 }
 
 // StatusError is Send's error when the endpoint answers with a status other
