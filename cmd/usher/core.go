@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -75,6 +76,9 @@ func openCore(ctx context.Context, c *config.Config, o coreOptions) (*core, erro
 
 func buildCore(ctx context.Context, c *config.Config, st *store.Store, o coreOptions) (*core, error) {
 	k := &core{Store: st}
+	if err := keyNotLost(ctx, c, st); err != nil {
+		return nil, err
+	}
 	var err error
 	if k.Box, err = datakey.Open(c.Data, c.SecretKey); err != nil {
 		return nil, err
@@ -132,4 +136,25 @@ func pgOptions(c *config.Config) postgres.Options {
 		MaxOpen: c.DBMaxOpen, MaxIdle: c.DBMaxIdle, ConnMaxLifetime: c.DBConnMaxLifetime,
 		StatementTimeout: c.DBStatementTimeout, Timeout: c.DBTimeout,
 	}
+}
+
+// keyNotLost refuses to make a new data key for a database that holds data
+// sealed with another: a restore that brought the database back without
+// its key file would otherwise get a fresh key, which opens nothing.
+func keyNotLost(ctx context.Context, c *config.Config, st *store.Store) error {
+	if c.SecretKey != "" {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(c.Data, datakey.FileName)); !errors.Is(err, fs.ErrNotExist) {
+		return nil // there is a key (or a problem Open reports)
+	}
+	keys, err := st.SigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	if len(keys) > 0 {
+		return fmt.Errorf("the database holds data sealed with a data key, and %s has none: restore %s from the backup (or give --secret-key / USHER_SECRET_KEY, the key the other nodes use)",
+			c.Data, datakey.FileName)
+	}
+	return nil
 }

@@ -249,8 +249,8 @@ func (t *Transfer) Export(ctx context.Context, tenantID string, w io.Writer, wit
 	enc.SetEscapeHTML(false)
 	n := 0
 	err := t.Accounts.EachUser(ctx, tenantID, func(u usher.User) error {
-		created := u.CreatedAt.UTC()
-		l := Line{ID: u.ID, Email: u.Email, Confirmed: &u.Confirmed, Enabled: &u.Enabled, Data: u.Data, CreatedAt: &created}
+		l := exported{ID: u.ID, Email: u.Email, Confirmed: u.Confirmed, Enabled: u.Enabled, Data: u.Data,
+			CreatedAt: u.CreatedAt.UTC().Format(timeFormat)}
 		if withHashes {
 			l.PasswordHash = u.Hash
 		}
@@ -262,6 +262,21 @@ func (t *Transfer) Export(ctx context.Context, tenantID string, w io.Writer, wit
 	}
 	return n, bw.Flush()
 }
+
+// exported is a Line as the export writes it: every field, and times with
+// milliseconds always, as the APIs write them.
+type exported struct {
+	ID           string          `json:"id"`
+	Email        string          `json:"email"`
+	PasswordHash string          `json:"password_hash,omitempty"`
+	Confirmed    bool            `json:"confirmed"`
+	Enabled      bool            `json:"enabled"`
+	Data         json.RawMessage `json:"data"`
+	CreatedAt    string          `json:"created_at"`
+}
+
+// timeFormat is RFC 3339 in UTC with milliseconds, the APIs' format.
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
 // jsonKind names what a field of a line must be, in JSON's words.
 func jsonKind(k reflect.Kind) string {

@@ -359,7 +359,7 @@ func TestExport(t *testing.T) {
 		if err := json.Unmarshal(u.Data, &data); err != nil {
 			t.Fatalf("data: %v", err)
 		}
-		m := map[string]any{"id": u.ID, "email": u.Email, "confirmed": u.Confirmed, "enabled": u.Enabled, "data": data, "created_at": u.CreatedAt.UTC().Format(time.RFC3339Nano)}
+		m := map[string]any{"id": u.ID, "email": u.Email, "confirmed": u.Confirmed, "enabled": u.Enabled, "data": data, "created_at": u.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z07:00")}
 		if hash {
 			m["password_hash"] = u.Hash
 		}
