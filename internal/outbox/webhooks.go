@@ -82,8 +82,9 @@ func (w *WebhookRelay) Run(ctx context.Context) error {
 		for busy < w.workers() && ctx.Err() == nil {
 			free := w.workers() - busy
 			// A worker sends its endpoint's deliveries one after another:
-			// the lease covers them all.
-			lease := w.r.c.SendTimeout*time.Duration(free) + time.Minute
+			// the lease covers them all, and a relay that died mid-send
+			// gives them up soon after.
+			lease := w.r.c.SendTimeout*time.Duration(free+1) + 5*time.Second
 			ds, err := w.store.ClaimDeliveries(ctx, w.r.c.Now(), lease, free)
 			if err != nil {
 				if ctx.Err() == nil {
