@@ -228,6 +228,9 @@ func keysRotate(ctx context.Context, cfg *config.Config, k *core) error {
 	if err != nil {
 		return err
 	}
+	if err := k.Accounts.KeyRotated(ctx, kid); err != nil {
+		return fmt.Errorf("the key was added, but recording it in the audit log failed: %w", err)
+	}
 	fmt.Printf("new signing key: %s\nRunning nodes sign with it within 30 seconds; older keys verify until their tokens expire (token-ttl %s).\n", kid, cfg.TokenTTL)
 	return nil
 }

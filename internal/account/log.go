@@ -92,3 +92,12 @@ func (s *Service) PruneEvents(ctx context.Context, before time.Time) (int, error
 		}
 	}
 }
+
+// KeyRotated records that a new token signing key was added (kid names
+// it; the key itself is never recorded). Signing keys serve every tenant:
+// the event goes to the default tenant's log.
+func (s *Service) KeyRotated(ctx context.Context, kid string) error {
+	return s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		return s.audit(ctx, tx, usher.DefaultTenantID, AuditKeyRotated, "", detail{"kid": kid})
+	})
+}
