@@ -1,8 +1,11 @@
 package account
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"sync"
+	"time"
 
 	"github.com/usherhq/usher/internal/usher"
 )
@@ -51,6 +54,30 @@ var AuditTypes = []string{
 	AuditKeyRotated, AuditWebhookCreated, AuditWebhookDeleted,
 }
 
+// eventIDs makes this node's event ids: UUIDv7s that also increase within
+// a millisecond, so the events of one use case keep their order in the
+// log (across nodes, ids of one millisecond still fall in any order).
+type eventIDs struct {
+	mu   sync.Mutex
+	last [16]byte
+}
+
+func (g *eventIDs) next(now time.Time) string {
+	id, _ := usher.ParseID(usher.NewID(now))
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if bytes.Compare(id[:], g.last[:]) <= 0 {
+		id = g.last
+		for i := 15; i >= 0; i-- { // one more than the last, in the same millisecond
+			if id[i]++; id[i] != 0 {
+				break
+			}
+		}
+	}
+	g.last = id
+	return usher.FormatID(id)
+}
+
 // detail is an event's detail object: a few fields, never a secret.
 type detail map[string]any
 
@@ -60,7 +87,7 @@ func (s *Service) audit(ctx context.Context, tx Tx, tenantID, typ, userID string
 	now := s.now()
 	_, ip, _ := usher.OriginOf(ctx)
 	e := usher.Event{
-		ID: usher.NewID(now), TenantID: tenantID, Time: now, Type: typ, UserID: userID,
+		ID: s.events.next(now), TenantID: tenantID, Time: now, Type: typ, UserID: userID,
 		Actor: usher.ActorOf(ctx), IP: ip, RequestID: usher.RequestIDOf(ctx),
 	}
 	if e.Actor == "" {

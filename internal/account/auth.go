@@ -198,12 +198,12 @@ func (s *Service) Authenticate(ctx context.Context, tenantID, raw string) (usher
 }
 
 // Logout ends one session.
-func (s *Service) Logout(ctx context.Context, tenantID, sessionID string) error {
+func (s *Service) Logout(ctx context.Context, tenantID, userID, sessionID string) error {
 	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		if err := tx.DeleteSession(ctx, tenantID, sessionID); err != nil {
+		if err := tx.DeleteUserSession(ctx, tenantID, userID, sessionID); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, tenantID, AuditSessionEnded, "", detail{"session_id": sessionID, "reason": "logout"})
+		return s.audit(ctx, tx, tenantID, AuditSessionEnded, userID, detail{"session_id": sessionID, "reason": "logout"})
 	})
 	if usher.ErrorCode(err) == usher.NotFound {
 		return usher.Errorf(usher.Unauthorized, "The session has ended.")

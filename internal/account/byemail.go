@@ -187,27 +187,38 @@ func (s *Service) ReplaceUser(ctx context.Context, tenantID string, a Access, r 
 	rec, err := s.guarded(ctx, tenantID, a, prep, func(ctx context.Context, tx Tx, rec *Record) error {
 		u := &rec.User
 		what := keep
-		var events []string
+		type change struct {
+			typ string
+			d   detail
+		}
+		var changes []change
 		if newHash != "" {
 			setHash(u, newHash)
 			what = revokeCredentials
-			events = append(events, AuditUserPasswordChanged)
+			changes = append(changes, change{AuditUserPasswordChanged, nil})
 		}
 		if u.EmailKey != key {
 			u.Confirmed, rec.VerifyToken = false, ""
 			what = revokeAddress
-			events = append(events, AuditUserEmailChanged)
+			changes = append(changes, change{AuditUserEmailChanged, detail{"confirmed": false}})
 		}
-		if !bytes.Equal(u.Data, data) || u.Email != email && u.EmailKey == key {
-			events = append(events, AuditUserUpdated)
+		var fields []string
+		if u.Email != email && u.EmailKey == key {
+			fields = append(fields, "email") // only its case or form
+		}
+		if !bytes.Equal(u.Data, data) {
+			fields = append(fields, "data")
+		}
+		if len(fields) > 0 {
+			changes = append(changes, change{AuditUserUpdated, detail{"fields": fields}})
 		}
 		u.Email, u.EmailKey, u.Data = email, key, data
 		u.UpdatedAt = s.now()
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
-		for _, typ := range events {
-			if err := s.audit(ctx, tx, tenantID, typ, u.ID, nil); err != nil {
+		for _, c := range changes {
+			if err := s.audit(ctx, tx, tenantID, c.typ, u.ID, c.d); err != nil {
 				return err
 			}
 		}

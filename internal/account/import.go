@@ -90,6 +90,8 @@ func (s *Service) Import(ctx context.Context, tenantID string, batch []ImportUse
 		// A concurrent writer took an address or id between the reads and
 		// the insert, or the database refused a row: decide each line
 		// alone, so that only the line at fault is refused.
+		failed := 0
+		var last error
 		for _, p := range lines {
 			err := s.importLines(ctx, tenantID, []*pending{p}, on)
 			switch usher.ErrorCode(err) {
@@ -99,11 +101,15 @@ func (s *Service) Import(ctx context.Context, tenantID string, batch []ImportUse
 			case usher.Internal:
 				s.c.Log.WarnContext(ctx, "an import line could not be stored", "event", "import_line_failed", "line", p.in.Line, "error", err)
 				refuse(p.res, usher.Invalid, "The database refused the line.")
+				failed, last = failed+1, err
 			default:
 				return nil, err
 			}
 		}
 		err = nil
+		if failed == len(lines) && failed > 1 {
+			err = last // not the lines: the database refuses every write
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -86,6 +86,7 @@ type Config struct {
 type Service struct {
 	c       Config
 	tenants tenants
+	events  eventIDs
 }
 
 // New returns a Service.

@@ -26,7 +26,7 @@ func (t *tx) AppendEvent(ctx context.Context, e usher.Event) error {
 		e.Actor, e.IP, e.RequestID, detail); err != nil {
 		return t.s.wrap(err)
 	}
-	_, err := t.exec(ctx, qQueueDeliveries, t.s.id(e.ID), millis(e.Time), t.s.id(e.TenantID), "% "+e.Type+" %")
+	_, err := t.exec(ctx, qQueueDeliveries, t.s.id(e.ID), millis(e.Time), t.s.id(e.TenantID), "% "+likeEscaper.Replace(e.Type)+" %")
 	return t.s.wrap(err)
 }
 
@@ -34,7 +34,7 @@ var (
 	qAppendEvent     = `INSERT INTO events (` + eventColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	qQueueDeliveries = `INSERT INTO webhook_deliveries (event_id, endpoint_id, tenant_id, status, next_attempt_at, created_at)
 		SELECT $1, id, tenant_id, 'pending', $2, $2 FROM webhook_endpoints
-		WHERE tenant_id = $3 AND (events LIKE '% * %' OR events LIKE $4)`
+		WHERE tenant_id = $3 AND (events LIKE '% * %' OR events LIKE $4 ESCAPE '\')`
 )
 
 func (s *Store) scanEvent(row interface{ Scan(...any) error }) (usher.Event, error) {

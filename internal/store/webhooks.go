@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,23 +79,37 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 		WHERE (event_id, endpoint_id) IN (SELECT event_id, endpoint_id FROM webhook_deliveries
 			WHERE status = 'pending' AND next_attempt_at <= $2 AND claimed_until <= $2
 			AND endpoint_id NOT IN (SELECT endpoint_id FROM webhook_deliveries WHERE status = 'pending' AND claimed_until > $2)
-			ORDER BY next_attempt_at LIMIT $3`+s.d.SkipLocked+`)
-		RETURNING event_id, endpoint_id, attempts`, millis(now.Add(lease)), millis(now), limit)
+			ORDER BY next_attempt_at, event_id LIMIT $3`+s.d.SkipLocked+`)
+		RETURNING event_id, endpoint_id, attempts, next_attempt_at`, millis(now.Add(lease)), millis(now), limit)
 	if err != nil {
 		return nil, s.wrap(err)
 	}
-	var keys []usher.Delivery
+	type claimed struct {
+		d    usher.Delivery
+		next int64
+	}
+	var cs []claimed
 	for rows.Next() {
-		var d usher.Delivery
-		if err := rows.Scan(idDest{&d.Event.ID}, idDest{&d.Endpoint.ID}, &d.Attempts); err != nil {
+		var c claimed
+		if err := rows.Scan(idDest{&c.d.Event.ID}, idDest{&c.d.Endpoint.ID}, &c.d.Attempts, &c.next); err != nil {
 			rows.Close()
 			return nil, s.wrap(err)
 		}
-		keys = append(keys, d)
+		cs = append(cs, c)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, s.wrap(err)
+	}
+	// RETURNING keeps no order (PostgreSQL's follows its join, not the
+	// subquery's ORDER BY), and the relay sends an endpoint's deliveries
+	// in the order given: due first, then oldest event (IDs are UUIDv7).
+	slices.SortFunc(cs, func(a, b claimed) int {
+		return cmp.Or(cmp.Compare(a.next, b.next), strings.Compare(a.d.Event.ID, b.d.Event.ID))
+	})
+	keys := make([]usher.Delivery, len(cs))
+	for i, c := range cs {
+		keys[i] = c.d
 	}
 	out := keys[:0]
 	for _, d := range keys {
