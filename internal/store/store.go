@@ -38,6 +38,10 @@ type Dialect struct {
 	// planned for its arguments and today's table on every run; a plan
 	// cached when the table was empty would scan it once it is large.
 	Replan []any
+	// ClaimLock is run first in a webhook claim's transaction to make
+	// claims take turns across nodes, so that each sees the others'
+	// (committed) leases; "" when writers already take turns (SQLite).
+	ClaimLock string
 	// Unbounded is run first in a long read (an export) to lift the
 	// engine's per-statement time limit for it; "" when there is none.
 	Unbounded string

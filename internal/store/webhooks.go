@@ -72,10 +72,22 @@ func (s *Store) Webhooks(ctx context.Context, tenantID string) ([]usher.Webhook,
 // that no other relay takes them meanwhile. An endpoint with a delivery in
 // flight (leased and not yet done) gets none: one slow or dead endpoint
 // holds at most one batch of one relay, never the others' deliveries.
+// Claims take turns (on PostgreSQL, an advisory lock held by the claim's
+// transaction), so that a claim sees every lease made before it.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]usher.Delivery, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	rows, err := s.w.QueryContext(ctx, `UPDATE webhook_deliveries SET claimed_until = $1, attempts = attempts + 1
+	x, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer x.Rollback() //nolint:errcheck // committed below; a rollback after that does nothing
+	if s.d.ClaimLock != "" {
+		if _, err := x.ExecContext(ctx, s.d.ClaimLock); err != nil {
+			return nil, s.wrap(err)
+		}
+	}
+	rows, err := x.QueryContext(ctx, `UPDATE webhook_deliveries SET claimed_until = $1, attempts = attempts + 1
 		WHERE (event_id, endpoint_id) IN (SELECT event_id, endpoint_id FROM webhook_deliveries
 			WHERE status = 'pending' AND next_attempt_at <= $2 AND claimed_until <= $2
 			AND endpoint_id NOT IN (SELECT endpoint_id FROM webhook_deliveries WHERE status = 'pending' AND claimed_until > $2)
@@ -99,6 +111,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
+		return nil, s.wrap(err)
+	}
+	if err := x.Commit(); err != nil {
 		return nil, s.wrap(err)
 	}
 	// RETURNING keeps no order (PostgreSQL's follows its join, not the
