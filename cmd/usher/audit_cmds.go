@@ -17,12 +17,12 @@ import (
 
 type eventsCmd struct {
 	config.Config `embed:""`
-	InTenant      string    `name:"tenant" help:"The tenant's name or id (default: the default tenant)."`
-	User          string    `help:"Only this user's events (a user id)."`
-	Type          []string  `help:"Only events of these types (repeatable, or comma-separated)."`
-	After         time.Time `help:"Only events after this time (RFC 3339)."`
-	Before        time.Time `help:"Only events before this time (RFC 3339)."`
-	Limit         int       `default:"100" help:"At most this many events (0: all)."`
+	InTenant      string    `name:"tenant" help:"The tenant's name or id (default: the default tenant)." env:"-"`
+	User          string    `help:"Only this user's events (a user id)." env:"-"`
+	Type          []string  `help:"Only events of these types (repeatable, or comma-separated)." env:"-"`
+	After         time.Time `help:"Only events after this time (RFC 3339)." env:"-"`
+	Before        time.Time `help:"Only events before this time (RFC 3339)." env:"-"`
+	Limit         int       `default:"100" help:"At most this many events (0: all)." env:"-"`
 }
 
 func (c *eventsCmd) run(ctx context.Context, _ *config.Config, k *core) error {
@@ -38,6 +38,11 @@ func (c *eventsCmd) run(ctx context.Context, _ *config.Config, k *core) error {
 	enc.SetEscapeHTML(false)
 	q := account.EventQuery{UserID: c.User, Types: types, After: c.After, Before: c.Before, Limit: account.MaxPageSize}
 	left := c.Limit
+	defer func() {
+		if c.Limit > 0 && left <= 0 {
+			fmt.Fprintf(os.Stderr, "(stopped at --limit %d; --limit 0 prints them all, --after starts later)\n", c.Limit)
+		}
+	}()
 	for {
 		if left > 0 && left < q.Limit {
 			q.Limit = left
@@ -65,20 +70,20 @@ func (c *eventsCmd) run(ctx context.Context, _ *config.Config, k *core) error {
 
 type webhookCreateCmd struct {
 	config.Config `embed:""`
-	InTenant      string   `name:"tenant" help:"The tenant's name or id (default: the default tenant)."`
-	URL           string   `arg:"" help:"The endpoint's URL (https://...)."`
-	Events        []string `required:"" help:"Event types to send (repeatable or comma-separated; * for all)."`
+	InTenant      string   `name:"tenant" help:"The tenant's name or id (default: the default tenant)." env:"-"`
+	URL           string   `arg:"" help:"The endpoint's URL (https://...)." env:"-"`
+	Events        []string `required:"" help:"Event types to send (repeatable or comma-separated; * for all)." env:"-"`
 }
 
 type webhookListCmd struct {
 	config.Config `embed:""`
-	InTenant      string `name:"tenant" help:"The tenant's name or id (default: the default tenant)."`
+	InTenant      string `name:"tenant" help:"The tenant's name or id (default: the default tenant)." env:"-"`
 }
 
 type webhookDeleteCmd struct {
 	config.Config `embed:""`
-	InTenant      string `name:"tenant" help:"The tenant's name or id (default: the default tenant)."`
-	ID            string `arg:"" help:"The endpoint's id."`
+	InTenant      string `name:"tenant" help:"The tenant's name or id (default: the default tenant)." env:"-"`
+	ID            string `arg:"" help:"The endpoint's id." env:"-"`
 }
 
 func (c *webhookCreateCmd) run(ctx context.Context, _ *config.Config, k *core) error {

@@ -35,11 +35,11 @@ func (m *Main) newWebhookRelay() *outbox.WebhookRelay {
 		if d.Event.Type == "" {
 			return fmt.Errorf("the event was pruned before it could be sent: %w", outbox.ErrPermanent)
 		}
-		sealed, err := m.Accounts.WebhookSecret(d.Endpoint)
+		opened, err := m.Accounts.WebhookSecret(d.Endpoint)
 		if err != nil {
 			return fmt.Errorf("the endpoint's secret cannot be opened: %w", outbox.ErrPermanent)
 		}
-		secret, err := webhook.ParseSecret(sealed)
+		secret, err := webhook.ParseSecret(opened)
 		if err != nil {
 			return fmt.Errorf("the endpoint's secret is not valid: %w", outbox.ErrPermanent)
 		}

@@ -32,6 +32,7 @@ const (
 	AuditSessionEnded          = "session.ended"
 	AuditResetRequested        = "reset.requested"
 	AuditResetCompleted        = "reset.completed"
+	AuditResetFailed           = "reset.failed" // detail.reason: wrong_code, too_many_tries, code_expired
 	AuditVerificationRequested = "verification.requested"
 	AuditVerificationCompleted = "verification.completed"
 	AuditVerificationCleared   = "verification.cleared"
@@ -49,7 +50,7 @@ var AuditTypes = []string{
 	AuditUserPasswordChanged, AuditUserEnabled, AuditUserDisabled, AuditUserConfirmed,
 	AuditLoginSucceeded, AuditLoginFailed, AuditCheckSucceeded, AuditCheckFailed,
 	AuditLockoutStarted, AuditLockoutCleared, AuditSessionStarted, AuditSessionEnded,
-	AuditResetRequested, AuditResetCompleted, AuditVerificationRequested, AuditVerificationCompleted,
+	AuditResetRequested, AuditResetCompleted, AuditResetFailed, AuditVerificationRequested, AuditVerificationCompleted,
 	AuditVerificationCleared, AuditTenantCreated, AuditTenantKeyRotated, AuditTenantDeleted,
 	AuditKeyRotated, AuditWebhookCreated, AuditWebhookDeleted,
 }

@@ -77,14 +77,14 @@ func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string
 	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		ok, sess = false, usher.Session{} // afresh: a lost conflict runs this again
 		cur, err := tx.LockUser(ctx, tenantID, u.ID)
-		if usher.ErrorCode(err) == usher.NotFound {
-			return nil // deleted meanwhile
+		if usher.ErrorCode(err) == usher.NotFound { // deleted meanwhile
+			return s.audit(ctx, tx, tenantID, AuditLoginFailed, u.ID, detail{"reason": "user_deleted"})
 		}
 		if err != nil {
 			return err
 		}
-		if cur.EmailKey != key {
-			return nil // the address moved away meanwhile
+		if cur.EmailKey != key { // the address moved away meanwhile
+			return s.audit(ctx, tx, tenantID, AuditLoginFailed, u.ID, detail{"reason": "address_changed"})
 		}
 		if ok, err = s.record(ctx, tx, &cur, &a); err != nil || !ok {
 			return err

@@ -87,6 +87,9 @@ func (s *Service) guarded(ctx context.Context, tenantID string, a Access,
 		}
 		if cur.EmailKey != key {
 			moved = true // the address moved away meanwhile
+			if a.Check {
+				return s.audit(ctx, tx, tenantID, AuditCheckFailed, cur.ID, detail{"reason": "address_changed"})
+			}
 			return nil
 		}
 		if a.Check {
@@ -270,9 +273,7 @@ func (s *Service) DeleteUser(ctx context.Context, tenantID string, a Access) (Re
 // is opened.
 func (s *Service) RequestVerification(ctx context.Context, tenantID string, a Access) (Record, error) {
 	rec, err := s.guarded(ctx, tenantID, a, nil, func(ctx context.Context, tx Tx, rec *Record) error {
-		rec.Confirmed = false
-		rec.UpdatedAt = s.now()
-		if err := tx.UpdateUser(ctx, &rec.User); err != nil {
+		if err := s.unconfirm(ctx, tx, rec); err != nil {
 			return err
 		}
 		var err error
@@ -292,9 +293,8 @@ func (s *Service) RequestVerification(ctx context.Context, tenantID string, a Ac
 // verification token.
 func (s *Service) ClearVerification(ctx context.Context, tenantID string, a Access) (Record, error) {
 	return s.guarded(ctx, tenantID, a, nil, func(ctx context.Context, tx Tx, rec *Record) error {
-		rec.Confirmed, rec.VerifyToken = false, ""
-		rec.UpdatedAt = s.now()
-		if err := tx.UpdateUser(ctx, &rec.User); err != nil {
+		rec.VerifyToken = ""
+		if err := s.unconfirm(ctx, tx, rec); err != nil {
 			return err
 		}
 		if err := s.audit(ctx, tx, tenantID, AuditVerificationCleared, rec.ID, nil); err != nil {
@@ -302,4 +302,16 @@ func (s *Service) ClearVerification(ctx context.Context, tenantID string, a Acce
 		}
 		return tx.DeleteCodes(ctx, rec.ID, usher.VerifyCode)
 	})
+}
+
+// unconfirm marks rec's user unverified (Thunder's verification calls do)
+// and records the change when it was verified.
+func (s *Service) unconfirm(ctx context.Context, tx Tx, rec *Record) error {
+	was := rec.Confirmed
+	rec.Confirmed = false
+	rec.UpdatedAt = s.now()
+	if err := tx.UpdateUser(ctx, &rec.User); err != nil || !was {
+		return err
+	}
+	return s.audit(ctx, tx, rec.TenantID, AuditUserUpdated, rec.ID, detail{"fields": []string{"confirmed"}, "confirmed": false})
 }

@@ -305,21 +305,23 @@ func (s *Service) importLines(ctx context.Context, tenantID string, lines []*pen
 		if err := tx.CreateUsers(ctx, inserts); err != nil {
 			return err
 		}
-		var created, updated int
+		var created, updated []string
 		for _, p := range lines {
 			switch p.res.Outcome {
 			case Created:
-				created++
+				created = append(created, p.u.ID)
 			case Updated:
-				updated++
+				updated = append(updated, p.u.ID)
 			}
 		}
-		if created+updated == 0 {
+		if len(created)+len(updated) == 0 {
 			return nil
 		}
-		// One entry per batch: an import of a million users writes two
-		// thousand entries, not a million.
-		return s.audit(ctx, tx, tenantID, AuditUserImported, "", detail{"created": created, "updated": updated})
+		// One entry per batch (at most 500 lines): an import of a million
+		// users writes two thousand entries, not a million, each naming
+		// its users.
+		return s.audit(ctx, tx, tenantID, AuditUserImported, "", detail{
+			"created": len(created), "updated": len(updated), "created_ids": created, "updated_ids": updated})
 	})
 }
 
@@ -345,6 +347,7 @@ func (s *Service) updateImported(ctx context.Context, tx Tx, cur usher.User, p *
 		return err
 	}
 	p.res.Outcome = Updated
+	p.u.ID = cur.ID // the line named the user by its address
 	r := keep
 	if hashChanged || cur.Enabled && !next.Enabled {
 		r = revokeCredentials

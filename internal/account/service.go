@@ -312,6 +312,10 @@ func (s *Service) modify(ctx context.Context, tenantID, id, event, typ string, c
 		}
 		var d detail
 		switch typ {
+		case AuditUserEnabled, AuditUserDisabled:
+			if before.Enabled == u.Enabled {
+				typ = "" // no change to record
+			}
 		case AuditUserUpdated:
 			d = detail{"fields": []string{"data"}}
 		case AuditUserEmailChanged:
@@ -320,8 +324,10 @@ func (s *Service) modify(ctx context.Context, tenantID, id, event, typ string, c
 				d["same_address"] = true // only its case or form changed
 			}
 		}
-		if err := s.audit(ctx, tx, tenantID, typ, u.ID, d); err != nil {
-			return err
+		if typ != "" {
+			if err := s.audit(ctx, tx, tenantID, typ, u.ID, d); err != nil {
+				return err
+			}
 		}
 		return revoke(ctx, tx, u, r)
 	})

@@ -25,7 +25,7 @@ func webhookSealContext(w usher.Webhook) string { return "webhook:" + w.ID }
 // this once and stored sealed.
 func (s *Service) CreateWebhook(ctx context.Context, tenantID, url string, events []string) (usher.Webhook, string, error) {
 	if err := s.c.Webhooks.CheckURL(url); err != nil {
-		return usher.Webhook{}, "", usher.Errorf(usher.Invalid, "url: %s", err.Error())
+		return usher.Webhook{}, "", usher.Wrap(usher.Invalid, "url: "+usher.ErrorMessage(err), err)
 	}
 	if len(events) == 0 {
 		return usher.Webhook{}, "", usher.Errorf(usher.Invalid, "events must name at least one event type, or \"*\" for all.")
@@ -40,6 +40,9 @@ func (s *Service) CreateWebhook(ctx context.Context, tenantID, url string, event
 			seen[t] = true
 			types = append(types, t)
 		}
+	}
+	if seen["*"] {
+		types = []string{"*"} // every type: the others add nothing
 	}
 	existing, err := s.c.Store.Webhooks(ctx, tenantID)
 	if err != nil {

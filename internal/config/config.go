@@ -238,8 +238,20 @@ func (c *Config) Validate() error {
 	if c.EventRetention < 0 {
 		bad("event-retention", "must not be negative")
 	}
-	if c.WebhookTimeout <= 0 || c.WebhookMaxAttempts < 1 || c.WebhookRetryBase <= 0 || c.WebhookRetryMax < c.WebhookRetryBase || c.WebhookWorkers < 1 {
-		bad("webhook-timeout", "webhook-timeout and webhook-retry-base must be positive, webhook-retry-max at least webhook-retry-base, webhook-max-attempts and webhook-workers at least 1")
+	if c.WebhookTimeout <= 0 {
+		bad("webhook-timeout", "must be positive")
+	}
+	if c.WebhookMaxAttempts < 1 {
+		bad("webhook-max-attempts", "must be at least 1")
+	}
+	if c.WebhookRetryBase <= 0 {
+		bad("webhook-retry-base", "must be positive")
+	}
+	if c.WebhookRetryMax < c.WebhookRetryBase {
+		bad("webhook-retry-max", "must be at least webhook-retry-base")
+	}
+	if c.WebhookWorkers < 1 {
+		bad("webhook-workers", "must be at least 1")
 	}
 	if c.MailMaxAttempts < 1 || c.MailRetryBase <= 0 || c.MailRetryMax < c.MailRetryBase || c.MailPoll <= 0 {
 		bad("mail-max-attempts", "mail-max-attempts must be at least 1, mail-retry-base and mail-poll positive, mail-retry-max at least mail-retry-base")

@@ -19,6 +19,9 @@ type DeliveryStore interface {
 	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]usher.Delivery, error)
 	MarkDelivered(ctx context.Context, eventID, endpointID string, now time.Time) error
 	MarkDeliveryFailed(ctx context.Context, eventID, endpointID string, next time.Time, reason string, abandon bool) error
+	// ReleaseDelivery hands a claimed delivery back unsent, due at next,
+	// its claim's attempt not counted.
+	ReleaseDelivery(ctx context.Context, eventID, endpointID string, next time.Time) error
 }
 
 // Post sends one delivery.
@@ -71,7 +74,8 @@ func (w *WebhookRelay) Notify() {
 // workers is how many deliveries a relay sends at once.
 func (w *WebhookRelay) workers() int { return cap(w.done) }
 
-// Run delivers until ctx ends, then waits for the requests in flight.
+// Run delivers until ctx ends; the requests in flight then end too, and
+// their deliveries are handed back.
 func (w *WebhookRelay) Run(ctx context.Context) error {
 	t := time.NewTicker(w.r.c.PollInterval)
 	defer t.Stop()
@@ -102,7 +106,13 @@ func (w *WebhookRelay) Run(ctx context.Context) error {
 							w.handBack(group[i:])
 							break
 						}
-						w.send(ctx, d)
+						if next, failed := w.send(ctx, d); failed {
+							// The endpoint is failing: the rest wait for its
+							// retry, neither spending attempts nor a worker
+							// on it meanwhile, and go after it.
+							w.release(group[i+1:], next)
+							break
+						}
 					}
 					w.done <- struct{}{}
 				}()
@@ -138,14 +148,16 @@ func byEndpoint(ds []usher.Delivery) [][]usher.Delivery {
 	return groups
 }
 
-func (w *WebhookRelay) send(ctx context.Context, d usher.Delivery) {
+// send posts one delivery and records the outcome; failed reports a
+// failure that will be retried, at next.
+func (w *WebhookRelay) send(ctx context.Context, d usher.Delivery) (next time.Time, failed bool) {
 	sctx, cancel := context.WithTimeout(ctx, w.r.c.SendTimeout)
 	err := w.safePost(sctx, d)
 	cancel()
 	log := w.log.With("event_id", d.Event.ID, "webhook_id", d.Endpoint.ID, "attempt", d.Attempts)
 	if ctx.Err() != nil && err != nil {
 		w.handBack([]usher.Delivery{d}) // shutting down: the next relay sends it
-		return
+		return time.Time{}, false
 	}
 	mctx, mcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer mcancel()
@@ -155,18 +167,30 @@ func (w *WebhookRelay) send(ctx context.Context, d usher.Delivery) {
 			log.WarnContext(ctx, "webhook mark sent failed", "event", "webhook_mark_failed", "error", err)
 		}
 		log.InfoContext(ctx, "webhook delivered", "event", "webhook_delivered")
-		return
+		return time.Time{}, false
 	}
 	abandon := d.Attempts >= w.r.c.MaxAttempts || errors.Is(err, ErrPermanent)
-	next := now.Add(w.r.backoff(d.Attempts))
+	next = now.Add(w.r.backoff(d.Attempts))
 	if merr := w.store.MarkDeliveryFailed(mctx, d.Event.ID, d.Endpoint.ID, next, err.Error(), abandon); merr != nil {
 		log.WarnContext(ctx, "webhook mark failed failed", "event", "webhook_mark_failed", "error", merr)
 	}
 	if abandon {
 		log.ErrorContext(ctx, "webhook delivery abandoned", "event", "webhook_abandoned", "error", err)
-		return
+		return time.Time{}, false
 	}
 	log.WarnContext(ctx, "webhook delivery failed; will retry", "event", "webhook_retry", "error", err, "next_attempt", next)
+	return next, true
+}
+
+// release hands claimed deliveries back unsent, due at next.
+func (w *WebhookRelay) release(ds []usher.Delivery, next time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, d := range ds {
+		if err := w.store.ReleaseDelivery(ctx, d.Event.ID, d.Endpoint.ID, next); err != nil {
+			w.log.WarnContext(ctx, "webhook release failed", "event", "webhook_mark_failed", "error", err)
+		}
+	}
 }
 
 // handBack returns claimed deliveries to the queue at once.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,8 +83,8 @@ func (f *fakeDeliveries) ClaimDeliveries(_ context.Context, now time.Time, lease
 	defer f.mu.Unlock()
 	inFlight := map[string]bool{}
 	for _, r := range f.rows {
-		if r.status == "pending" && r.claimedUntil.After(now) {
-			inFlight[r.d.Endpoint.ID] = true
+		if r.status == "pending" && (r.claimedUntil.After(now) || r.lastError != "" && r.next.After(now)) {
+			inFlight[r.d.Endpoint.ID] = true // leased, or waiting for a retry
 		}
 	}
 	var due []*fakeDelivery
@@ -92,7 +93,7 @@ func (f *fakeDeliveries) ClaimDeliveries(_ context.Context, now time.Time, lease
 			due = append(due, r)
 		}
 	}
-	sort.SliceStable(due, func(i, j int) bool { return due[i].next.Before(due[j].next) })
+	sort.SliceStable(due, func(i, j int) bool { return due[i].d.Event.ID < due[j].d.Event.ID }) // oldest event first
 	due = due[:min(len(due), limit)]
 	var out []usher.Delivery
 	var ids []string
@@ -123,6 +124,16 @@ func (f *fakeDeliveries) MarkDelivered(_ context.Context, eventID, endpointID st
 	r := f.row(eventID, endpointID)
 	r.status, r.claimedUntil, r.lastError = "sent", time.Time{}, ""
 	f.record(storeCall{Op: "delivered", EventID: eventID, Endpoint: endpointID, Now: now})
+	return nil
+}
+
+func (f *fakeDeliveries) ReleaseDelivery(_ context.Context, eventID, endpointID string, next time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.row(eventID, endpointID)
+	r.next, r.claimedUntil = next, time.Time{}
+	r.attempts--
+	f.record(storeCall{Op: "released", EventID: eventID, Endpoint: endpointID, Next: next})
 	return nil
 }
 
@@ -501,20 +512,40 @@ func TestWebhookRelayErrPermanentAbandonsAtOnce(t *testing.T) {
 			st := newFakeDeliveries()
 			st.add("hook", "e1", t0)
 			st.add("hook", "e2", t0)
+			var e1Posts atomic.Int32
 			post := func(_ context.Context, d usher.Delivery) error {
-				if d.Event.ID == "e1" {
+				if d.Event.ID == "e1" && e1Posts.Add(1) == 1 {
 					return tc.err
 				}
 				return nil
 			}
-			startWebhookRelay(t, st, post, whConfig(clk, 1)) // MaxAttempts 5
+			w, _ := startWebhookRelay(t, st, post, whConfig(clk, 1)) // MaxAttempts 5
 			got := st.waitOutcome(t, "e1", 1)
 			if got.Op != "failed" || got.Abandon != tc.abandon || got.Reason != tc.err.Error() {
 				t.Errorf("first attempt: recorded %+v, want failed with abandon %v and reason %q", got, tc.abandon, tc.err)
 			}
-			// The endpoint's next delivery is not held back by the failure.
+			if tc.abandon {
+				// Given up: the endpoint's next delivery goes on at once.
+				if got := st.waitOutcome(t, "e2", 1); got.Op != "delivered" {
+					t.Errorf("the endpoint's next delivery: recorded %+v, want delivered", got)
+				}
+				return
+			}
+			// To be retried: the endpoint waits for the retry, and its next
+			// delivery goes after it.
+			if claimed := st.waitIdleClaim(t, w); len(claimed) != 0 {
+				t.Errorf("claimed %v while the endpoint waits for its retry; want none", claimed)
+			}
+			clk.Set(got.Next)
+			w.Notify()
+			if got := st.waitOutcome(t, "e1", 2); got.Op != "delivered" {
+				t.Errorf("e1's retry: recorded %+v, want delivered", got)
+			}
 			if got := st.waitOutcome(t, "e2", 1); got.Op != "delivered" {
 				t.Errorf("the endpoint's next delivery: recorded %+v, want delivered", got)
+			}
+			if h := st.history(); !deliveredBefore(h, "e1", "e2") {
+				t.Errorf("e2 was delivered before e1's retry: %+v", h)
 			}
 		})
 	}
@@ -623,4 +654,19 @@ func TestWebhookRelaySurvivesPanickingPost(t *testing.T) {
 	if got := st.waitOutcome(t, "p1", 2); got.Op != "delivered" {
 		t.Errorf("p1's retry: recorded %+v, want delivered", got)
 	}
+}
+
+// deliveredBefore reports whether a was recorded delivered before b.
+func deliveredBefore(h []storeCall, a, b string) bool {
+	for _, c := range h {
+		if c.Op == "delivered" {
+			switch c.EventID {
+			case a:
+				return true
+			case b:
+				return false
+			}
+		}
+	}
+	return false
 }

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -71,12 +70,23 @@ func (s *Store) Webhooks(ctx context.Context, tenantID string) ([]usher.Webhook,
 // ClaimDeliveries leases up to limit due deliveries until now+lease, so
 // that no other relay takes them meanwhile. An endpoint with a delivery in
 // flight (leased and not yet done) gets none: one slow or dead endpoint
-// holds at most one batch of one relay, never the others' deliveries.
+// holds at most one batch of one relay, never the others' deliveries. Nor
+// does an endpoint whose failed delivery waits for its retry: a dead
+// endpoint's queue waits behind its oldest delivery instead of spending
+// every delivery's attempts, one timeout each.
 // Claims take turns (on PostgreSQL, an advisory lock held by the claim's
 // transaction), so that a claim sees every lease made before it.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]usher.Delivery, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	// Most polls find nothing: look on a reader first, and take the
+	// writer (and, on PostgreSQL, the claim lock) only when there is work.
+	var due int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM webhook_deliveries
+		WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1) AS d`, millis(now)).Scan(&due)
+	if err != nil || due == 0 {
+		return nil, s.wrap(err)
+	}
 	x, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, s.wrap(err)
@@ -90,8 +100,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 	rows, err := x.QueryContext(ctx, `UPDATE webhook_deliveries SET claimed_until = $1, attempts = attempts + 1
 		WHERE (event_id, endpoint_id) IN (SELECT event_id, endpoint_id FROM webhook_deliveries
 			WHERE status = 'pending' AND next_attempt_at <= $2 AND claimed_until <= $2
-			AND endpoint_id NOT IN (SELECT endpoint_id FROM webhook_deliveries WHERE status = 'pending' AND claimed_until > $2)
-			ORDER BY next_attempt_at, event_id LIMIT $3`+s.d.SkipLocked+`)
+			AND endpoint_id NOT IN (SELECT endpoint_id FROM webhook_deliveries WHERE status = 'pending'
+				AND (claimed_until > $2 OR last_error <> '' AND next_attempt_at > $2))
+			ORDER BY event_id LIMIT $3`+s.d.SkipLocked+`)
 		RETURNING event_id, endpoint_id, attempts, next_attempt_at`, millis(now.Add(lease)), millis(now), limit)
 	if err != nil {
 		return nil, s.wrap(err)
@@ -118,10 +129,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 	}
 	// RETURNING keeps no order (PostgreSQL's follows its join, not the
 	// subquery's ORDER BY), and the relay sends an endpoint's deliveries
-	// in the order given: due first, then oldest event (IDs are UUIDv7).
-	slices.SortFunc(cs, func(a, b claimed) int {
-		return cmp.Or(cmp.Compare(a.next, b.next), strings.Compare(a.d.Event.ID, b.d.Event.ID))
-	})
+	// in the order given: oldest event first (ids are UUIDv7).
+	slices.SortFunc(cs, func(a, b claimed) int { return strings.Compare(a.d.Event.ID, b.d.Event.ID) })
 	keys := make([]usher.Delivery, len(cs))
 	for i, c := range cs {
 		keys[i] = c.d
@@ -151,8 +160,10 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 func (s *Store) MarkDelivered(ctx context.Context, eventID, endpointID string, now time.Time) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	// Only a pending delivery: a relay that outlived its lease must not
+	// undo what another recorded since.
 	_, err := s.w.ExecContext(ctx, `UPDATE webhook_deliveries SET status = 'sent', sent_at = $1, claimed_until = 0, last_error = ''
-		WHERE event_id = $2 AND endpoint_id = $3`, millis(now), s.id(eventID), s.id(endpointID))
+		WHERE event_id = $2 AND endpoint_id = $3 AND status = 'pending'`, millis(now), s.id(eventID), s.id(endpointID))
 	return s.wrap(err)
 }
 
@@ -166,6 +177,16 @@ func (s *Store) MarkDeliveryFailed(ctx context.Context, eventID, endpointID stri
 		status = "abandoned"
 	}
 	_, err := s.w.ExecContext(ctx, `UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, claimed_until = 0, last_error = $3
-		WHERE event_id = $4 AND endpoint_id = $5`, status, millis(next), truncateReason(reason), s.id(eventID), s.id(endpointID))
+		WHERE event_id = $4 AND endpoint_id = $5 AND status = 'pending'`, status, millis(next), truncateReason(reason), s.id(eventID), s.id(endpointID))
+	return s.wrap(err)
+}
+
+// ReleaseDelivery hands a claimed delivery back unsent, due at next, and
+// takes back the attempt its claim counted.
+func (s *Store) ReleaseDelivery(ctx context.Context, eventID, endpointID string, next time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	_, err := s.w.ExecContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = $1, claimed_until = 0, attempts = attempts - 1
+		WHERE event_id = $2 AND endpoint_id = $3 AND status = 'pending' AND attempts > 0`, millis(next), s.id(eventID), s.id(endpointID))
 	return s.wrap(err)
 }

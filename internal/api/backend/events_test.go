@@ -280,7 +280,7 @@ func wantHooks(tenantVar string, want ...string) func(*testing.T, *env, *httptes
 	}
 }
 
-const hookListJSON = `{"webhooks":[{"id":"{hook}","url":"https://hooks.example.com/usher","events":["user.created","*"],"created_at":"2030-03-04T05:06:07.000Z"}]}`
+const hookListJSON = `{"webhooks":[{"id":"{hook}","url":"https://hooks.example.com/usher","events":["*"],"created_at":"2030-03-04T05:06:07.000Z"}]}`
 
 func TestWebhooks(t *testing.T) {
 	post := func(name, body string, status int, code usher.Code) hookCase {
@@ -373,7 +373,7 @@ func checkCreated(t *testing.T, e *env, rec *httptest.ResponseRecorder) {
 		t.Errorf("secret: got one of %d characters (%v), want whsec_ and the base64 of 32 bytes", len(secret), err)
 	}
 	e.vars["{hook}"] = id
-	want := fmt.Sprintf(`{"id":%q,"url":"https://hooks.example.com/usher","events":["user.created","*"],"secret":%q,"created_at":"2030-03-04T05:06:07.000Z"}`, id, secret)
+	want := fmt.Sprintf(`{"id":%q,"url":"https://hooks.example.com/usher","events":["*"],"secret":%q,"created_at":"2030-03-04T05:06:07.000Z"}`, id, secret)
 	apitest.CheckNativeBody(t, rec, want, "")
 	if got, want := rec.Header().Get("Location"), "/webhooks/"+id; got != want {
 		t.Errorf("Location: got %q, want %q", got, want)

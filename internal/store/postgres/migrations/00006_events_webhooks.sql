@@ -13,6 +13,7 @@ CREATE TABLE events (
 );
 CREATE INDEX events_tenant ON events (tenant_id, id);
 CREATE INDEX events_user ON events (user_id, id) WHERE user_id IS NOT NULL;
+CREATE INDEX events_type ON events (tenant_id, type, id);
 
 CREATE TABLE webhook_endpoints (
     id         UUID   NOT NULL PRIMARY KEY,
@@ -39,6 +40,7 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id);
+CREATE INDEX webhook_deliveries_leased ON webhook_deliveries (claimed_until, endpoint_id);
 
 -- +goose Down
 -- Forward-only, like every schema change (DESIGN.md).

@@ -15,6 +15,7 @@ CREATE TABLE events (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX events_tenant ON events (tenant_id, id);
 CREATE INDEX events_user ON events (user_id, id) WHERE user_id IS NOT NULL;
+CREATE INDEX events_type ON events (tenant_id, type, id);
 
 -- Webhook endpoints, per tenant. events lists the event types an endpoint
 -- takes, space-separated with a space at each end (" user.created * "), so
@@ -48,6 +49,7 @@ CREATE TABLE webhook_deliveries (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id);
+CREATE INDEX webhook_deliveries_leased ON webhook_deliveries (claimed_until, endpoint_id);
 
 -- +goose Down
 -- Forward-only, like every schema change (DESIGN.md).
