@@ -46,6 +46,7 @@ var allowed = map[string][]string{
 	"api/public":            {"internal/usher", "internal/account", "internal/api", "internal/token"},
 	"api/thunder":           {"internal/usher", "internal/account", "internal/api"},
 	"transfer":              {"internal/usher", "internal/account", "internal/password", "internal/strictjson"},
+	"webhook":               {"internal/usher"},
 }
 
 func TestPackagesImportOnlyWhatTheTableAllows(t *testing.T) {

@@ -54,6 +54,7 @@ type Main struct {
 	Tenant   usher.Tenant
 	Keys     *token.Keyring
 	Relay    *outbox.Relay
+	Webhooks *outbox.WebhookRelay
 	DevCA    server.DevFiles // set when the development CA is in use
 	events   *accountEvents  // the use cases' events, counted for /metrics
 
@@ -117,6 +118,7 @@ func (m *Main) Start(ctx context.Context) error {
 		MaxAttempts: c.MailMaxAttempts, RetryBase: c.MailRetryBase, RetryMax: c.MailRetryMax,
 		PollInterval: c.MailPoll, SendTimeout: 30 * time.Second, Now: m.Now,
 	})
+	m.Webhooks = m.newWebhookRelay()
 
 	if err := m.buildHandlers(); err != nil {
 		return err
@@ -317,6 +319,8 @@ func (m *Main) startJobs() {
 		}()
 	}
 	run("relay", m.Relay.Run)
+	run("webhooks", m.Webhooks.Run)
+	run("events-prune", m.pruneEvents)
 	run("keys", func(ctx context.Context) error {
 		return m.Keys.Run(ctx, 30*time.Second, func(err error) {
 			m.Log.Error("signing key refresh failed", "event", "key_refresh_failed", "error", err)

@@ -108,6 +108,7 @@ func buildCore(ctx context.Context, c *config.Config, st *store.Store, o coreOpt
 		SessionTTL: c.TokenTTL,
 		Reset:      account.Reset{TTL: c.ResetTTL, MaxTries: c.ResetMaxTries, PerHour: c.ResetPerHour, PerHourAll: c.ResetPerHourAll},
 		Verify:     account.Verify{TTL: c.VerifyTTL, OnRegister: c.VerifyOnRegister},
+		Webhooks:   webhookRules(c),
 		Notify:     o.Notify,
 		Events:     o.Events,
 		Log:        o.Log,

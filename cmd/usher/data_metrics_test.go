@@ -157,16 +157,21 @@ func TestStatsCollector(t *testing.T) {
 
 	c.ttl = 0 // every scrape reads afresh
 	readErr = nil
-	result = store.Stats{Pending: 2, Failed: 1, Sent: 7, Abandoned: 3, OldestPending: now.Add(-90 * time.Second), Sessions: 42}
+	result = store.Stats{Pending: 2, Failed: 1, Sent: 7, Abandoned: 3, OldestPending: now.Add(-90 * time.Second), Sessions: 42,
+		HookPending: 4, HookFailed: 5, HookAbandoned: 6, HookOldestPending: now.Add(-30 * time.Second)}
 	got = gathered(t, reg)
 	want := map[string]float64{
-		`usher_outbox_messages{status="pending"}`:   2,
-		`usher_outbox_messages{status="failed"}`:    1,
-		`usher_outbox_messages{status="sent"}`:      7,
-		`usher_outbox_messages{status="abandoned"}`: 3,
-		"usher_outbox_oldest_pending_age_seconds":   90,
-		"usher_sessions_active":                     42,
-		"usher_stats_errors_total":                  1,
+		`usher_outbox_messages{status="pending"}`:      2,
+		`usher_outbox_messages{status="failed"}`:       1,
+		`usher_outbox_messages{status="sent"}`:         7,
+		`usher_outbox_messages{status="abandoned"}`:    3,
+		"usher_outbox_oldest_pending_age_seconds":      90,
+		"usher_sessions_active":                        42,
+		"usher_stats_errors_total":                     1,
+		`usher_webhook_deliveries{status="pending"}`:   4,
+		`usher_webhook_deliveries{status="failed"}`:    5,
+		`usher_webhook_deliveries{status="abandoned"}`: 6,
+		"usher_webhook_oldest_pending_age_seconds":     30,
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("after a reading: got %v, want %v", got, want)

@@ -17,6 +17,7 @@ import (
 	"github.com/usherhq/usher/internal/config"
 	"github.com/usherhq/usher/internal/store/postgres"
 	"github.com/usherhq/usher/internal/store/sqlite"
+	"github.com/usherhq/usher/internal/usher"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -36,6 +37,12 @@ type cli struct {
 		Import usersImportCmd `cmd:"" help:"Import users from a JSON-lines file (see the README's Import and export)."`
 		Export usersExportCmd `cmd:"" help:"Export a tenant's users as JSON lines, in the import's format."`
 	} `cmd:"" help:"Users."`
+	Events   eventsCmd `cmd:"" help:"Print the audit log as JSON lines, oldest first."`
+	Webhooks struct {
+		Create webhookCreateCmd `cmd:"" help:"Add a webhook endpoint; prints its signing secret once."`
+		List   webhookListCmd   `cmd:"" help:"List the webhook endpoints."`
+		Delete webhookDeleteCmd `cmd:"" help:"Remove a webhook endpoint and its undelivered events."`
+	} `cmd:"" help:"Webhook endpoints."`
 	Keys struct {
 		Rotate adminCmd `cmd:"" help:"Add a new token signing key; older keys keep verifying until their tokens expire."`
 	} `cmd:"" help:"Token signing keys."`
@@ -106,6 +113,14 @@ func run(args []string) int {
 		return admin(c.Users.Import.Config, c.Users.Import.run)
 	case "users export":
 		return admin(c.Users.Export.Config, c.Users.Export.run)
+	case "events":
+		return admin(c.Events.Config, c.Events.run)
+	case "webhooks create <url>":
+		return admin(c.Webhooks.Create.Config, c.Webhooks.Create.run)
+	case "webhooks list":
+		return admin(c.Webhooks.List.Config, c.Webhooks.List.run)
+	case "webhooks delete <id>":
+		return admin(c.Webhooks.Delete.Config, c.Webhooks.Delete.run)
 	case "keys rotate":
 		return admin(c.Keys.Rotate.Config, keysRotate)
 	case "version":
@@ -188,7 +203,7 @@ func admin(cfg config.Config, fn func(context.Context, *config.Config, *core) er
 		fmt.Fprintln(os.Stderr, "usher:", err)
 		return 2
 	}
-	ctx := context.Background()
+	ctx := usher.WithActor(context.Background(), "cli") // the audit log names who acted
 	// A command prints what it did; its log says only what went wrong,
 	// unless --log-level debug asks for everything.
 	level := cfg.LogLevel
@@ -213,6 +228,9 @@ func keysRotate(ctx context.Context, cfg *config.Config, k *core) error {
 	if err != nil {
 		return err
 	}
+	if err := k.Accounts.KeyRotated(ctx, kid); err != nil {
+		return fmt.Errorf("the key was added, but recording it in the audit log failed: %w", err)
+	}
 	fmt.Printf("new signing key: %s\nRunning nodes sign with it within 30 seconds; older keys verify until their tokens expire (token-ttl %s).\n", kid, cfg.TokenTTL)
 	return nil
 }
@@ -221,8 +239,26 @@ func versionString() string {
 	if version != "" {
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(devel)"
+	}
+	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
-	return "(devel)"
+	// A build from a checkout: name the commit, so two builds can be told
+	// apart (go build embeds it unless -buildvcs=false).
+	v, dirty := "(devel)", false
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision" && len(s.Value) >= 12:
+			v += " " + s.Value[:12]
+		case s.Key == "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if dirty {
+		v += "-dirty"
+	}
+	return v
 }

@@ -21,7 +21,7 @@ import (
 
 type tenantCreateCmd struct {
 	config.Config `embed:""`
-	Name          string `arg:"" help:"The tenant's name: lower-case letters, digits, '-' and '_'."`
+	Name          string `arg:"" help:"The tenant's name: lower-case letters, digits, '-' and '_'." env:"-"`
 }
 
 type tenantListCmd struct {
@@ -30,26 +30,26 @@ type tenantListCmd struct {
 
 type tenantShowCmd struct {
 	config.Config `embed:""`
-	Tenant        string `arg:"" optional:"" help:"The tenant's name or id (default: the default tenant)."`
+	Tenant        string `arg:"" optional:"" help:"The tenant's name or id (default: the default tenant)." env:"-"`
 }
 
 type tenantRotateCmd struct {
 	config.Config `embed:""`
-	Tenant        string        `arg:"" help:"The tenant's name or id."`
-	Overlap       time.Duration `default:"24h" help:"How long the old public key keeps working (0s: it stops now)."`
+	Tenant        string        `arg:"" help:"The tenant's name or id." env:"-"`
+	Overlap       time.Duration `default:"24h" help:"How long the old public key keeps working (0s: it stops now)." env:"-"`
 }
 
 type tenantDeleteCmd struct {
 	config.Config `embed:""`
-	Tenant        string `arg:"" help:"The tenant's name or id."`
-	Force         bool   `help:"Delete the tenant's users, sessions and queued email with it."`
+	Tenant        string `arg:"" help:"The tenant's name or id." env:"-"`
+	Force         bool   `help:"Delete the tenant's users, sessions and queued email with it." env:"-"`
 }
 
 type usersImportCmd struct {
 	config.Config `embed:""`
-	File          string `arg:"" help:"A JSON-lines file, one user a line; - for standard input."`
-	InTenant      string `name:"tenant" help:"The tenant's name or id (default: the default tenant)."`
-	OnConflict    string `name:"on-conflict" enum:"skip,update,fail" default:"skip" help:"What a line whose email exists does: skip, update or fail."`
+	File          string `arg:"" help:"A JSON-lines file, one user a line; - for standard input." env:"-"`
+	InTenant      string `name:"tenant" help:"The tenant's name or id (default: the default tenant)." env:"-"`
+	OnConflict    string `name:"on-conflict" enum:"skip,update,fail" default:"skip" help:"What a line whose email exists does: skip, update or fail." env:"-"`
 
 	FirebaseSignerKey     string `name:"firebase-signer-key" help:"Firebase project: base64_signer_key, for Firebase scrypt hashes."`
 	FirebaseSaltSeparator string `name:"firebase-salt-separator" help:"Firebase project: base64_salt_separator."`
@@ -59,9 +59,9 @@ type usersImportCmd struct {
 
 type usersExportCmd struct {
 	config.Config `embed:""`
-	InTenant      string `name:"tenant" help:"The tenant's name or id (default: the default tenant)."`
-	Output        string `short:"o" default:"-" help:"The file to write; - for standard output."`
-	WithHashes    bool   `name:"with-hashes" help:"Include password hashes (treat the file as a secret)."`
+	InTenant      string `name:"tenant" help:"The tenant's name or id (default: the default tenant)." env:"-"`
+	Output        string `short:"o" default:"-" help:"The file to write; - for standard output." env:"-"`
+	WithHashes    bool   `name:"with-hashes" help:"Include password hashes (treat the file as a secret)." env:"-"`
 }
 
 func printTenant(w io.Writer, t usher.Tenant) {

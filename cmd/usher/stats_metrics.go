@@ -30,6 +30,7 @@ type statsCollector struct {
 	ttl  time.Duration
 
 	messages, oldest, sessions *prometheus.Desc
+	hooks, hookOldest          *prometheus.Desc
 	errors                     prometheus.Counter
 
 	mu     sync.Mutex // held while reading, so concurrent scrapes share one query
@@ -46,6 +47,11 @@ func newStatsCollector(read func(context.Context, time.Time) (store.Stats, error
 			[]string{"status"}, nil),
 		oldest: prometheus.NewDesc("usher_outbox_oldest_pending_age_seconds",
 			"Age of the oldest outbox message waiting to be sent (pending or failed); 0 when none is.", nil, nil),
+		hooks: prometheus.NewDesc("usher_webhook_deliveries",
+			"Webhook deliveries by status: pending (waiting for a first attempt, or being sent), failed (waiting to be retried), abandoned (given up; counted up to a million).",
+			[]string{"status"}, nil),
+		hookOldest: prometheus.NewDesc("usher_webhook_oldest_pending_age_seconds",
+			"Age of the oldest webhook delivery waiting to be sent; 0 when none is.", nil, nil),
 		sessions: prometheus.NewDesc("usher_sessions_active",
 			"Sessions that have not expired, counted up to a million.", nil, nil),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
@@ -59,6 +65,8 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.messages
 	ch <- c.oldest
 	ch <- c.sessions
+	ch <- c.hooks
+	ch <- c.hookOldest
 	ch <- c.errors.Desc()
 }
 
@@ -81,6 +89,17 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.oldest, gauge, age)
 	ch <- prometheus.MustNewConstMetric(c.sessions, gauge, float64(st.Sessions))
+	for _, m := range []struct {
+		status string
+		n      int64
+	}{{"pending", st.HookPending}, {"failed", st.HookFailed}, {"abandoned", st.HookAbandoned}} {
+		ch <- prometheus.MustNewConstMetric(c.hooks, gauge, float64(m.n), m.status)
+	}
+	hookAge := 0.0
+	if !st.HookOldestPending.IsZero() {
+		hookAge = max(0, c.now().Sub(st.HookOldestPending).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(c.hookOldest, gauge, hookAge)
 }
 
 // stats returns the last reading, made afresh when it is older than ttl. A

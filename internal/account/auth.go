@@ -23,7 +23,7 @@ func (s *Service) Register(ctx context.Context, tenantID, email, pw string) (str
 	var sess usher.Session
 	_, err := s.create(ctx, tenantID, NewUser{Email: email, Password: pw, Enabled: true}, func(ctx context.Context, tx Tx, u *usher.User) error {
 		sess = s.newSession(ctx, *u)
-		if err := tx.CreateSession(ctx, sess); err != nil {
+		if err := s.startSession(ctx, tx, sess); err != nil {
 			return err
 		}
 		if s.c.Verify.OnRegister {
@@ -64,6 +64,7 @@ func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string
 		return "", err
 	}
 	a, err := s.try(ctx, u, pw)
+	a.login = true
 	if usher.ErrorCode(err) == usher.NotFound {
 		s.checked(evLoginSucceeded, evLoginFailed, attempt{}, false)
 		return "", errLogin // deleted meanwhile
@@ -76,20 +77,20 @@ func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string
 	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		ok, sess = false, usher.Session{} // afresh: a lost conflict runs this again
 		cur, err := tx.LockUser(ctx, tenantID, u.ID)
-		if usher.ErrorCode(err) == usher.NotFound {
-			return nil // deleted meanwhile
+		if usher.ErrorCode(err) == usher.NotFound { // deleted meanwhile
+			return s.audit(ctx, tx, tenantID, AuditLoginFailed, u.ID, detail{"reason": "user_deleted"})
 		}
 		if err != nil {
 			return err
 		}
-		if cur.EmailKey != key {
-			return nil // the address moved away meanwhile
+		if cur.EmailKey != key { // the address moved away meanwhile
+			return s.audit(ctx, tx, tenantID, AuditLoginFailed, u.ID, detail{"reason": "address_changed"})
 		}
 		if ok, err = s.record(ctx, tx, &cur, &a); err != nil || !ok {
 			return err
 		}
 		sess = s.newSession(ctx, cur)
-		return tx.CreateSession(ctx, sess)
+		return s.startSession(ctx, tx, sess)
 	})
 	if err != nil {
 		return "", err
@@ -110,24 +111,28 @@ func (s *Service) unknownLogin(ctx context.Context, tenantID, key, pw string) er
 	// made-up addresses cannot grow the table.
 	sum := addressDigest(tenantID, key)
 	bucket := "login-unknown:" + strconv.Itoa(int(binary.BigEndian.Uint16(sum[:]))%unknownBuckets)
-	count := func() error {
+	count := func(audit bool) error {
 		now := s.c.Now().UTC()
 		return s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
-			_, err := tx.Count(ctx, bucket, now, now.Add(-s.c.Lockout.Window))
-			return err
+			if _, err := tx.Count(ctx, bucket, now, now.Add(-s.c.Lockout.Window)); err != nil || !audit {
+				return err
+			}
+			// Recorded as a known user's failure is, without the address:
+			// nothing is stored that an unknown address would not write.
+			return s.audit(ctx, tx, tenantID, AuditLoginFailed, "", detail{"reason": outUnknownEmail})
 		})
 	}
 	// A known address's attempt is reserved (one write), verified, then
 	// recorded (another write): the same steps here.
 	if s.c.Lockout.Max > 0 {
-		if err := count(); err != nil {
+		if err := count(false); err != nil {
 			return err
 		}
 	}
 	if err := s.c.Hasher.DummyVerify(ctx, pw); err != nil {
 		return hashErr(err)
 	}
-	if err := count(); err != nil {
+	if err := count(true); err != nil {
 		return err
 	}
 	s.c.Log.InfoContext(ctx, "login failed", "event", "login_failed", "reason", "unknown_email")
@@ -155,6 +160,14 @@ func (s *Service) newSession(ctx context.Context, u usher.User) usher.Session {
 	surface, ip, agent := usher.OriginOf(ctx)
 	return usher.Session{ID: usher.NewID(now), TenantID: u.TenantID, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.c.SessionTTL),
 		Surface: surface, ClientIP: ip, UserAgent: agent}
+}
+
+// startSession creates sess in tx and records it.
+func (s *Service) startSession(ctx context.Context, tx Tx, sess usher.Session) error {
+	if err := tx.CreateSession(ctx, sess); err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, sess.TenantID, AuditSessionStarted, sess.UserID, detail{"session_id": sess.ID, "surface": sess.Surface})
 }
 
 // touchEvery is how stale a session's last-used time may grow: a request
@@ -185,8 +198,13 @@ func (s *Service) Authenticate(ctx context.Context, tenantID, raw string) (usher
 }
 
 // Logout ends one session.
-func (s *Service) Logout(ctx context.Context, tenantID, sessionID string) error {
-	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error { return tx.DeleteSession(ctx, tenantID, sessionID) })
+func (s *Service) Logout(ctx context.Context, tenantID, userID, sessionID string) error {
+	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		if err := tx.DeleteUserSession(ctx, tenantID, userID, sessionID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, tenantID, AuditSessionEnded, userID, detail{"session_id": sessionID, "reason": "logout"})
+	})
 	if usher.ErrorCode(err) == usher.NotFound {
 		return usher.Errorf(usher.Unauthorized, "The session has ended.")
 	}

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"bytes"
 	"context"
 	"errors"
 
@@ -86,6 +87,9 @@ func (s *Service) guarded(ctx context.Context, tenantID string, a Access,
 		}
 		if cur.EmailKey != key {
 			moved = true // the address moved away meanwhile
+			if a.Check {
+				return s.audit(ctx, tx, tenantID, AuditCheckFailed, cur.ID, detail{"reason": "address_changed"})
+			}
 			return nil
 		}
 		if a.Check {
@@ -186,18 +190,40 @@ func (s *Service) ReplaceUser(ctx context.Context, tenantID string, a Access, r 
 	rec, err := s.guarded(ctx, tenantID, a, prep, func(ctx context.Context, tx Tx, rec *Record) error {
 		u := &rec.User
 		what := keep
+		type change struct {
+			typ string
+			d   detail
+		}
+		var changes []change
 		if newHash != "" {
 			setHash(u, newHash)
 			what = revokeCredentials
+			changes = append(changes, change{AuditUserPasswordChanged, nil})
 		}
 		if u.EmailKey != key {
 			u.Confirmed, rec.VerifyToken = false, ""
 			what = revokeAddress
+			changes = append(changes, change{AuditUserEmailChanged, detail{"confirmed": false}})
+		}
+		var fields []string
+		if u.Email != email && u.EmailKey == key {
+			fields = append(fields, "email") // only its case or form
+		}
+		if !bytes.Equal(u.Data, data) {
+			fields = append(fields, "data")
+		}
+		if len(fields) > 0 {
+			changes = append(changes, change{AuditUserUpdated, detail{"fields": fields}})
 		}
 		u.Email, u.EmailKey, u.Data = email, key, data
 		u.UpdatedAt = s.now()
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
+		}
+		for _, c := range changes {
+			if err := s.audit(ctx, tx, tenantID, c.typ, u.ID, c.d); err != nil {
+				return err
+			}
 		}
 		return revoke(ctx, tx, *u, what)
 	})
@@ -230,7 +256,10 @@ func (s *Service) newPassword(ctx context.Context, u usher.User, a Access, pw *s
 // DeleteUser deletes the user named by a and returns it as it was.
 func (s *Service) DeleteUser(ctx context.Context, tenantID string, a Access) (Record, error) {
 	rec, err := s.guarded(ctx, tenantID, a, nil, func(ctx context.Context, tx Tx, rec *Record) error {
-		return tx.DeleteUser(ctx, tenantID, rec.ID)
+		if err := tx.DeleteUser(ctx, tenantID, rec.ID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, tenantID, AuditUserDeleted, rec.ID, nil)
 	})
 	if err == nil {
 		s.c.Log.InfoContext(ctx, "user deleted", "event", "user_deleted", "user_id", rec.ID)
@@ -244,9 +273,7 @@ func (s *Service) DeleteUser(ctx context.Context, tenantID string, a Access) (Re
 // is opened.
 func (s *Service) RequestVerification(ctx context.Context, tenantID string, a Access) (Record, error) {
 	rec, err := s.guarded(ctx, tenantID, a, nil, func(ctx context.Context, tx Tx, rec *Record) error {
-		rec.Confirmed = false
-		rec.UpdatedAt = s.now()
-		if err := tx.UpdateUser(ctx, &rec.User); err != nil {
+		if err := s.unconfirm(ctx, tx, rec); err != nil {
 			return err
 		}
 		var err error
@@ -266,11 +293,25 @@ func (s *Service) RequestVerification(ctx context.Context, tenantID string, a Ac
 // verification token.
 func (s *Service) ClearVerification(ctx context.Context, tenantID string, a Access) (Record, error) {
 	return s.guarded(ctx, tenantID, a, nil, func(ctx context.Context, tx Tx, rec *Record) error {
-		rec.Confirmed, rec.VerifyToken = false, ""
-		rec.UpdatedAt = s.now()
-		if err := tx.UpdateUser(ctx, &rec.User); err != nil {
+		rec.VerifyToken = ""
+		if err := s.unconfirm(ctx, tx, rec); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, tenantID, AuditVerificationCleared, rec.ID, nil); err != nil {
 			return err
 		}
 		return tx.DeleteCodes(ctx, rec.ID, usher.VerifyCode)
 	})
+}
+
+// unconfirm marks rec's user unverified (Thunder's verification calls do)
+// and records the change when it was verified.
+func (s *Service) unconfirm(ctx context.Context, tx Tx, rec *Record) error {
+	was := rec.Confirmed
+	rec.Confirmed = false
+	rec.UpdatedAt = s.now()
+	if err := tx.UpdateUser(ctx, &rec.User); err != nil || !was {
+		return err
+	}
+	return s.audit(ctx, tx, rec.TenantID, AuditUserUpdated, rec.ID, detail{"fields": []string{"confirmed"}, "confirmed": false})
 }

@@ -43,6 +43,9 @@ type attempt struct {
 	// outcome is why the check failed, "" when it succeeded: set by try
 	// (locked) and by record, and reported (Events) once recorded.
 	outcome string
+	// login makes the audit log record the attempt as a login (else as a
+	// password check).
+	login bool
 	// locksAccount is set on the attempt whose reservation brought the
 	// account to its lockout limit: when its password is wrong, the
 	// account's lockout started with it.
@@ -76,7 +79,10 @@ func (s *Service) try(ctx context.Context, u usher.User, pw string) (attempt, er
 			}
 			if locked = n > s.c.Lockout.Max || s.locked(cur, now); locked {
 				addressLocked = n == s.c.Lockout.Max+1 // the address's first refusal in its window
-				return nil
+				if !addressLocked {
+					return nil
+				}
+				return s.audit(ctx, tx, cur.TenantID, AuditLockoutStarted, cur.ID, detail{"scope": "address"})
 			}
 			a.locksAccount = failuresAfter(cur, windowStart) == s.c.Lockout.accountMax()
 			return tx.RecordFailure(ctx, cur.TenantID, cur.ID, now, windowStart)
@@ -109,7 +115,7 @@ func (s *Service) try(ctx context.Context, u usher.User, pw string) (attempt, er
 // which the caller reports once the transaction has committed.
 func (s *Service) record(ctx context.Context, tx Tx, cur *usher.User, a *attempt) (ok bool, err error) {
 	if a.locked {
-		return false, nil
+		return false, s.auditCheck(ctx, tx, cur, a)
 	}
 	v := a.v
 	// A password verified against a hash the user no longer has proves
@@ -149,7 +155,30 @@ func (s *Service) record(ctx context.Context, tx Tx, cur *usher.User, a *attempt
 	default:
 		a.outcome = ""
 	}
+	if err := s.auditCheck(ctx, tx, cur, a); err != nil {
+		return false, err
+	}
 	return match && cur.Enabled, nil
+}
+
+// auditCheck records a decided attempt in tx: its success or failure (as
+// a login or a check) and, when its failure started the account's
+// lockout, that.
+func (s *Service) auditCheck(ctx context.Context, tx Tx, cur *usher.User, a *attempt) error {
+	succeeded, failed := AuditCheckSucceeded, AuditCheckFailed
+	if a.login {
+		succeeded, failed = AuditLoginSucceeded, AuditLoginFailed
+	}
+	if a.outcome == "" {
+		return s.audit(ctx, tx, cur.TenantID, succeeded, cur.ID, nil)
+	}
+	if err := s.audit(ctx, tx, cur.TenantID, failed, cur.ID, detail{"reason": a.outcome}); err != nil {
+		return err
+	}
+	if a.locksAccount && a.outcome == outWrongPassword {
+		return s.audit(ctx, tx, cur.TenantID, AuditLockoutStarted, cur.ID, detail{"scope": "account"})
+	}
+	return nil
 }
 
 // lockPrefix is the start of every per-address lockout counter of u's

@@ -90,6 +90,8 @@ func (s *Service) Import(ctx context.Context, tenantID string, batch []ImportUse
 		// A concurrent writer took an address or id between the reads and
 		// the insert, or the database refused a row: decide each line
 		// alone, so that only the line at fault is refused.
+		failed := 0
+		var last error
 		for _, p := range lines {
 			err := s.importLines(ctx, tenantID, []*pending{p}, on)
 			switch usher.ErrorCode(err) {
@@ -99,11 +101,15 @@ func (s *Service) Import(ctx context.Context, tenantID string, batch []ImportUse
 			case usher.Internal:
 				s.c.Log.WarnContext(ctx, "an import line could not be stored", "event", "import_line_failed", "line", p.in.Line, "error", err)
 				refuse(p.res, usher.Invalid, "The database refused the line.")
+				failed, last = failed+1, err
 			default:
 				return nil, err
 			}
 		}
 		err = nil
+		if failed == len(lines) && failed > 1 {
+			err = last // not the lines: the database refuses every write
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -296,7 +302,26 @@ func (s *Service) importLines(ctx context.Context, tenantID string, lines []*pen
 				inserts = append(inserts, &p.u)
 			}
 		}
-		return tx.CreateUsers(ctx, inserts)
+		if err := tx.CreateUsers(ctx, inserts); err != nil {
+			return err
+		}
+		var created, updated []string
+		for _, p := range lines {
+			switch p.res.Outcome {
+			case Created:
+				created = append(created, p.u.ID)
+			case Updated:
+				updated = append(updated, p.u.ID)
+			}
+		}
+		if len(created)+len(updated) == 0 {
+			return nil
+		}
+		// One entry per batch (at most 500 lines): an import of a million
+		// users writes two thousand entries, not a million, each naming
+		// its users.
+		return s.audit(ctx, tx, tenantID, AuditUserImported, "", detail{
+			"created": len(created), "updated": len(updated), "created_ids": created, "updated_ids": updated})
 	})
 }
 
@@ -322,6 +347,7 @@ func (s *Service) updateImported(ctx context.Context, tx Tx, cur usher.User, p *
 		return err
 	}
 	p.res.Outcome = Updated
+	p.u.ID = cur.ID // the line named the user by its address
 	r := keep
 	if hashChanged || cur.Enabled && !next.Enabled {
 		r = revokeCredentials

@@ -24,6 +24,7 @@ func (v visitor) ClientAddr() string { return v.ip }
 func (v visitor) Surface() string    { return v.surface }
 func (v visitor) ClientIP() string   { return v.ip }
 func (v visitor) UserAgent() string  { return v.agent }
+func (v visitor) RequestID() string  { return "" }
 
 var _ usher.Origin = visitor{}
 

@@ -76,6 +76,9 @@ func (s *Service) SendReset(ctx context.Context, tenantID, email string) error {
 		if err != nil {
 			return err
 		}
+		if err := s.audit(ctx, tx, tenantID, AuditResetRequested, u.ID, nil); err != nil {
+			return err
+		}
 		return s.enqueue(ctx, tx, u, usher.MailReset, usher.MailParams{Email: u.Email, Code: code})
 	})
 	if err != nil {
@@ -138,20 +141,34 @@ func (s *Service) ResetPassword(ctx context.Context, tenantID, email, code, pw s
 		if err != nil {
 			return err
 		}
+		// A wrong, expired or worn-out code is recorded against the user
+		// whose code it is (a user without a live code writes nothing).
+		failed := func(reason string) error {
+			return s.audit(ctx, tx, tenantID, AuditResetFailed, u.ID, detail{"reason": reason})
+		}
 		fuse := 10 * s.c.Reset.MaxTries
 		if !s.c.Now().Before(t.ExpiresAt) || t.Tries >= fuse {
+			if err := failed("code_expired"); err != nil {
+				return err
+			}
 			return tx.DeleteCodes(ctx, u.ID, usher.ResetCode)
 		}
 		// Each client address has MaxTries tries at a code: its wrong
 		// tries cannot kill the code for the owner. A code dies only after
 		// ten times as many wrong tries in all (50 of 31^10 codes by default).
 		n, err := tx.Count(ctx, sourceKey(ctx, "reset-try", t.Secret), s.c.Now().UTC(), s.c.Now().UTC().Add(-s.c.Reset.TTL))
-		if err != nil || n > s.c.Reset.MaxTries {
+		if err != nil {
 			return err
+		}
+		if n > s.c.Reset.MaxTries {
+			return failed("too_many_tries")
 		}
 		if subtle.ConstantTimeCompare([]byte(t.Secret), []byte(want)) == 1 {
 			valid = true
 			return nil
+		}
+		if err := failed("wrong_code"); err != nil {
+			return err
 		}
 		if t.Tries+1 >= fuse {
 			return tx.DeleteCodes(ctx, u.ID, usher.ResetCode)
@@ -192,6 +209,12 @@ func (s *Service) ResetPassword(ctx context.Context, tenantID, email, code, pw s
 			return err
 		}
 		if err := revoke(ctx, tx, cur, revokeCredentials); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, tenantID, AuditResetCompleted, cur.ID, nil); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, tenantID, AuditUserPasswordChanged, cur.ID, detail{"by": "reset"}); err != nil {
 			return err
 		}
 		return s.enqueue(ctx, tx, cur, usher.MailPasswordChanged, usher.MailParams{Email: cur.Email})

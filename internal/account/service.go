@@ -72,6 +72,7 @@ type Config struct {
 	SessionTTL time.Duration
 	Reset      Reset
 	Verify     Verify
+	Webhooks   WebhookRules
 	// Notify is called after a transaction that queued email commits, to
 	// wake the relay; may be nil.
 	Notify func()
@@ -85,6 +86,7 @@ type Config struct {
 type Service struct {
 	c       Config
 	tenants tenants
+	events  eventIDs
 }
 
 // New returns a Service.
@@ -97,6 +99,9 @@ func New(c Config) *Service {
 	}
 	if c.Notify == nil {
 		c.Notify = func() {}
+	}
+	if c.Webhooks.CheckURL == nil || c.Webhooks.NewSecret == nil {
+		c.Webhooks.CheckURL = func(string) error { return errors.New("webhooks are not set up on this server") }
 	}
 	return &Service{c: c}
 }
@@ -156,7 +161,10 @@ func (s *Service) create(ctx context.Context, tenantID string, in NewUser, also 
 		Confirmed: in.Confirmed, Enabled: in.Enabled, Data: data, CreatedAt: now, UpdatedAt: now,
 	}
 	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		if err := tx.CreateUser(ctx, &u); err != nil || also == nil {
+		if err := tx.CreateUser(ctx, &u); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, tenantID, AuditUserCreated, u.ID, detail{"confirmed": u.Confirmed, "enabled": u.Enabled}); err != nil || also == nil {
 			return err
 		}
 		return also(ctx, tx, &u)
@@ -182,7 +190,12 @@ func (s *Service) Delete(ctx context.Context, tenantID, id string) error {
 	if !usher.ValidID(id) {
 		return errNotFound
 	}
-	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error { return tx.DeleteUser(ctx, tenantID, id) })
+	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		if err := tx.DeleteUser(ctx, tenantID, id); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, tenantID, AuditUserDeleted, id, nil)
+	})
 	if err == nil {
 		s.c.Log.InfoContext(ctx, "user deleted", "event", "user_deleted", "user_id", id)
 	}
@@ -199,7 +212,7 @@ func (s *Service) SetEmail(ctx context.Context, tenantID, id, raw string) error 
 	if err != nil {
 		return err
 	}
-	return s.modify(ctx, tenantID, id, "email_changed", func(u *usher.User) revocation {
+	return s.modify(ctx, tenantID, id, "email_changed", AuditUserEmailChanged, func(u *usher.User) revocation {
 		if u.EmailKey == key {
 			u.Email = email
 			return keep
@@ -224,7 +237,7 @@ func (s *Service) SetPassword(ctx context.Context, tenantID, id, pw string) erro
 	if err != nil {
 		return err
 	}
-	return s.modify(ctx, tenantID, id, "password_changed", func(u *usher.User) revocation {
+	return s.modify(ctx, tenantID, id, "password_changed", AuditUserPasswordChanged, func(u *usher.User) revocation {
 		setHash(u, hash)
 		return revokeCredentials
 	})
@@ -240,11 +253,11 @@ func (s *Service) SetEnabled(ctx context.Context, tenantID, id string, enabled b
 	if !usher.ValidID(id) {
 		return errNotFound
 	}
-	event := "user_enabled"
+	event, typ := "user_enabled", AuditUserEnabled
 	if !enabled {
-		event = "user_disabled"
+		event, typ = "user_disabled", AuditUserDisabled
 	}
-	return s.modify(ctx, tenantID, id, event, func(u *usher.User) revocation {
+	return s.modify(ctx, tenantID, id, event, typ, func(u *usher.User) revocation {
 		u.Enabled = enabled
 		if enabled {
 			return keep
@@ -265,7 +278,7 @@ func (s *Service) SetData(ctx context.Context, tenantID, id string, raw []byte) 
 	if err != nil {
 		return err
 	}
-	return s.modify(ctx, tenantID, id, "", func(u *usher.User) revocation {
+	return s.modify(ctx, tenantID, id, "", AuditUserUpdated, func(u *usher.User) revocation {
 		u.Data = data
 		return keep
 	})
@@ -285,16 +298,36 @@ const (
 
 // modify applies change to a locked user in one transaction, and ends what
 // change says the change revokes.
-func (s *Service) modify(ctx context.Context, tenantID, id, event string, change func(*usher.User) revocation) error {
+func (s *Service) modify(ctx context.Context, tenantID, id, event, typ string, change func(*usher.User) revocation) error {
 	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		u, err := tx.LockUser(ctx, tenantID, id)
 		if err != nil {
 			return err
 		}
+		before := u
 		r := change(&u)
 		u.UpdatedAt = s.now()
 		if err := tx.UpdateUser(ctx, &u); err != nil {
 			return err
+		}
+		var d detail
+		switch typ {
+		case AuditUserEnabled, AuditUserDisabled:
+			if before.Enabled == u.Enabled {
+				typ = "" // no change to record
+			}
+		case AuditUserUpdated:
+			d = detail{"fields": []string{"data"}}
+		case AuditUserEmailChanged:
+			d = detail{"confirmed": u.Confirmed}
+			if before.EmailKey == u.EmailKey {
+				d["same_address"] = true // only its case or form changed
+			}
+		}
+		if typ != "" {
+			if err := s.audit(ctx, tx, tenantID, typ, u.ID, d); err != nil {
+				return err
+			}
 		}
 		return revoke(ctx, tx, u, r)
 	})

@@ -43,6 +43,13 @@ type Reader interface {
 	TenantByName(ctx context.Context, name string) (usher.Tenant, error)
 	// Tenants returns every tenant, oldest first.
 	Tenants(ctx context.Context) ([]usher.Tenant, error)
+
+	// Events returns a page of a tenant's audit log, oldest first.
+	Events(ctx context.Context, q usher.EventQuery) ([]usher.Event, error)
+	// PruneEvents deletes up to limit events with ids below beforeID.
+	PruneEvents(ctx context.Context, beforeID string, limit int) (int, error)
+	// Webhooks returns a tenant's webhook endpoints.
+	Webhooks(ctx context.Context, tenantID string) ([]usher.Webhook, error)
 }
 
 // Tx is one write transaction. Its methods run on the context that Update
@@ -103,6 +110,11 @@ type Tx interface {
 	ClearCount(ctx context.Context, key string) error
 	// ClearCounts deletes every counter whose key starts with prefix.
 	ClearCounts(ctx context.Context, prefix string) error
+	// AppendEvent writes an event to the audit log, with a pending
+	// delivery for each webhook endpoint of its tenant that takes it.
+	AppendEvent(ctx context.Context, e usher.Event) error
+	CreateWebhook(ctx context.Context, w usher.Webhook) error
+	DeleteWebhook(ctx context.Context, tenantID, id string) error
 	// Enqueue adds a message to the outbox.
 	Enqueue(ctx context.Context, m usher.Message, now time.Time) error
 }

@@ -81,7 +81,13 @@ func (s *Service) CreateTenant(ctx context.Context, name string) (usher.Tenant, 
 	}
 	now := s.now()
 	t := usher.Tenant{ID: usher.NewID(now), Name: name, PublicKey: token.NewPublicKey(), CreatedAt: now}
-	if err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error { return tx.CreateTenant(ctx, t) }); err != nil {
+	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		if err := tx.CreateTenant(ctx, t); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, t.ID, AuditTenantCreated, "", detail{"name": name})
+	})
+	if err != nil {
 		return usher.Tenant{}, err
 	}
 	s.c.Log.InfoContext(ctx, "tenant created", "event", "tenant_created", "tenant_id", t.ID, "name", name)
@@ -141,7 +147,10 @@ func (s *Service) RotateTenantKey(ctx context.Context, ref string, overlap time.
 		if overlap == 0 {
 			t.PreviousKey, t.PreviousKeyUntil = "", time.Time{}
 		}
-		return tx.SetTenantKeys(ctx, t)
+		if err := tx.SetTenantKeys(ctx, t); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, t.ID, AuditTenantKeyRotated, "", detail{"overlap_seconds": int(overlap.Seconds())})
 	})
 	if err != nil {
 		return usher.Tenant{}, err
@@ -177,7 +186,11 @@ func (s *Service) DeleteTenant(ctx context.Context, ref string, force bool) erro
 				return usher.Errorf(usher.Conflict, "The tenant has users; deleting it with force deletes them too.")
 			}
 		}
-		return tx.DeleteTenant(ctx, t.ID)
+		if err := tx.DeleteTenant(ctx, t.ID); err != nil {
+			return err
+		}
+		// The tenant's own log went with it: the default tenant's keeps this.
+		return s.audit(ctx, tx, usher.DefaultTenantID, AuditTenantDeleted, "", detail{"tenant_id": t.ID, "name": t.Name, "forced": force})
 	})
 	if err != nil {
 		return err

@@ -159,8 +159,8 @@ func (s *Service) Unlock(ctx context.Context, tenantID, id string) error {
 		if err := tx.ClearCounts(ctx, lockPrefix(u)); err != nil {
 			return err
 		}
-		if u.FailedChecks == 0 {
-			return nil
+		if err := s.audit(ctx, tx, tenantID, AuditLockoutCleared, id, nil); err != nil || u.FailedChecks == 0 {
+			return err
 		}
 		u.FailedChecks, u.FailedSince = 0, time.Time{}
 		return tx.UpdateUser(ctx, &u)
@@ -188,7 +188,10 @@ func (s *Service) EndSessions(ctx context.Context, tenantID, userID string) erro
 		if _, err := tx.LockUser(ctx, tenantID, userID); err != nil {
 			return err
 		}
-		return tx.DeleteSessions(ctx, tenantID, userID)
+		if err := tx.DeleteSessions(ctx, tenantID, userID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, tenantID, AuditSessionEnded, userID, detail{"all": true})
 	})
 	if err == nil {
 		s.c.Log.InfoContext(ctx, "sessions ended", "event", "sessions_ended", "user_id", userID)
@@ -210,7 +213,10 @@ func (s *Service) EndSession(ctx context.Context, tenantID, userID, sessionID st
 		if _, err := tx.UserByID(ctx, tenantID, userID); err != nil {
 			return err
 		}
-		return tx.DeleteUserSession(ctx, tenantID, userID, sessionID)
+		if err := tx.DeleteUserSession(ctx, tenantID, userID, sessionID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, tenantID, AuditSessionEnded, userID, detail{"session_id": sessionID})
 	})
 	if err == nil {
 		s.c.Log.InfoContext(ctx, "session ended", "event", "session_ended", "user_id", userID, "session_id", sessionID)

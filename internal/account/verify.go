@@ -56,6 +56,9 @@ func (s *Service) issueVerification(ctx context.Context, tx Tx, u usher.User) (s
 	if err != nil {
 		return "", err
 	}
+	if err := s.audit(ctx, tx, u.TenantID, AuditVerificationRequested, u.ID, nil); err != nil {
+		return "", err
+	}
 	p := usher.MailParams{Email: u.Email, Token: tok}
 	if u.TenantID != usher.DefaultTenantID {
 		p.Tenant = u.TenantID // the link must find the user in its tenant
@@ -113,12 +116,15 @@ func (s *Service) VerifyEmail(ctx context.Context, tenantID, email, tok string) 
 			return nil
 		}
 		rec = Record{User: cur, VerifyToken: live}
-		if cur.Confirmed {
-			return nil
+		if err := s.audit(ctx, tx, tenantID, AuditVerificationCompleted, cur.ID, nil); err != nil || cur.Confirmed {
+			return err
 		}
 		rec.Confirmed = true
 		rec.UpdatedAt = s.now()
-		return tx.UpdateUser(ctx, &rec.User)
+		if err := tx.UpdateUser(ctx, &rec.User); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, tenantID, AuditUserConfirmed, cur.ID, nil)
 	})
 	if err != nil {
 		return Record{}, err

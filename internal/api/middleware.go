@@ -28,6 +28,22 @@ type request struct {
 	addr    string // worked out at the first ClientAddr
 }
 
+// Actor names who sends the request: its surface, and on the backend the
+// common name of its verified client certificate. Guards that know more
+// (the Thunder application, the signed-in user) say so with
+// usher.WithActor.
+func (q *request) Actor() string {
+	if t := q.r.TLS; t != nil && len(t.VerifiedChains) > 0 && len(t.VerifiedChains[0]) > 0 {
+		if cn := t.VerifiedChains[0][0].Subject.CommonName; cn != "" {
+			return q.surface + ":" + cn
+		}
+	}
+	return q.surface
+}
+
+// RequestID is the request's id (X-Request-ID).
+func (q *request) RequestID() string { return q.id }
+
 // Surface is the name of the surface the request came through.
 func (q *request) Surface() string { return q.surface }
 

@@ -105,6 +105,14 @@ type Config struct {
 	MailRetryMax    time.Duration `name:"mail-retry-max" default:"1h" help:"Longest delay between retries."`
 	MailPoll        time.Duration `name:"mail-poll" default:"2s" help:"How often the relay looks for email queued by other nodes."`
 
+	EventRetention      time.Duration `name:"event-retention" default:"2160h" help:"How long the audit log keeps an event (0: for ever)."`
+	WebhookAllowPrivate bool          `name:"webhook-allow-private" help:"Let webhooks reach private, loopback and link-local addresses (refused by default: SSRF)."`
+	WebhookTimeout      time.Duration `name:"webhook-timeout" default:"10s" help:"Time one webhook request may take."`
+	WebhookMaxAttempts  int           `name:"webhook-max-attempts" default:"12" help:"Attempts before a webhook delivery is given up."`
+	WebhookRetryBase    time.Duration `name:"webhook-retry-base" default:"10s" help:"Delay before a delivery's first retry; it doubles with each attempt."`
+	WebhookRetryMax     time.Duration `name:"webhook-retry-max" default:"1h" help:"Longest delay between a delivery's retries."`
+	WebhookWorkers      int           `name:"webhook-workers" default:"8" help:"Webhook requests in flight at once on this node."`
+
 	LogLevel    string `name:"log-level" default:"info" enum:"debug,info,warn,error" help:"Log level."`
 	LogRequests bool   `name:"log-requests" default:"true" negatable:"" help:"Log one line per HTTP request."`
 }
@@ -226,6 +234,24 @@ func (c *Config) Validate() error {
 	}
 	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
 		bad("mail-from", "%q is not an email address", c.MailFrom)
+	}
+	if c.EventRetention < 0 {
+		bad("event-retention", "must not be negative")
+	}
+	if c.WebhookTimeout <= 0 {
+		bad("webhook-timeout", "must be positive")
+	}
+	if c.WebhookMaxAttempts < 1 {
+		bad("webhook-max-attempts", "must be at least 1")
+	}
+	if c.WebhookRetryBase <= 0 {
+		bad("webhook-retry-base", "must be positive")
+	}
+	if c.WebhookRetryMax < c.WebhookRetryBase {
+		bad("webhook-retry-max", "must be at least webhook-retry-base")
+	}
+	if c.WebhookWorkers < 1 {
+		bad("webhook-workers", "must be at least 1")
 	}
 	if c.MailMaxAttempts < 1 || c.MailRetryBase <= 0 || c.MailRetryMax < c.MailRetryBase || c.MailPoll <= 0 {
 		bad("mail-max-attempts", "mail-max-attempts must be at least 1, mail-retry-base and mail-poll positive, mail-retry-max at least mail-retry-base")

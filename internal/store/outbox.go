@@ -55,17 +55,24 @@ func (s *Store) MarkSent(ctx context.Context, id string, now time.Time) error {
 func (s *Store) MarkFailed(ctx context.Context, id string, next time.Time, reason string, abandon bool) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	if len(reason) > 500 {
-		cut := 500
-		for cut > 0 && !utf8.RuneStart(reason[cut]) {
-			cut-- // never split a character: PostgreSQL refuses invalid UTF-8
-		}
-		reason = reason[:cut]
-	}
+	reason = truncateReason(reason)
 	q := `UPDATE outbox SET next_attempt_at = $1, claimed_until = 0, last_error = $2 WHERE id = $3`
 	if abandon {
 		q = `UPDATE outbox SET status = 'abandoned', params = '', next_attempt_at = $1, claimed_until = 0, last_error = $2 WHERE id = $3`
 	}
 	_, err := s.w.ExecContext(ctx, q, millis(next), reason, s.id(id))
 	return s.wrap(err)
+}
+
+// truncateReason cuts a failure's reason to 500 bytes, never inside a
+// character: PostgreSQL refuses invalid UTF-8.
+func truncateReason(reason string) string {
+	if len(reason) <= 500 {
+		return reason
+	}
+	cut := 500
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return reason[:cut]
 }

@@ -20,6 +20,11 @@ type Stats struct {
 	OldestPending time.Time
 	// Sessions counts sessions that have not expired, up to MaxCounted.
 	Sessions int64
+	// Webhook deliveries, as the outbox's messages: waiting (Pending and
+	// Failed), Abandoned (counted up to MaxCounted), and when the oldest
+	// waiting one was queued.
+	HookPending, HookFailed, HookAbandoned int64
+	HookOldestPending                      time.Time
 }
 
 // MaxCounted bounds the counts of sessions and of finished outbox messages
@@ -44,7 +49,10 @@ const qStats = `
 		FROM outbox WHERE status = 'pending'
 	UNION ALL SELECT 'sent', count(*), 0, 0 FROM (SELECT 1 AS one FROM outbox WHERE status = 'sent' LIMIT $2) AS o
 	UNION ALL SELECT 'abandoned', count(*), 0, 0 FROM (SELECT 1 AS one FROM outbox WHERE status = 'abandoned' LIMIT $2) AS o
-	UNION ALL SELECT 'sessions', count(*), 0, 0 FROM (SELECT 1 AS one FROM sessions WHERE expires_at > $1 LIMIT $2) AS s`
+	UNION ALL SELECT 'sessions', count(*), 0, 0 FROM (SELECT 1 AS one FROM sessions WHERE expires_at > $1 LIMIT $2) AS s
+	UNION ALL SELECT 'hooks', count(*), count(CASE WHEN last_error <> '' THEN 1 END), coalesce(min(created_at), 0)
+		FROM webhook_deliveries WHERE status = 'pending'
+	UNION ALL SELECT 'hooks_abandoned', count(*), 0, 0 FROM (SELECT 1 AS one FROM webhook_deliveries WHERE status = 'abandoned' LIMIT $2) AS h`
 
 // Stats reads the outbox and session figures as of now.
 func (s *Store) Stats(ctx context.Context, now time.Time) (Stats, error) {
@@ -56,8 +64,9 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (Stats, error) {
 	}
 	defer rows.Close()
 	var st Stats
-	into := map[string]*int64{"pending": &st.Pending, "sent": &st.Sent, "abandoned": &st.Abandoned, "sessions": &st.Sessions}
-	var oldest int64
+	into := map[string]*int64{"pending": &st.Pending, "sent": &st.Sent, "abandoned": &st.Abandoned, "sessions": &st.Sessions,
+		"hooks": &st.HookPending, "hooks_abandoned": &st.HookAbandoned}
+	var oldest, hookOldest int64
 	for rows.Next() {
 		var name string
 		var n, failed, first int64
@@ -70,8 +79,11 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (Stats, error) {
 		}
 		delete(into, name)
 		*p = n
-		if name == "pending" {
+		switch name {
+		case "pending":
 			st.Failed, oldest = failed, first
+		case "hooks":
+			st.HookFailed, hookOldest = failed, first
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -81,8 +93,12 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (Stats, error) {
 		return Stats{}, s.wrap(fmt.Errorf("stats: %d rows missing", len(into)))
 	}
 	st.Pending -= st.Failed
+	st.HookPending -= st.HookFailed
 	if oldest > 0 {
 		st.OldestPending = fromMillis(oldest)
+	}
+	if hookOldest > 0 {
+		st.HookOldestPending = fromMillis(hookOldest)
 	}
 	return st, nil
 }

@@ -38,6 +38,10 @@ type Dialect struct {
 	// planned for its arguments and today's table on every run; a plan
 	// cached when the table was empty would scan it once it is large.
 	Replan []any
+	// ClaimLock is run first in a webhook claim's transaction to make
+	// claims take turns across nodes, so that each sees the others'
+	// (committed) leases; "" when writers already take turns (SQLite).
+	ClaimLock string
 	// Unbounded is run first in a long read (an export) to lift the
 	// engine's per-statement time limit for it; "" when there is none.
 	Unbounded string
@@ -245,6 +249,17 @@ func (d idDest) Scan(src any) error {
 		return fmt.Errorf("an ID of type %T", src)
 	}
 	return nil
+}
+
+// nullIDDest scans a nullable ID column: NULL is "".
+type nullIDDest struct{ p *string }
+
+func (d nullIDDest) Scan(src any) error {
+	if src == nil {
+		*d.p = ""
+		return nil
+	}
+	return idDest(d).Scan(src)
 }
 
 func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }

@@ -6,8 +6,8 @@ import (
 )
 
 // Sweep deletes what has expired: sessions, codes, day-old counters, and
-// outbox rows that were queued over a week ago and are finished (sent or
-// abandoned).
+// outbox rows and webhook deliveries that were queued over a week ago and
+// are finished (sent or abandoned).
 func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -21,6 +21,7 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 		{`DELETE FROM codes WHERE expires_at <= $1`, now},
 		{`DELETE FROM rate_counters WHERE window_start <= $1`, now.Add(-24 * time.Hour)},
 		{`DELETE FROM outbox WHERE status <> 'pending' AND created_at <= $1`, now.Add(-7 * 24 * time.Hour)},
+		{`DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at <= $1`, now.Add(-7 * 24 * time.Hour)},
 	} {
 		if _, err := s.w.ExecContext(ctx, d.q, millis(d.cutoff)); err != nil {
 			return s.wrap(err)

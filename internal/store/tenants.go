@@ -126,6 +126,9 @@ func (t *tx) TenantHasUsers(ctx context.Context, id string) (bool, error) {
 // them, by cascade, their sessions and codes) and its queued email.
 func (t *tx) DeleteTenant(ctx context.Context, id string) error {
 	for _, q := range []string{
+		`DELETE FROM webhook_deliveries WHERE tenant_id = $1`,
+		`DELETE FROM webhook_endpoints WHERE tenant_id = $1`,
+		`DELETE FROM events WHERE tenant_id = $1`,
 		`DELETE FROM outbox WHERE tenant_id = $1`,
 		`DELETE FROM sessions WHERE tenant_id = $1`,
 		`DELETE FROM codes WHERE tenant_id = $1`,

@@ -31,11 +31,21 @@ func ClientAddr(ctx context.Context) string {
 }
 
 // Origin is what a caller may also know of itself, for the sessions it
-// starts: the surface it came through, its IP and its user agent.
+// starts and the audit log: the surface it came through, its IP, its user
+// agent and the request's id.
 type Origin interface {
 	Surface() string
 	ClientIP() string
 	UserAgent() string
+	RequestID() string
+}
+
+// RequestIDOf returns the id of ctx's request, or "".
+func RequestIDOf(ctx context.Context) string {
+	if o, ok := CallerOf(ctx).(Origin); ok {
+		return o.RequestID()
+	}
+	return ""
 }
 
 // OriginOf returns where ctx's caller came from; empty fields when unknown.

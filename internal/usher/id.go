@@ -73,3 +73,14 @@ func ParseID(s string) (b [16]byte, ok bool) {
 	}
 	return b, true
 }
+
+// FirstIDAt returns the smallest UUIDv7 of the millisecond of t: every id
+// made at t or later sorts at or after it, every id made earlier before it.
+func FirstIDAt(t time.Time) string {
+	var b [16]byte
+	ms := uint64(max(0, t.UnixMilli())) // no id is older than 1970
+	binary.BigEndian.PutUint16(b[0:2], uint16(ms>>32))
+	binary.BigEndian.PutUint32(b[2:6], uint32(ms))
+	b[6], b[8] = 0x70, 0x80
+	return FormatID(b)
+}

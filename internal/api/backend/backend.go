@@ -38,6 +38,11 @@ type Accounts interface {
 	CreateTenant(ctx context.Context, name string) (usher.Tenant, error)
 	RotateTenantKey(ctx context.Context, ref string, overlap time.Duration) (usher.Tenant, error)
 	DeleteTenant(ctx context.Context, ref string, force bool) error
+
+	Events(ctx context.Context, tenantID string, q account.EventQuery) (account.EventPage, error)
+	CreateWebhook(ctx context.Context, tenantID, url string, events []string) (usher.Webhook, string, error)
+	Webhooks(ctx context.Context, tenantID string) ([]usher.Webhook, error)
+	DeleteWebhook(ctx context.Context, tenantID, id string) error
 }
 
 // Handler serves the backend surface: in the default tenant, or in the
@@ -84,6 +89,11 @@ func (h *Handler) Routes() []api.Route {
 		{Pattern: "GET /tenants/{tenant}", Guard: api.ClientCert, Handler: h.getTenant},
 		{Pattern: "POST /tenants/{tenant}/rotate-key", Guard: api.ClientCert, Handler: h.rotateTenantKey},
 		{Pattern: "DELETE /tenants/{tenant}", Guard: api.ClientCert, Handler: h.deleteTenant},
+
+		{Pattern: "GET /events", Guard: api.ClientCert, Handler: h.events},
+		{Pattern: "POST /webhooks", Guard: api.ClientCert, Handler: h.createWebhook},
+		{Pattern: "GET /webhooks", Guard: api.ClientCert, Handler: h.listWebhooks},
+		{Pattern: "DELETE /webhooks/{id}", Guard: api.ClientCert, Handler: h.deleteWebhook},
 	}
 }
 

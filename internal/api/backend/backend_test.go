@@ -354,6 +354,7 @@ func TestRouteTable(t *testing.T) {
 		"DELETE /users/{id}/sessions/{sid} mtls",
 		"POST /tenants mtls", "GET /tenants mtls", "GET /tenants/{tenant} mtls",
 		"POST /tenants/{tenant}/rotate-key mtls", "DELETE /tenants/{tenant} mtls",
+		"GET /events mtls", "POST /webhooks mtls", "GET /webhooks mtls", "DELETE /webhooks/{id} mtls",
 	}
 	var got []string
 	for _, rt := range backend.New(nil, nil, "").Routes() {

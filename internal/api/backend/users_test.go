@@ -80,6 +80,7 @@ func (p peer) ClientAddr() string { return p.addr }
 func (p peer) Surface() string    { return p.surface }
 func (p peer) ClientIP() string   { return p.addr }
 func (p peer) UserAgent() string  { return p.agent }
+func (p peer) RequestID() string  { return "" }
 
 // lockOut fails {id}'s password check until the account is locked for
 // every address: Lockout.Max (10) failures from each of ten addresses

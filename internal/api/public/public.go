@@ -20,7 +20,7 @@ type Accounts interface {
 	Authenticate(ctx context.Context, tenantID, raw string) (usher.User, token.Claims, error)
 	Register(ctx context.Context, tenantID, email, pw string) (string, error)
 	Login(ctx context.Context, tenantID, email, pw string) (string, error)
-	Logout(ctx context.Context, tenantID, sessionID string) error
+	Logout(ctx context.Context, tenantID, userID, sessionID string) error
 	SendReset(ctx context.Context, tenantID, email string) error
 	ResetPassword(ctx context.Context, tenantID, email, code, pw string) error
 	VerifyEmail(ctx context.Context, tenantID, email, tok string) (account.Record, error)
@@ -108,8 +108,8 @@ func (h *Handler) me(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
-	_, sid := UserOf(r)
-	if err := h.accounts.Logout(r.Context(), TenantOf(r).ID, sid); err != nil {
+	u, sid := UserOf(r)
+	if err := h.accounts.Logout(usher.WithActor(r.Context(), "user"), TenantOf(r).ID, u.ID, sid); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -101,7 +101,9 @@ func (h *Handler) Basic() api.Guard {
 			w.Header().Set("WWW-Authenticate", realm)
 			return nil, &thunderError{err: usher.Errorf(usher.Unauthorized, msgNoCredentials), msg: msgNoCredentials, bare: true}
 		}
-		return r.WithContext(context.WithValue(r.Context(), tenantKey{}, a.tenant)), nil
+		name, _, _ := r.BasicAuth()
+		ctx := usher.WithActor(context.WithValue(r.Context(), tenantKey{}, a.tenant), "thunder:"+name)
+		return r.WithContext(ctx), nil
 	}}
 }
 

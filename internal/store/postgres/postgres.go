@@ -134,6 +134,7 @@ var Dialect = store.Dialect{
 	ForUpdate:   " FOR UPDATE",
 	SkipLocked:  " FOR UPDATE SKIP LOCKED",
 	Unbounded:   "SET LOCAL statement_timeout = 0",
+	ClaimLock:   "SELECT pg_advisory_xact_lock(7471806502)", // a number of Usher's own: webhook claims
 	// pgx prepares and caches a statement, and PostgreSQL may keep a
 	// generic plan for it after five runs; run these unprepared instead.
 	Replan: []any{pgx.QueryExecModeExec},

@@ -70,6 +70,14 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"UsersByKeys", testUsersByKeys},
 		{"EachUser", testEachUser},
 		{"ClearCounts", testClearCounts},
+		{"AppendEvent", testAppendEvent},
+		{"EventsFilters", testEventsFilters},
+		{"PruneEvents", testPruneEvents},
+		{"Webhooks", testWebhooks},
+		{"WebhookQueue", testWebhookQueue},
+		{"ClaimDeliveries", testClaimDeliveries},
+		{"ClaimPrunedEvent", testClaimPrunedEvent},
+		{"DeleteTenantEvents", testDeleteTenantEvents},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
