@@ -83,7 +83,7 @@ func buildCore(ctx context.Context, c *config.Config, st *store.Store, o coreOpt
 	if k.Box, err = datakey.Open(c.Data, c.SecretKey); err != nil {
 		return nil, err
 	}
-	k.Keys = token.NewKeyring(st, k.Box, c.TokenTTL)
+	k.Keys = token.NewKeyring(st, k.Box, max(c.TokenTTL, c.AccessTokenTTL)) // retired keys verify every token they signed
 	if err := k.Keys.Ensure(ctx, o.Now().UTC()); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
@@ -109,6 +109,7 @@ func buildCore(ctx context.Context, c *config.Config, st *store.Store, o coreOpt
 		Reset:      account.Reset{TTL: c.ResetTTL, MaxTries: c.ResetMaxTries, PerHour: c.ResetPerHour, PerHourAll: c.ResetPerHourAll},
 		Verify:     account.Verify{TTL: c.VerifyTTL, OnRegister: c.VerifyOnRegister},
 		Webhooks:   webhookRules(c),
+		Refresh:    account.Refresh{AccessTTL: c.AccessTokenTTL, Idle: c.SessionIdle, MaxAge: c.SessionMaxAge},
 		Notify:     o.Notify,
 		Events:     o.Events,
 		Log:        o.Log,

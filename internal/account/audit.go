@@ -30,6 +30,7 @@ const (
 	AuditLockoutCleared        = "lockout.cleared"
 	AuditSessionStarted        = "session.started"
 	AuditSessionEnded          = "session.ended"
+	AuditTokenRefreshed        = "token.refreshed" // a refresh token gave a new pair
 	AuditResetRequested        = "reset.requested"
 	AuditResetCompleted        = "reset.completed"
 	AuditResetFailed           = "reset.failed" // detail.reason: wrong_code, too_many_tries, code_expired
@@ -49,7 +50,7 @@ var AuditTypes = []string{
 	AuditUserCreated, AuditUserUpdated, AuditUserDeleted, AuditUserImported, AuditUserEmailChanged,
 	AuditUserPasswordChanged, AuditUserEnabled, AuditUserDisabled, AuditUserConfirmed,
 	AuditLoginSucceeded, AuditLoginFailed, AuditCheckSucceeded, AuditCheckFailed,
-	AuditLockoutStarted, AuditLockoutCleared, AuditSessionStarted, AuditSessionEnded,
+	AuditLockoutStarted, AuditLockoutCleared, AuditSessionStarted, AuditSessionEnded, AuditTokenRefreshed,
 	AuditResetRequested, AuditResetCompleted, AuditResetFailed, AuditVerificationRequested, AuditVerificationCompleted,
 	AuditVerificationCleared, AuditTenantCreated, AuditTenantKeyRotated, AuditTenantDeleted,
 	AuditKeyRotated, AuditWebhookCreated, AuditWebhookDeleted,

@@ -49,8 +49,20 @@ func (s *Service) Register(ctx context.Context, tenantID, email, pw string) (str
 // the user as it is then: a password or email change that lands between
 // the verification and that transaction wins, and the login fails.
 func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string, error) {
-	if err := s.checkLength(pw); err != nil {
+	sess, err := s.signIn(ctx, tenantID, email, pw, s.newSession, nil)
+	if err != nil {
 		return "", err
+	}
+	return s.c.Tokens.Issue(sess)
+}
+
+// signIn checks email and password and starts the session that newSess
+// makes; also, when given, runs in the session's transaction.
+func (s *Service) signIn(ctx context.Context, tenantID, email, pw string,
+	newSess func(context.Context, usher.User) usher.Session,
+	also func(context.Context, Tx, usher.Session) error) (usher.Session, error) {
+	if err := s.checkLength(pw); err != nil {
+		return usher.Session{}, err
 	}
 	_, key, err := NormalizeEmail(email)
 	if err != nil {
@@ -58,19 +70,19 @@ func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string
 	}
 	u, err := s.c.Store.UserByEmail(ctx, tenantID, key)
 	if usher.ErrorCode(err) == usher.NotFound {
-		return "", s.unknownLogin(ctx, tenantID, key, pw)
+		return usher.Session{}, s.unknownLogin(ctx, tenantID, key, pw)
 	}
 	if err != nil {
-		return "", err
+		return usher.Session{}, err
 	}
 	a, err := s.try(ctx, u, pw)
 	a.login = true
 	if usher.ErrorCode(err) == usher.NotFound {
 		s.checked(evLoginSucceeded, evLoginFailed, attempt{}, false)
-		return "", errLogin // deleted meanwhile
+		return usher.Session{}, errLogin // deleted meanwhile
 	}
 	if err != nil {
-		return "", err
+		return usher.Session{}, err
 	}
 	var sess usher.Session
 	ok := false
@@ -89,19 +101,22 @@ func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string
 		if ok, err = s.record(ctx, tx, &cur, &a); err != nil || !ok {
 			return err
 		}
-		sess = s.newSession(ctx, cur)
-		return s.startSession(ctx, tx, sess)
+		sess = newSess(ctx, cur)
+		if err := s.startSession(ctx, tx, sess); err != nil || also == nil {
+			return err
+		}
+		return also(ctx, tx, sess)
 	})
 	if err != nil {
-		return "", err
+		return usher.Session{}, err
 	}
 	if !ok {
 		s.checked(evLoginSucceeded, evLoginFailed, a, false)
-		return "", errLogin
+		return usher.Session{}, errLogin
 	}
 	s.c.Log.InfoContext(ctx, "login", "event", "login", "user_id", u.ID, "session_id", sess.ID)
 	s.checked(evLoginSucceeded, evLoginFailed, a, true)
-	return s.c.Tokens.Issue(sess)
+	return sess, nil
 }
 
 // unknownLogin refuses a login for an address without a user, at the cost

@@ -73,6 +73,7 @@ type Config struct {
 	Reset      Reset
 	Verify     Verify
 	Webhooks   WebhookRules
+	Refresh    Refresh
 	// Notify is called after a transaction that queued email commits, to
 	// wake the relay; may be nil.
 	Notify func()
@@ -99,6 +100,9 @@ func New(c Config) *Service {
 	}
 	if c.Notify == nil {
 		c.Notify = func() {}
+	}
+	if c.Refresh == (Refresh{}) {
+		c.Refresh = Refresh{AccessTTL: 15 * time.Minute, Idle: 7 * 24 * time.Hour, MaxAge: 30 * 24 * time.Hour}
 	}
 	if c.Webhooks.CheckURL == nil || c.Webhooks.NewSecret == nil {
 		c.Webhooks.CheckURL = func(string) error { return errors.New("webhooks are not set up on this server") }

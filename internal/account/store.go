@@ -81,6 +81,19 @@ type Tx interface {
 
 	CreateSession(ctx context.Context, s usher.Session) error
 	DeleteSession(ctx context.Context, tenantID, id string) error
+	// LockSession reads a live session and holds it until the transaction
+	// ends (NotFound: none).
+	LockSession(ctx context.Context, tenantID, id string, now time.Time) (usher.Session, error)
+	// ExtendSession moves a session's expiry.
+	ExtendSession(ctx context.Context, tenantID, id string, expires time.Time) error
+	// PutRefreshToken stores a new refresh token.
+	PutRefreshToken(ctx context.Context, rt usher.RefreshToken) error
+	// LockRefreshToken reads a tenant's refresh token by its hash and holds
+	// it until the transaction ends (NotFound: none).
+	LockRefreshToken(ctx context.Context, tenantID, hash string) (usher.RefreshToken, error)
+	// UseRefreshToken marks an unused refresh token used, keeping the next
+	// one sealed (NotFound: none, or used already).
+	UseRefreshToken(ctx context.Context, hash string, now time.Time, next string) error
 	// DeleteUserSession ends one session of a user (NotFound: none).
 	DeleteUserSession(ctx context.Context, tenantID, userID, id string) error
 	DeleteSessions(ctx context.Context, tenantID, userID string) error

@@ -69,6 +69,9 @@ type Config struct {
 	PublicURL      string        `name:"public-url" placeholder:"URL" help:"Base URL of the public surface as users reach it; links in emails are built from it (default: http:// + public-addr)."`
 	TokenIssuer    string        `name:"token-issuer" placeholder:"URL" help:"The iss claim of access tokens (default: public-url)."`
 	TokenTTL       time.Duration `name:"token-ttl" default:"12h" help:"Lifetime of access tokens and their sessions."`
+	AccessTokenTTL time.Duration `name:"access-token-ttl" default:"15m" help:"Lifetime of the access tokens of POST /token (refresh-token sessions)."`
+	SessionIdle    time.Duration `name:"session-idle-timeout" default:"168h" help:"A refresh-token session that is not refreshed for this long ends."`
+	SessionMaxAge  time.Duration `name:"session-max-age" default:"720h" help:"A refresh-token session ends this long after sign-in, however it is used."`
 	TokenCacheSize int           `name:"token-cache-size" default:"10000" help:"Verified tokens kept in memory, so a repeated token skips signature verification (0: off)."`
 	SecretKey      string        `name:"secret-key" placeholder:"BASE64" help:"32-byte data key (base64) that seals signing keys and pending email at rest. Default: data-dir/secret.key, created on first start. Every node of one database needs the same key."`
 
@@ -208,6 +211,12 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("public-url", "%q is not an http(s) URL", c.PublicURL)
 		}
+	}
+	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > 24*time.Hour {
+		bad("access-token-ttl", "must be between 1m and 24h")
+	}
+	if c.SessionIdle < c.AccessTokenTTL || c.SessionMaxAge < c.SessionIdle || c.SessionMaxAge > 365*24*time.Hour {
+		bad("session-idle-timeout", "session-idle-timeout must be at least access-token-ttl, session-max-age at least session-idle-timeout and at most 8760h")
 	}
 	if c.TokenTTL < time.Minute || c.TokenTTL > 90*24*time.Hour {
 		bad("token-ttl", "must be between 1m and 2160h")

@@ -20,6 +20,8 @@ type Accounts interface {
 	Authenticate(ctx context.Context, tenantID, raw string) (usher.User, token.Claims, error)
 	Register(ctx context.Context, tenantID, email, pw string) (string, error)
 	Login(ctx context.Context, tenantID, email, pw string) (string, error)
+	PasswordGrant(ctx context.Context, tenantID, email, pw string) (account.TokenPair, error)
+	RefreshGrant(ctx context.Context, tenantID, raw string) (account.TokenPair, error)
 	Logout(ctx context.Context, tenantID, userID, sessionID string) error
 	SendReset(ctx context.Context, tenantID, email string) error
 	ResetPassword(ctx context.Context, tenantID, email, code, pw string) error
@@ -47,6 +49,7 @@ func (h *Handler) Routes() []api.Route {
 	return []api.Route{
 		{Pattern: "POST /register", Guard: tenantKey, Limit: h.limitAuth, Handler: h.register},
 		{Pattern: "POST /login", Guard: tenantKey, Limit: h.limitAuth, Handler: h.login},
+		{Pattern: "POST /token", Guard: tenantKey, Limit: h.limitAuth, Handler: h.token},
 		{Pattern: "GET /me", Guard: bearer, Handler: h.me},
 		{Pattern: "POST /logout", Guard: bearer, Handler: h.logout},
 		{Pattern: "POST /password/send", Guard: tenantKey, Limit: h.limitAuth, Handler: h.sendReset},

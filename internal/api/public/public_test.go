@@ -452,7 +452,7 @@ func TestLimit(t *testing.T) {
 // otherwise than the scenarios above assume.
 func TestRouteTable(t *testing.T) {
 	want := []string{
-		"POST /register tenant-key limited", "POST /login tenant-key limited", "GET /me bearer", "POST /logout bearer",
+		"POST /register tenant-key limited", "POST /login tenant-key limited", "POST /token tenant-key limited", "GET /me bearer", "POST /logout bearer",
 		"POST /password/send tenant-key limited", "POST /password/reset tenant-key limited",
 		"GET /.well-known/jwks.json open", "GET /verify open", "GET /verify/success open", "GET /healthz open exempt",
 	}

@@ -1,0 +1,17 @@
+-- +goose Up
+-- Refresh tokens (the public API's POST /token): one row per token, by
+-- the SHA-256 of the token. A session's tokens die with it.
+CREATE TABLE refresh_tokens (
+    hash       TEXT    NOT NULL PRIMARY KEY,
+    tenant_id  UUID    NOT NULL,
+    session_id UUID    NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    user_id    UUID    NOT NULL,
+    created_at BIGINT  NOT NULL,
+    expires_at BIGINT  NOT NULL,
+    used_at    BIGINT  NOT NULL DEFAULT 0,
+    next       TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id);
+
+-- +goose Down
+-- Forward-only, like every schema change (DESIGN.md).
