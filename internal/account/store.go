@@ -97,6 +97,8 @@ type Tx interface {
 	// DeleteUserSession ends one session of a user (NotFound: none).
 	DeleteUserSession(ctx context.Context, tenantID, userID, id string) error
 	DeleteSessions(ctx context.Context, tenantID, userID string) error
+	// DeleteOtherSessions ends every session of a user but keep.
+	DeleteOtherSessions(ctx context.Context, tenantID, userID, keep string) error
 
 	CreateTenant(ctx context.Context, t usher.Tenant) error
 	LockTenant(ctx context.Context, id string) (usher.Tenant, error)

@@ -107,3 +107,10 @@ func (t *tx) DeleteSessions(ctx context.Context, tenantID, userID string) error 
 	_, err := t.exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND tenant_id = $2`, t.s.id(userID), t.s.id(tenantID))
 	return t.s.wrap(err)
 }
+
+// DeleteOtherSessions ends every session of a user but keep.
+func (t *tx) DeleteOtherSessions(ctx context.Context, tenantID, userID, keep string) error {
+	_, err := t.exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND tenant_id = $2 AND id <> $3`,
+		t.s.id(userID), t.s.id(tenantID), t.s.id(keep))
+	return t.s.wrap(err)
+}

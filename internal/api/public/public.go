@@ -22,6 +22,10 @@ type Accounts interface {
 	Login(ctx context.Context, tenantID, email, pw string) (string, error)
 	PasswordGrant(ctx context.Context, tenantID, email, pw string) (account.TokenPair, error)
 	RefreshGrant(ctx context.Context, tenantID, raw string) (account.TokenPair, error)
+	ChangeOwnPassword(ctx context.Context, tenantID, userID, sessionID, current, next string) error
+	DeleteOwnAccount(ctx context.Context, tenantID, userID, pw string) error
+	Sessions(ctx context.Context, tenantID, userID string) ([]usher.Session, error)
+	EndSession(ctx context.Context, tenantID, userID, sessionID string) error
 	Logout(ctx context.Context, tenantID, userID, sessionID string) error
 	SendReset(ctx context.Context, tenantID, email string) error
 	ResetPassword(ctx context.Context, tenantID, email, code, pw string) error
@@ -52,6 +56,10 @@ func (h *Handler) Routes() []api.Route {
 		{Pattern: "POST /token", Guard: tenantKey, Limit: h.limitAuth, Handler: h.token},
 		{Pattern: "GET /me", Guard: bearer, Handler: h.me},
 		{Pattern: "POST /logout", Guard: bearer, Handler: h.logout},
+		{Pattern: "PUT /me/password", Guard: bearer, Limit: h.limitAuth, Handler: h.changePassword},
+		{Pattern: "DELETE /me", Guard: bearer, Limit: h.limitAuth, Handler: h.deleteMe},
+		{Pattern: "GET /me/sessions", Guard: bearer, Handler: h.mySessions},
+		{Pattern: "DELETE /me/sessions/{id}", Guard: bearer, Handler: h.endMySession},
 		{Pattern: "POST /password/send", Guard: tenantKey, Limit: h.limitAuth, Handler: h.sendReset},
 		{Pattern: "POST /password/reset", Guard: tenantKey, Limit: h.limitAuth, Handler: h.reset},
 		{Pattern: "GET /.well-known/jwks.json", Guard: api.Open, Handler: h.keys},

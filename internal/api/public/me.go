@@ -1,0 +1,88 @@
+package public
+
+import (
+	"net/http"
+
+	"github.com/usherhq/usher/internal/api"
+	"github.com/usherhq/usher/internal/usher"
+)
+
+// The self-service calls (Usher's own, beside StaticBackend's): a
+// signed-in user changes its password, lists and ends its sessions, and
+// deletes its account.
+
+func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Current string `json:"current_password"`
+		New     string `json:"new_password"`
+	}
+	if err := api.Decode(r, &req); err != nil {
+		return err
+	}
+	u, sid := UserOf(r)
+	ctx := usher.WithActor(r.Context(), "user")
+	if err := h.accounts.ChangeOwnPassword(ctx, TenantOf(r).ID, u.ID, sid, req.Current, req.New); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) deleteMe(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Password string `json:"password"`
+	}
+	if err := api.Decode(r, &req); err != nil {
+		return err
+	}
+	u, _ := UserOf(r)
+	if err := h.accounts.DeleteOwnAccount(usher.WithActor(r.Context(), "user"), TenantOf(r).ID, u.ID, req.Password); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// mySession is a session as its user sees it; current marks the one the
+// request came with.
+type mySession struct {
+	ID         string  `json:"id"`
+	CreatedAt  string  `json:"created_at"`
+	ExpiresAt  string  `json:"expires_at"`
+	LastUsedAt *string `json:"last_used_at"`
+	ClientIP   string  `json:"client_ip"`
+	UserAgent  string  `json:"user_agent"`
+	Current    bool    `json:"current"`
+}
+
+func (h *Handler) mySessions(w http.ResponseWriter, r *http.Request) error {
+	u, sid := UserOf(r)
+	ss, err := h.accounts.Sessions(r.Context(), TenantOf(r).ID, u.ID)
+	if err != nil {
+		return err
+	}
+	body := struct {
+		Sessions []mySession `json:"sessions"`
+	}{Sessions: make([]mySession, len(ss))}
+	for i, s := range ss {
+		body.Sessions[i] = mySession{
+			ID: s.ID, CreatedAt: s.CreatedAt.Format(api.TimeFormat), ExpiresAt: s.ExpiresAt.Format(api.TimeFormat),
+			ClientIP: s.ClientIP, UserAgent: s.UserAgent, Current: s.ID == sid,
+		}
+		if !s.LastUsedAt.IsZero() {
+			t := s.LastUsedAt.Format(api.TimeFormat)
+			body.Sessions[i].LastUsedAt = &t
+		}
+	}
+	api.WriteJSON(w, http.StatusOK, body)
+	return nil
+}
+
+func (h *Handler) endMySession(w http.ResponseWriter, r *http.Request) error {
+	u, _ := UserOf(r)
+	if err := h.accounts.EndSession(usher.WithActor(r.Context(), "user"), TenantOf(r).ID, u.ID, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
