@@ -54,6 +54,7 @@ var AuditTypes = []string{
 	AuditResetRequested, AuditResetCompleted, AuditResetFailed, AuditVerificationRequested, AuditVerificationCompleted,
 	AuditVerificationCleared, AuditTenantCreated, AuditTenantKeyRotated, AuditTenantDeleted,
 	AuditKeyRotated, AuditWebhookCreated, AuditWebhookDeleted,
+	AuditMFAEnabled, AuditMFADisabled, AuditMFARecoveryRegenerate, AuditMFAVerified, AuditMFAFailed,
 }
 
 // eventIDs makes this node's event ids: UUIDv7s that also increase within

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"strconv"
 	"time"
 
@@ -50,6 +51,12 @@ func (s *Service) Register(ctx context.Context, tenantID, email, pw string) (str
 // the verification and that transaction wins, and the login fails.
 func (s *Service) Login(ctx context.Context, tenantID, email, pw string) (string, error) {
 	sess, err := s.signIn(ctx, tenantID, email, pw, s.newSession, nil)
+	var mfa *mfaChallenge
+	if errors.As(err, &mfa) {
+		// StaticBackend's /login has no second step: its clients fail
+		// safely, told to sign in with POST /token.
+		return "", errMFARequired
+	}
 	if err != nil {
 		return "", err
 	}
@@ -85,9 +92,10 @@ func (s *Service) signIn(ctx context.Context, tenantID, email, pw string,
 		return usher.Session{}, err
 	}
 	var sess usher.Session
+	var challenge *mfaChallenge
 	ok := false
 	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		ok, sess = false, usher.Session{} // afresh: a lost conflict runs this again
+		ok, sess, challenge = false, usher.Session{}, nil // afresh: a lost conflict runs this again
 		cur, err := tx.LockUser(ctx, tenantID, u.ID)
 		if usher.ErrorCode(err) == usher.NotFound { // deleted meanwhile
 			return s.audit(ctx, tx, tenantID, AuditLoginFailed, u.ID, detail{"reason": "user_deleted"})
@@ -100,6 +108,19 @@ func (s *Service) signIn(ctx context.Context, tenantID, email, pw string,
 		}
 		if ok, err = s.record(ctx, tx, &cur, &a); err != nil || !ok {
 			return err
+		}
+		x, err := tx.LockTOTP(ctx, tenantID, cur.ID)
+		if err != nil && usher.ErrorCode(err) != usher.NotFound {
+			return err
+		}
+		if err == nil && x.Confirmed {
+			// The password was right; the second factor decides.
+			raw, err := s.mfaPending(ctx, tx, cur)
+			if err != nil {
+				return err
+			}
+			challenge = &mfaChallenge{token: raw}
+			return nil
 		}
 		sess = newSess(ctx, cur)
 		if err := s.startSession(ctx, tx, sess); err != nil || also == nil {
@@ -114,8 +135,12 @@ func (s *Service) signIn(ctx context.Context, tenantID, email, pw string,
 		s.checked(evLoginSucceeded, evLoginFailed, a, false)
 		return usher.Session{}, errLogin
 	}
-	s.c.Log.InfoContext(ctx, "login", "event", "login", "user_id", u.ID, "session_id", sess.ID)
 	s.checked(evLoginSucceeded, evLoginFailed, a, true)
+	if challenge != nil {
+		s.c.Log.InfoContext(ctx, "second factor required", "event", "mfa_required", "user_id", u.ID)
+		return usher.Session{}, challenge
+	}
+	s.c.Log.InfoContext(ctx, "login", "event", "login", "user_id", u.ID, "session_id", sess.ID)
 	return sess, nil
 }
 

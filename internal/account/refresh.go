@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
@@ -31,6 +32,9 @@ type TokenPair struct {
 	Access    string
 	ExpiresIn time.Duration
 	Refresh   string
+	// MFAToken, with the error code usher.MFARequired, is what the second
+	// factor's grant takes instead.
+	MFAToken string
 }
 
 var errGrant = usher.Errorf(usher.Unauthorized, "The refresh token is invalid, expired or used.")
@@ -56,6 +60,10 @@ func (s *Service) PasswordGrant(ctx context.Context, tenantID, email, pw string)
 		raw, err = s.newRefreshToken(ctx, tx, sess)
 		return err
 	})
+	var mfa *mfaChallenge
+	if errors.As(err, &mfa) {
+		return TokenPair{MFAToken: mfa.token}, errMFARequired
+	}
 	if err != nil {
 		return TokenPair{}, err
 	}

@@ -86,6 +86,18 @@ type Tx interface {
 	LockSession(ctx context.Context, tenantID, id string, now time.Time) (usher.Session, error)
 	// ExtendSession moves a session's expiry.
 	ExtendSession(ctx context.Context, tenantID, id string, expires time.Time) error
+	// PutTOTP stores a user's TOTP secret, replacing one it had.
+	PutTOTP(ctx context.Context, x usher.TOTP) error
+	// LockTOTP reads a user's TOTP and holds it (NotFound: none).
+	LockTOTP(ctx context.Context, tenantID, userID string) (usher.TOTP, error)
+	// SetTOTPStep records the step of an accepted code, and confirms.
+	SetTOTPStep(ctx context.Context, userID string, step int64) error
+	// DeleteTOTP removes a user's second factor and recovery codes.
+	DeleteTOTP(ctx context.Context, userID string) error
+	// PutRecoveryCodes replaces a user's recovery codes (hashes).
+	PutRecoveryCodes(ctx context.Context, userID string, hashes []string) error
+	// UseRecoveryCode spends a recovery code (NotFound: none such).
+	UseRecoveryCode(ctx context.Context, userID, hash string) error
 	// PutRefreshToken stores a new refresh token.
 	PutRefreshToken(ctx context.Context, rt usher.RefreshToken) error
 	// LockRefreshToken reads a tenant's refresh token by its hash and holds

@@ -21,7 +21,7 @@ func Status(code usher.Code) int {
 	switch code {
 	case usher.Invalid, usher.InvalidJSON, usher.InvalidEmail, usher.InvalidPassword, usher.InvalidData, usher.InvalidCode:
 		return http.StatusBadRequest
-	case usher.Unauthorized:
+	case usher.Unauthorized, usher.MFARequired:
 		return http.StatusUnauthorized
 	case usher.NotFound:
 		return http.StatusNotFound

@@ -9,6 +9,7 @@ type CodeKind string
 const (
 	ResetCode  CodeKind = "reset"  // password reset code, stored as a SHA-256
 	VerifyCode CodeKind = "verify" // email verification token, stored sealed
+	MFACode    CodeKind = "mfa"    // a sign-in waiting for its second factor, stored as a SHA-256
 )
 
 // UserCode is a one-time secret sent by email (a reset code or a

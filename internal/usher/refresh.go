@@ -15,3 +15,15 @@ type RefreshToken struct {
 	UsedAt    time.Time // zero until used
 	Next      string    // the next token, sealed; "" until used
 }
+
+// TOTP is a user's second factor: a secret (sealed with the data key),
+// whether its first code confirmed it, and the time step of the last code
+// accepted.
+type TOTP struct {
+	UserID    string
+	TenantID  string
+	Secret    string
+	Confirmed bool
+	LastStep  int64
+	CreatedAt time.Time
+}

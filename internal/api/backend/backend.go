@@ -43,6 +43,9 @@ type Accounts interface {
 	CreateWebhook(ctx context.Context, tenantID, url string, events []string) (usher.Webhook, string, error)
 	Webhooks(ctx context.Context, tenantID string) ([]usher.Webhook, error)
 	DeleteWebhook(ctx context.Context, tenantID, id string) error
+
+	HasTOTP(ctx context.Context, tenantID, userID string) (bool, error)
+	RemoveTOTP(ctx context.Context, tenantID, userID string) error
 }
 
 // Handler serves the backend surface: in the default tenant, or in the
@@ -83,6 +86,8 @@ func (h *Handler) Routes() []api.Route {
 		{Pattern: "GET /users/{id}/sessions", Guard: api.ClientCert, Handler: h.sessions},
 		{Pattern: "DELETE /users/{id}/sessions", Guard: api.ClientCert, Handler: h.endSessions},
 		{Pattern: "DELETE /users/{id}/sessions/{sid}", Guard: api.ClientCert, Handler: h.endSession},
+		{Pattern: "GET /users/{id}/mfa", Guard: api.ClientCert, Handler: h.mfa},
+		{Pattern: "DELETE /users/{id}/mfa", Guard: api.ClientCert, Handler: h.removeMFA},
 
 		{Pattern: "POST /tenants", Guard: api.ClientCert, Handler: h.createTenant},
 		{Pattern: "GET /tenants", Guard: api.ClientCert, Handler: h.listTenants},

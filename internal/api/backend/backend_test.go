@@ -351,7 +351,7 @@ func TestRouteTable(t *testing.T) {
 		"PUT /users/{id}/enable mtls", "PUT /users/{id}/data mtls", "GET /users/{id}/data mtls",
 		"POST /users/{id}/checkpw mtls", "POST /users/{id}/verify mtls",
 		"POST /users/{id}/unlock mtls", "GET /users/{id}/sessions mtls", "DELETE /users/{id}/sessions mtls",
-		"DELETE /users/{id}/sessions/{sid} mtls",
+		"DELETE /users/{id}/sessions/{sid} mtls", "GET /users/{id}/mfa mtls", "DELETE /users/{id}/mfa mtls",
 		"POST /tenants mtls", "GET /tenants mtls", "GET /tenants/{tenant} mtls",
 		"POST /tenants/{tenant}/rotate-key mtls", "DELETE /tenants/{tenant} mtls",
 		"GET /events mtls", "POST /webhooks mtls", "GET /webhooks mtls", "DELETE /webhooks/{id} mtls",

@@ -234,3 +234,34 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// mfa is GET /users/{id}/mfa: whether the user signs in with a second
+// factor.
+func (h *Handler) mfa(w http.ResponseWriter, r *http.Request) error {
+	tid, err := h.tenant(r)
+	if err != nil {
+		return err
+	}
+	on, err := h.accounts.HasTOTP(r.Context(), tid, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, struct {
+		TOTP bool `json:"totp"`
+	}{on})
+	return nil
+}
+
+// removeMFA is DELETE /users/{id}/mfa: the user's second factor and
+// recovery codes go (a user who lost both).
+func (h *Handler) removeMFA(w http.ResponseWriter, r *http.Request) error {
+	tid, err := h.tenant(r)
+	if err != nil {
+		return err
+	}
+	if err := h.accounts.RemoveTOTP(r.Context(), tid, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

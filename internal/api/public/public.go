@@ -11,6 +11,7 @@ import (
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/api"
 	"github.com/usherhq/usher/internal/token"
+	"github.com/usherhq/usher/internal/totp"
 	"github.com/usherhq/usher/internal/usher"
 )
 
@@ -22,6 +23,11 @@ type Accounts interface {
 	Login(ctx context.Context, tenantID, email, pw string) (string, error)
 	PasswordGrant(ctx context.Context, tenantID, email, pw string) (account.TokenPair, error)
 	RefreshGrant(ctx context.Context, tenantID, raw string) (account.TokenPair, error)
+	MFAGrant(ctx context.Context, tenantID, mfaToken, code string) (account.TokenPair, error)
+	EnrollTOTP(ctx context.Context, tenantID, userID string) (totp.Key, error)
+	ConfirmTOTP(ctx context.Context, tenantID, userID, code string) ([]string, error)
+	DisableTOTP(ctx context.Context, tenantID, userID, code string) error
+	RegenerateRecoveryCodes(ctx context.Context, tenantID, userID, code string) ([]string, error)
 	ChangeOwnPassword(ctx context.Context, tenantID, userID, sessionID, current, next string) error
 	DeleteOwnAccount(ctx context.Context, tenantID, userID, pw string) error
 	Sessions(ctx context.Context, tenantID, userID string) ([]usher.Session, error)
@@ -60,6 +66,10 @@ func (h *Handler) Routes() []api.Route {
 		{Pattern: "DELETE /me", Guard: bearer, Limit: h.limitAuth, Handler: h.deleteMe},
 		{Pattern: "GET /me/sessions", Guard: bearer, Handler: h.mySessions},
 		{Pattern: "DELETE /me/sessions/{id}", Guard: bearer, Handler: h.endMySession},
+		{Pattern: "POST /me/mfa/totp", Guard: bearer, Handler: h.enrollTOTP},
+		{Pattern: "POST /me/mfa/totp/confirm", Guard: bearer, Limit: h.limitAuth, Handler: h.confirmTOTP},
+		{Pattern: "DELETE /me/mfa/totp", Guard: bearer, Limit: h.limitAuth, Handler: h.disableTOTP},
+		{Pattern: "POST /me/mfa/recovery-codes", Guard: bearer, Limit: h.limitAuth, Handler: h.regenerateRecoveryCodes},
 		{Pattern: "POST /password/send", Guard: tenantKey, Limit: h.limitAuth, Handler: h.sendReset},
 		{Pattern: "POST /password/reset", Guard: tenantKey, Limit: h.limitAuth, Handler: h.reset},
 		{Pattern: "GET /.well-known/jwks.json", Guard: api.Open, Handler: h.keys},

@@ -17,6 +17,18 @@ type tokenAnswer struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
+type mfaError struct {
+	Code    usher.Code `json:"code"`
+	Message string     `json:"message"`
+}
+
+// mfaAnswer is the password grant's answer for a user with a second
+// factor: the native error body, and the mfa token.
+type mfaAnswer struct {
+	Error    mfaError `json:"error"`
+	MFAToken string   `json:"mfa_token"`
+}
+
 // token is POST /token?grant_type=password ({email, password}) or
 // ?grant_type=refresh_token ({refresh_token}): Usher's own call beside
 // StaticBackend's /login, for apps that keep their users signed in with
@@ -47,8 +59,25 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		pair, err = h.accounts.RefreshGrant(r.Context(), tenant, req.RefreshToken)
+	case "mfa":
+		var req struct {
+			MFAToken string `json:"mfa_token"`
+			Code     string `json:"code"`
+		}
+		if err := api.Decode(r, &req); err != nil {
+			return err
+		}
+		pair, err = h.accounts.MFAGrant(r.Context(), tenant, req.MFAToken, req.Code)
 	default:
-		return usher.Errorf(usher.Invalid, "grant_type must be password or refresh_token.")
+		return usher.Errorf(usher.Invalid, "grant_type must be password, refresh_token or mfa.")
+	}
+	if usher.ErrorCode(err) == usher.MFARequired && pair.MFAToken != "" {
+		// The password was right: the answer carries the token that the
+		// second step (grant_type=mfa) takes with a code.
+		api.WriteJSON(w, http.StatusUnauthorized, mfaAnswer{
+			Error: mfaError{Code: usher.MFARequired, Message: usher.ErrorMessage(err)}, MFAToken: pair.MFAToken,
+		})
+		return nil
 	}
 	if err != nil {
 		return err
