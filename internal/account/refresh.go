@@ -119,16 +119,23 @@ func (s *Service) RefreshGrant(ctx context.Context, tenantID, raw string) (Token
 	reused := false
 	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		sess, next, reused = usher.Session{}, "", false // afresh: a lost conflict runs this again
-		rt, err := tx.LockRefreshToken(ctx, tenantID, hash)
+		// The session first, then the token: the order in which every
+		// write that ends a session (and, by cascade, its tokens) takes
+		// them, so a refresh and a logout never wait on each other.
+		sid, err := tx.RefreshTokenSession(ctx, tenantID, hash)
 		if err != nil {
 			return err
 		}
 		now := s.now()
+		if sess, err = tx.LockSession(ctx, tenantID, sid, now); err != nil {
+			return err // ended: logout, password change, disable, reuse
+		}
+		rt, err := tx.LockRefreshToken(ctx, tenantID, hash)
+		if err != nil {
+			return err
+		}
 		if !now.Before(rt.ExpiresAt) {
 			return errGrant
-		}
-		if sess, err = tx.LockSession(ctx, tenantID, rt.SessionID, now); err != nil {
-			return err // ended: logout, password change, disable, reuse
 		}
 		if !rt.UsedAt.IsZero() {
 			if now.Sub(rt.UsedAt) <= RefreshGrace && rt.Next != "" {

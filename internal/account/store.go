@@ -103,6 +103,9 @@ type Tx interface {
 	// LockRefreshToken reads a tenant's refresh token by its hash and holds
 	// it until the transaction ends (NotFound: none).
 	LockRefreshToken(ctx context.Context, tenantID, hash string) (usher.RefreshToken, error)
+	// RefreshTokenSession returns the session of a tenant's refresh token,
+	// holding nothing (NotFound: none).
+	RefreshTokenSession(ctx context.Context, tenantID, hash string) (string, error)
 	// UseRefreshToken marks an unused refresh token used, keeping the next
 	// one sealed (NotFound: none, or used already).
 	UseRefreshToken(ctx context.Context, hash string, now time.Time, next string) error

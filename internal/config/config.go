@@ -215,8 +215,11 @@ func (c *Config) Validate() error {
 	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > 24*time.Hour {
 		bad("access-token-ttl", "must be between 1m and 24h")
 	}
-	if c.SessionIdle < c.AccessTokenTTL || c.SessionMaxAge < c.SessionIdle || c.SessionMaxAge > 365*24*time.Hour {
-		bad("session-idle-timeout", "session-idle-timeout must be at least access-token-ttl, session-max-age at least session-idle-timeout and at most 8760h")
+	if c.SessionIdle < c.AccessTokenTTL {
+		bad("session-idle-timeout", "must be at least access-token-ttl")
+	}
+	if c.SessionMaxAge < c.SessionIdle || c.SessionMaxAge > 365*24*time.Hour {
+		bad("session-max-age", "must be at least session-idle-timeout and at most 8760h")
 	}
 	if c.TokenTTL < time.Minute || c.TokenTTL > 90*24*time.Hour {
 		bad("token-ttl", "must be between 1m and 2160h")

@@ -40,6 +40,19 @@ func (t *tx) LockRefreshToken(ctx context.Context, tenantID, hash string) (usher
 	return rt, nil
 }
 
+// RefreshTokenSession returns the session of a tenant's refresh token,
+// without holding anything: a refresh locks the session first, then the
+// token, in the order every session-ending write takes them.
+func (t *tx) RefreshTokenSession(ctx context.Context, tenantID, hash string) (string, error) {
+	var sid string
+	err := t.row(ctx, `SELECT session_id FROM refresh_tokens WHERE hash = $1 AND tenant_id = $2`, hash, t.s.id(tenantID)).
+		Scan(idDest{&sid})
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", errNoRefresh
+	}
+	return sid, t.s.wrap(err)
+}
+
 // UseRefreshToken marks a refresh token used at now, keeping the next one
 // sealed.
 func (t *tx) UseRefreshToken(ctx context.Context, hash string, now time.Time, next string) error {

@@ -35,8 +35,14 @@ type mfaAnswer struct {
 // short-lived access tokens and rotating refresh tokens.
 func (h *Handler) token(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	if len(q) != 1 || len(q["grant_type"]) != 1 {
-		return usher.Errorf(usher.Invalid, "The grant_type query parameter is required (password or refresh_token), and no other.")
+	for k, v := range q {
+		// sbpk is the tenant key, as other routes take it.
+		if k != "grant_type" && k != "sbpk" || len(v) != 1 {
+			return usher.Errorf(usher.Invalid, "The grant_type query parameter is required (password, refresh_token or mfa), once, and no other.")
+		}
+	}
+	if !q.Has("grant_type") {
+		return usher.Errorf(usher.Invalid, "The grant_type query parameter is required (password, refresh_token or mfa), once, and no other.")
 	}
 	tenant := TenantOf(r).ID
 	var pair account.TokenPair

@@ -78,6 +78,8 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"ClaimDeliveries", testClaimDeliveries},
 		{"ClaimPrunedEvent", testClaimPrunedEvent},
 		{"DeleteTenantEvents", testDeleteTenantEvents},
+		{"RefreshTokens", testRefreshTokens},
+		{"SweepRefreshTokens", testSweepRefreshTokens},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
