@@ -254,8 +254,14 @@ func (s *Service) Logout(ctx context.Context, tenantID, userID, sessionID string
 // enqueue adds a message of kind for u to the outbox in tx, its params
 // sealed.
 func (s *Service) enqueue(ctx context.Context, tx Tx, u usher.User, kind string, p usher.MailParams) error {
+	return s.enqueueTo(ctx, tx, u.TenantID, u.Email, kind, p)
+}
+
+// enqueueTo adds a message of kind to an address of tenantID's to the
+// outbox in tx (an address the user does not have yet: an email change's).
+func (s *Service) enqueueTo(ctx context.Context, tx Tx, tenantID, to, kind string, p usher.MailParams) error {
 	now := s.c.Now().UTC()
-	m := usher.Message{ID: usher.NewID(now), TenantID: u.TenantID, Kind: kind, To: u.Email}
+	m := usher.Message{ID: usher.NewID(now), TenantID: tenantID, Kind: kind, To: to}
 	m.SealParams(s.c.Box, p)
 	return tx.Enqueue(ctx, m, now)
 }

@@ -45,7 +45,7 @@ func (s *Service) checkSelf(ctx context.Context, tenantID, userID, pw string, ch
 
 // ChangeOwnPassword sets a signed-in user's password, given the current
 // one. The session that asks stays; every other session ends, reset codes
-// die, and a "password changed" email goes out.
+// and a pending email change die, and a "password changed" email goes out.
 func (s *Service) ChangeOwnPassword(ctx context.Context, tenantID, userID, sessionID, current, next string) error {
 	if err := s.checkPolicy(next); err != nil {
 		return err
@@ -63,7 +63,7 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, tenantID, userID, sessi
 		if err := tx.DeleteOtherSessions(ctx, tenantID, u.ID, sessionID); err != nil {
 			return err
 		}
-		if err := tx.DeleteCodes(ctx, u.ID, usher.ResetCode); err != nil {
+		if err := tx.DeleteCodes(ctx, u.ID, usher.ResetCode, usher.EmailChangeCode); err != nil {
 			return err
 		}
 		if err := s.audit(ctx, tx, tenantID, AuditUserPasswordChanged, u.ID, detail{"by": "self"}); err != nil {

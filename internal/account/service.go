@@ -341,9 +341,11 @@ func (s *Service) modify(ctx context.Context, tenantID, id, event, typ string, c
 	return err
 }
 
-// revoke ends what r names for u: sessions and reset codes when its
-// credentials changed, and the verification link too when its address did.
-// A verification link proves the address, so a password change leaves it.
+// revoke ends what r names for u: sessions, reset codes and a pending
+// email change when its credentials changed, and the verification link too
+// when its address did. A verification link proves the address, so a
+// password change leaves it; a pending email change was asked with the old
+// password, so a new one (the owner taking the account back) cancels it.
 func revoke(ctx context.Context, tx Tx, u usher.User, r revocation) error {
 	if r == keep {
 		return nil
@@ -352,9 +354,9 @@ func revoke(ctx context.Context, tx Tx, u usher.User, r revocation) error {
 		return err
 	}
 	if r == revokeAddress {
-		return tx.DeleteCodes(ctx, u.ID, usher.ResetCode, usher.VerifyCode)
+		return tx.DeleteCodes(ctx, u.ID, usher.ResetCode, usher.EmailChangeCode, usher.VerifyCode)
 	}
-	return tx.DeleteCodes(ctx, u.ID, usher.ResetCode)
+	return tx.DeleteCodes(ctx, u.ID, usher.ResetCode, usher.EmailChangeCode)
 }
 
 func (s *Service) checkPolicy(pw string) error {

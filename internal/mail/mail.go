@@ -28,7 +28,8 @@ var defaults embed.FS
 
 // Kinds are the message kinds Usher sends; each has a subject, a text and
 // an HTML template.
-var Kinds = []string{usher.MailReset, usher.MailPasswordChanged, usher.MailVerify}
+var Kinds = []string{usher.MailReset, usher.MailPasswordChanged, usher.MailVerify,
+	usher.MailEmailChange, usher.MailEmailChangeRequested}
 
 // Email is a rendered message.
 type Email struct {
@@ -164,6 +165,17 @@ func (t *Templates) VerifyLink(email, tok, tenant string) string {
 	return t.publicURL + "/verify?" + q.Encode()
 }
 
+// EmailChangeLink returns the link that applies a requested email change:
+// the new address, the change's token, and the tenant of the user when it
+// is not the default one.
+func (t *Templates) EmailChangeLink(email, tok, tenant string) string {
+	q := url.Values{"email": {email}, "token": {tok}, "response_type": {"html"}}
+	if tenant != "" {
+		q.Set("tenant", tenant)
+	}
+	return t.publicURL + "/verify/email?" + q.Encode()
+}
+
 // Render renders a message of kind to to.
 func (t *Templates) Render(kind, to string, p usher.MailParams) (Email, error) {
 	subj, ok := t.subject[kind]
@@ -171,7 +183,11 @@ func (t *Templates) Render(kind, to string, p usher.MailParams) (Email, error) {
 		return Email{}, fmt.Errorf("mail: no template for %q", kind)
 	}
 	d := data{Email: p.Email, Code: p.Code, CodeTTL: human(t.codeTTL), LinkTTL: human(t.linkTTL)}
-	if p.Token != "" {
+	switch {
+	case p.Token == "":
+	case kind == usher.MailEmailChange:
+		d.Link = t.EmailChangeLink(p.Email, p.Token, p.Tenant)
+	default:
 		d.Link = t.VerifyLink(p.Email, p.Token, p.Tenant)
 	}
 	var s, txt, html bytes.Buffer

@@ -28,6 +28,12 @@ func TestDefaultTemplates(t *testing.T) {
 			[]string{"https://auth.example.com/verify?email=a%2Bb%40x.com", "token=tok_1", "response_type=html", "24 hours"}},
 		{usher.MailVerify, "Account Verification", usher.MailParams{Email: "t@x.com", Token: "tok_2", Tenant: "0199f5d2-7c41-7b8e-9a53-0e4f5d6c7b8a"},
 			[]string{"tenant=0199f5d2-7c41-7b8e-9a53-0e4f5d6c7b8a", "token=tok_2"}},
+		{usher.MailEmailChange, "Confirm your new email address", usher.MailParams{Email: "new+1@x.com", Token: "tok_3"},
+			[]string{"https://auth.example.com/verify/email?email=new%2B1%40x.com", "token=tok_3", "response_type=html", "1@x.com", "24 hours"}},
+		{usher.MailEmailChange, "Confirm your new email address", usher.MailParams{Email: "n@x.com", Token: "tok_4", Tenant: "0199f5d2-7c41-7b8e-9a53-0e4f5d6c7b8a"},
+			[]string{"/verify/email?", "tenant=0199f5d2-7c41-7b8e-9a53-0e4f5d6c7b8a", "token=tok_4"}},
+		{usher.MailEmailChangeRequested, "A change of your email address was requested", usher.MailParams{Email: "old@x.com"},
+			[]string{"old@x.com", "change your password"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind, func(t *testing.T) {
@@ -45,6 +51,17 @@ func TestDefaultTemplates(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The notice to the old address carries no link, and says nothing of
+	// a token even when one were given.
+	e, err := tpl.Render(usher.MailEmailChangeRequested, "old@x.com", usher.MailParams{Email: "old@x.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range []string{e.Text, e.HTML} {
+		if strings.Contains(part, "http") || strings.Contains(part, "token") {
+			t.Errorf("the email-change notice holds a link:\n%s", part)
+		}
 	}
 	if _, err := tpl.Render("unknown", "a@x.com", usher.MailParams{}); err == nil {
 		t.Error("an unknown kind rendered")
@@ -114,7 +131,10 @@ func TestTemplateDirectoryMistakesAreRefused(t *testing.T) {
 			want: []string{`"verify.subject"`, "verify_email.subject", "password_reset.txt"}},
 		{name: "wrong extension", files: []string{"password_reset.text", "password_reset.html"},
 			want: []string{`"password_reset.text"`, "expected names"}},
-		{name: "every name known", files: []string{"verify_email.subject", "password_changed.txt", "password_reset.html"}},
+		{name: "every name known", files: []string{"verify_email.subject", "password_changed.txt", "password_reset.html",
+			"email_change.subject", "email_change.txt", "email_change_requested.html"}},
+		{name: "misspelt email-change kind", files: []string{"email_changed.txt"},
+			want: []string{`"email_changed.txt"`, "email_change.txt", "email_change_requested.subject"}},
 		{name: "hidden files ignored", files: []string{".gitkeep", ".DS_Store"}},
 		{name: "empty directory", files: []string{}},
 	}

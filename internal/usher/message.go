@@ -7,6 +7,12 @@ const (
 	MailReset           = "password_reset"
 	MailPasswordChanged = "password_changed"
 	MailVerify          = "verify_email"
+	// MailEmailChange goes to the new address of a requested email change,
+	// with the link that applies it.
+	MailEmailChange = "email_change"
+	// MailEmailChangeRequested tells the old address that a change was
+	// asked; it carries no link.
+	MailEmailChangeRequested = "email_change_requested"
 )
 
 // Message is an email waiting in the outbox. Params is sealed: it may hold
@@ -25,7 +31,7 @@ type Message struct {
 type MailParams struct {
 	Email string `json:"email"`
 	Code  string `json:"code,omitempty"`  // password reset code
-	Token string `json:"token,omitempty"` // email verification token
+	Token string `json:"token,omitempty"` // email verification or email-change token
 	// Tenant names the user's tenant in links, when it is not the default.
 	Tenant string `json:"tenant,omitempty"`
 }

@@ -157,14 +157,16 @@ func (e *Env) Mail(t testing.TB) []Mail {
 
 // CheckedMail is Mail, and fails the test, without stopping it, for each
 // message whose params lack what its template needs: the recipient's
-// address, a verification message's token, a reset message's code.
+// address, a verification or email-change message's token, a reset
+// message's code.
 func (e *Env) CheckedMail(t testing.TB) []Mail {
 	t.Helper()
 	ms := e.Mail(t)
 	for _, m := range ms {
 		p := m.Params
 		// The report names what is missing, never a code or token.
-		if p.Email != m.To || m.Kind == usher.MailVerify && p.Token == "" || m.Kind == usher.MailReset && p.Code == "" {
+		needsToken := m.Kind == usher.MailVerify || m.Kind == usher.MailEmailChange
+		if p.Email != m.To || needsToken && p.Token == "" || m.Kind == usher.MailReset && p.Code == "" {
 			t.Errorf("%s message to %s: params lack what the template needs (email %q, token set %t, code set %t)",
 				m.Kind, m.To, p.Email, p.Token != "", p.Code != "")
 		}

@@ -8,8 +8,8 @@ import (
 )
 
 // The self-service calls (Usher's own, beside StaticBackend's): a
-// signed-in user changes its password, lists and ends its sessions, and
-// deletes its account.
+// signed-in user changes its password or its email address, lists and
+// ends its sessions, and deletes its account.
 
 func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
@@ -25,6 +25,43 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// changeEmail asks for the user's address to change: nothing changes
+// until the link sent to the new address is opened (applyEmailChange).
+func (h *Handler) changeEmail(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := api.Decode(r, &req); err != nil {
+		return err
+	}
+	u, _ := UserOf(r)
+	if err := h.accounts.RequestEmailChange(usher.WithActor(r.Context(), "user"), TenantOf(r).ID, u.ID, req.Email, req.Password); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// applyEmailChange is the link in an email-change email. It works in the
+// tenant the link names, as GET /verify does.
+func (h *Handler) applyEmailChange(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if q.Get("email") == "" || q.Get("token") == "" {
+		return usher.Errorf(usher.Invalid, "The email and token query parameters are required.")
+	}
+	tenantID, err := h.linkTenant(r)
+	if err != nil {
+		return err
+	}
+	rec, err := h.accounts.ApplyEmailChange(r.Context(), tenantID, q.Get("email"), q.Get("token"))
+	if err != nil {
+		return err
+	}
+	linkAnswer(w, r, rec.User)
 	return nil
 }
 

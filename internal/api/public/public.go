@@ -29,6 +29,8 @@ type Accounts interface {
 	DisableTOTP(ctx context.Context, tenantID, userID, code string) error
 	RegenerateRecoveryCodes(ctx context.Context, tenantID, userID, code string) ([]string, error)
 	ChangeOwnPassword(ctx context.Context, tenantID, userID, sessionID, current, next string) error
+	RequestEmailChange(ctx context.Context, tenantID, userID, email, pw string) error
+	ApplyEmailChange(ctx context.Context, tenantID, email, tok string) (account.Record, error)
 	DeleteOwnAccount(ctx context.Context, tenantID, userID, pw string) error
 	Sessions(ctx context.Context, tenantID, userID string) ([]usher.Session, error)
 	EndSession(ctx context.Context, tenantID, userID, sessionID string) error
@@ -63,6 +65,7 @@ func (h *Handler) Routes() []api.Route {
 		{Pattern: "GET /me", Guard: bearer, Handler: h.me},
 		{Pattern: "POST /logout", Guard: bearer, Handler: h.logout},
 		{Pattern: "PUT /me/password", Guard: bearer, Limit: h.limitAuth, Handler: h.changePassword},
+		{Pattern: "PUT /me/email", Guard: bearer, Limit: h.limitAuth, Handler: h.changeEmail},
 		{Pattern: "DELETE /me", Guard: bearer, Limit: h.limitAuth, Handler: h.deleteMe},
 		{Pattern: "GET /me/sessions", Guard: bearer, Handler: h.mySessions},
 		{Pattern: "DELETE /me/sessions/{id}", Guard: bearer, Handler: h.endMySession},
@@ -75,6 +78,7 @@ func (h *Handler) Routes() []api.Route {
 		{Pattern: "GET /.well-known/jwks.json", Guard: api.Open, Handler: h.keys},
 		{Pattern: "GET /verify", Guard: api.Open, Handler: h.verify},
 		{Pattern: "GET /verify/success", Guard: api.Open, Handler: api.SuccessPage},
+		{Pattern: "GET /verify/email", Guard: api.Open, Handler: h.applyEmailChange},
 		{Pattern: "GET /healthz", Guard: api.Open, Exempt: true, Handler: func(w http.ResponseWriter, r *http.Request) error {
 			api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 			return nil
@@ -174,12 +178,9 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	if q.Get("email") == "" || q.Get("token") == "" {
 		return usher.Errorf(usher.Invalid, "The email and token query parameters are required.")
 	}
-	tenantID := h.tenantID
-	if t := q.Get("tenant"); t != "" {
-		if !usher.ValidID(t) {
-			return account.ErrToken
-		}
-		tenantID = t
+	tenantID, err := h.linkTenant(r)
+	if err != nil {
+		return err
 	}
 	rec, err := h.accounts.VerifyEmail(r.Context(), tenantID, q.Get("email"), q.Get("token"))
 	if usher.ErrorCode(err) == usher.NotFound {
@@ -190,12 +191,32 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if strings.EqualFold(q.Get("response_type"), "html") {
-		http.Redirect(w, r, "/verify/success", http.StatusSeeOther)
-		return nil
-	}
-	api.WriteJSON(w, http.StatusOK, api.UserOf(rec.User))
+	linkAnswer(w, r, rec.User)
 	return nil
+}
+
+// linkTenant returns the tenant an email link names: the default one
+// unless its tenant parameter names another.
+func (h *Handler) linkTenant(r *http.Request) (string, error) {
+	t := r.URL.Query().Get("tenant")
+	if t == "" {
+		return h.tenantID, nil
+	}
+	if !usher.ValidID(t) {
+		return "", account.ErrToken
+	}
+	return t, nil
+}
+
+// linkAnswer answers an email link that worked: a redirect to the success
+// page with response_type=html (as the links in emails ask), else the
+// user as JSON.
+func linkAnswer(w http.ResponseWriter, r *http.Request, u usher.User) {
+	if strings.EqualFold(r.URL.Query().Get("response_type"), "html") {
+		http.Redirect(w, r, "/verify/success", http.StatusSeeOther)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, api.UserOf(u))
 }
 
 func (h *Handler) keys(w http.ResponseWriter, r *http.Request) error {

@@ -453,11 +453,11 @@ func TestLimit(t *testing.T) {
 func TestRouteTable(t *testing.T) {
 	want := []string{
 		"POST /register tenant-key limited", "POST /login tenant-key limited", "POST /token tenant-key limited", "GET /me bearer", "POST /logout bearer",
-		"PUT /me/password bearer limited", "DELETE /me bearer limited", "GET /me/sessions bearer", "DELETE /me/sessions/{id} bearer",
+		"PUT /me/password bearer limited", "PUT /me/email bearer limited", "DELETE /me bearer limited", "GET /me/sessions bearer", "DELETE /me/sessions/{id} bearer",
 		"POST /me/mfa/totp bearer", "POST /me/mfa/totp/confirm bearer limited", "DELETE /me/mfa/totp bearer limited",
 		"POST /me/mfa/recovery-codes bearer limited",
 		"POST /password/send tenant-key limited", "POST /password/reset tenant-key limited",
-		"GET /.well-known/jwks.json open", "GET /verify open", "GET /verify/success open", "GET /healthz open exempt",
+		"GET /.well-known/jwks.json open", "GET /verify open", "GET /verify/success open", "GET /verify/email open", "GET /healthz open exempt",
 	}
 	var got []string
 	for _, rt := range public.New(nil, "", nil, api.NewLimiter(1, time.Minute)).Routes() {
