@@ -164,6 +164,11 @@ func (c *usersImportCmd) run(ctx context.Context, _ *config.Config, k *core) err
 		fmt.Fprintf(os.Stderr, "line %d: refused: %s\n", r.Line, usher.ErrorMessage(r.Err))
 	})
 	p.finish()
+	if sum.Created+sum.Updated > 0 {
+		if err := k.Store.AfterImport(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "usher: the users were imported; refreshing the planner's statistics failed: %v\n", err)
+		}
+	}
 	fmt.Printf("created %d, updated %d, skipped %d, refused %d in %s\n", sum.Created, sum.Updated, sum.Skipped, sum.Refused,
 		time.Since(start).Round(time.Millisecond))
 	if err != nil {

@@ -42,6 +42,9 @@ type Dialect struct {
 	// claims take turns across nodes, so that each sees the others'
 	// (committed) leases; "" when writers already take turns (SQLite).
 	ClaimLock string
+	// AnalyzeUsers refreshes the planner's statistics of the users table
+	// after a bulk import; "" when the engine needs none for its plans.
+	AnalyzeUsers string
 	// Unbounded is run first in a long read (an export) to lift the
 	// engine's per-statement time limit for it; "" when there is none.
 	Unbounded string

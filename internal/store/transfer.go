@@ -164,3 +164,13 @@ func (s *Store) EachUser(ctx context.Context, tenantID string, fn func(usher.Use
 	}
 	return s.wrap(rows.Err())
 }
+
+// AfterImport brings the planner up to date with a bulk import, where the
+// engine needs it.
+func (s *Store) AfterImport(ctx context.Context) error {
+	if s.d.AnalyzeUsers == "" {
+		return nil
+	}
+	_, err := s.w.ExecContext(ctx, s.d.AnalyzeUsers)
+	return s.wrap(err)
+}

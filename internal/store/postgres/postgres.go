@@ -134,7 +134,10 @@ var Dialect = store.Dialect{
 	ForUpdate:   " FOR UPDATE",
 	SkipLocked:  " FOR UPDATE SKIP LOCKED",
 	Unbounded:   "SET LOCAL statement_timeout = 0",
-	ClaimLock:   "SELECT pg_advisory_xact_lock(7471806502)", // a number of Usher's own: webhook claims
+	// Until autovacuum gets to a freshly imported table (about a minute),
+	// the planner thinks it small and scans it for a filtered listing.
+	AnalyzeUsers: "ANALYZE users",
+	ClaimLock:    "SELECT pg_advisory_xact_lock(7471806502)", // a number of Usher's own: webhook claims
 	// pgx prepares and caches a statement, and PostgreSQL may keep a
 	// generic plan for it after five runs; run these unprepared instead.
 	Replan: []any{pgx.QueryExecModeExec},
