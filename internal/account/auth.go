@@ -106,6 +106,7 @@ func (s *Service) signIn(ctx context.Context, tenantID, email, pw string,
 		if cur.EmailKey != key { // the address moved away meanwhile
 			return s.audit(ctx, tx, tenantID, AuditLoginFailed, u.ID, detail{"reason": "address_changed"})
 		}
+		before := cur
 		if ok, err = s.record(ctx, tx, &cur, &a); err != nil || !ok {
 			return err
 		}
@@ -114,7 +115,13 @@ func (s *Service) signIn(ctx context.Context, tenantID, email, pw string,
 			return err
 		}
 		if err == nil && x.Confirmed {
-			// The password was right; the second factor decides.
+			// The password was right; the second factor decides. Until it
+			// does, the attempt stays counted (its reservation): a right
+			// password must not reset the count that wrong codes build.
+			cur.FailedChecks, cur.FailedSince = before.FailedChecks, before.FailedSince
+			if err := tx.UpdateUser(ctx, &cur); err != nil {
+				return err
+			}
 			raw, err := s.mfaPending(ctx, tx, cur)
 			if err != nil {
 				return err

@@ -63,7 +63,7 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, tenantID, userID, sessi
 		if err := tx.DeleteOtherSessions(ctx, tenantID, u.ID, sessionID); err != nil {
 			return err
 		}
-		if err := tx.DeleteCodes(ctx, u.ID, usher.ResetCode, usher.EmailChangeCode); err != nil {
+		if err := tx.DeleteCodes(ctx, u.ID, usher.ResetCode, usher.EmailChangeCode, usher.MFACode); err != nil {
 			return err
 		}
 		if err := s.audit(ctx, tx, tenantID, AuditUserPasswordChanged, u.ID, detail{"by": "self"}); err != nil {

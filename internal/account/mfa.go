@@ -59,6 +59,9 @@ func (s *Service) EnrollTOTP(ctx context.Context, tenantID, userID string) (totp
 		return totp.Key{}, usher.Wrap(usher.Internal, "", err)
 	}
 	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		if _, err := tx.LockUser(ctx, tenantID, userID); err != nil {
+			return err // and two enrolments of one user take turns
+		}
 		cur, err := tx.LockTOTP(ctx, tenantID, userID)
 		if err == nil && cur.Confirmed {
 			return errMFAOn
@@ -87,7 +90,7 @@ func (s *Service) checkFactor(ctx context.Context, tx Tx, u usher.User, x usher.
 	if step, ok := totp.Check(string(secret), code, now, x.LastStep); ok {
 		return true, tx.SetTOTPStep(ctx, u.ID, step)
 	}
-	if x.Confirmed && len(totp.NormalizeRecoveryCode(code)) == 10 {
+	if x.Confirmed && len(totp.NormalizeRecoveryCode(code)) == totp.RecoveryCodeLen {
 		err := tx.UseRecoveryCode(ctx, u.ID, recoveryHash(u.ID, code))
 		if err == nil {
 			return true, nil
@@ -100,8 +103,10 @@ func (s *Service) checkFactor(ctx context.Context, tx Tx, u usher.User, x usher.
 }
 
 // ConfirmTOTP puts an enrolled secret in force with its first code and
-// returns ten recovery codes, shown this once.
-func (s *Service) ConfirmTOTP(ctx context.Context, tenantID, userID, code string) ([]string, error) {
+// returns ten recovery codes, shown this once. Every other session of the
+// user ends: one opened with a password alone must not outlive the
+// second factor (a user turns it on fearing the password is known).
+func (s *Service) ConfirmTOTP(ctx context.Context, tenantID, userID, sessionID, code string) ([]string, error) {
 	codes := totp.NewRecoveryCodes(recoveryCodes)
 	ok := false
 	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
@@ -126,6 +131,15 @@ func (s *Service) ConfirmTOTP(ctx context.Context, tenantID, userID, code string
 		}
 		if err := tx.PutRecoveryCodes(ctx, userID, hashes); err != nil {
 			return err
+		}
+		var err2 error
+		if sessionID == "" {
+			err2 = tx.DeleteSessions(ctx, tenantID, userID)
+		} else {
+			err2 = tx.DeleteOtherSessions(ctx, tenantID, userID, sessionID)
+		}
+		if err2 != nil {
+			return err2
 		}
 		return s.audit(ctx, tx, tenantID, AuditMFAEnabled, userID, nil)
 	})
@@ -254,16 +268,21 @@ func (s *Service) MFAGrant(ctx context.Context, tenantID, mfaToken, code string)
 	ok, wrong := false, false
 	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		ok, wrong, sess, raw = false, false, usher.Session{}, ""
+		// The user first, then its code: the order every other writer
+		// takes them in.
+		u, err := tx.LockUser(ctx, tenantID, userID)
+		if usher.ErrorCode(err) == usher.NotFound {
+			return errMFAToken
+		}
+		if err != nil {
+			return err
+		}
 		c, err := tx.LockCode(ctx, userID, usher.MFACode)
 		if err != nil || c.TenantID != tenantID || subtle.ConstantTimeCompare([]byte(c.Secret), []byte(want)) != 1 ||
 			!s.c.Now().Before(c.ExpiresAt) {
 			if usher.ErrorCode(err) == usher.NotFound || err == nil {
 				return errMFAToken
 			}
-			return err
-		}
-		u, err := tx.LockUser(ctx, tenantID, userID)
-		if err != nil {
 			return err
 		}
 		if !u.Enabled || s.locked(u, s.c.Now().UTC()) {
@@ -289,6 +308,13 @@ func (s *Service) MFAGrant(ctx context.Context, tenantID, mfaToken, code string)
 		}
 		if err := tx.DeleteCodes(ctx, userID, usher.MFACode); err != nil {
 			return err
+		}
+		// Both factors passed: now the failures are cleared.
+		if u.FailedChecks != 0 {
+			u.FailedChecks, u.FailedSince = 0, time.Time{}
+			if err := tx.UpdateUser(ctx, &u); err != nil {
+				return err
+			}
 		}
 		if err := s.audit(ctx, tx, tenantID, AuditMFAVerified, userID, nil); err != nil {
 			return err

@@ -40,10 +40,10 @@ func withTOTP(t *testing.T, e *accounttest.Env) (usher.User, string, []string) {
 	if k.Secret == "" || len(k.PNG) < 100 || k.URI == "" {
 		t.Fatalf("EnrollTOTP: key %+v; want a secret, a URI and a QR code", k.URI)
 	}
-	if _, err := e.Service.ConfirmTOTP(t.Context(), e.Tenant.ID, u.ID, "000000"); usher.ErrorCode(err) != usher.InvalidCode {
+	if _, err := e.Service.ConfirmTOTP(t.Context(), e.Tenant.ID, u.ID, "", "000000"); usher.ErrorCode(err) != usher.InvalidCode {
 		t.Fatalf("ConfirmTOTP with a wrong code: %v; want invalid_code", err)
 	}
-	codes, err := e.Service.ConfirmTOTP(t.Context(), e.Tenant.ID, u.ID, codeAt(t, k.Secret, e.Clock.Now()))
+	codes, err := e.Service.ConfirmTOTP(t.Context(), e.Tenant.ID, u.ID, "", codeAt(t, k.Secret, e.Clock.Now()))
 	if err != nil || len(codes) != 10 {
 		t.Fatalf("ConfirmTOTP: %v, %d codes; want 10", err, len(codes))
 	}
@@ -127,7 +127,7 @@ func TestTOTPDisableAndRecoveryCodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.Service.ConfirmTOTP(t.Context(), e.Tenant.ID, u.ID, codeAt(t, k.Secret, e.Clock.Now())); err != nil {
+		if _, err := e.Service.ConfirmTOTP(t.Context(), e.Tenant.ID, u.ID, "", codeAt(t, k.Secret, e.Clock.Now())); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -143,8 +143,16 @@ func (s *Service) RefreshGrant(ctx context.Context, tenantID, raw string) (Token
 				if err != nil {
 					return usher.Wrap(usher.Internal, "", err)
 				}
-				next = string(b)
-				return nil
+				// Only while the token it gave is still unused: the grace
+				// must not walk a stolen token forward to the live one.
+				nrt, err := tx.LockRefreshToken(ctx, tenantID, refreshHash(string(b)))
+				if err != nil && usher.ErrorCode(err) != usher.NotFound {
+					return err
+				}
+				if err == nil && nrt.UsedAt.IsZero() {
+					next = string(b)
+					return nil
+				}
 			}
 			reused = true
 			if err := tx.DeleteUserSession(ctx, tenantID, sess.UserID, sess.ID); err != nil {

@@ -354,9 +354,9 @@ func revoke(ctx context.Context, tx Tx, u usher.User, r revocation) error {
 		return err
 	}
 	if r == revokeAddress {
-		return tx.DeleteCodes(ctx, u.ID, usher.ResetCode, usher.EmailChangeCode, usher.VerifyCode)
+		return tx.DeleteCodes(ctx, u.ID, usher.ResetCode, usher.EmailChangeCode, usher.MFACode, usher.VerifyCode)
 	}
-	return tx.DeleteCodes(ctx, u.ID, usher.ResetCode, usher.EmailChangeCode)
+	return tx.DeleteCodes(ctx, u.ID, usher.ResetCode, usher.EmailChangeCode, usher.MFACode)
 }
 
 func (s *Service) checkPolicy(pw string) error {

@@ -80,13 +80,17 @@ func Check(secret, code string, now time.Time, notAfter int64) (step int64, ok b
 	return matched, matched != 0
 }
 
-// NewRecoveryCodes returns n single-use recovery codes, xxxxx-xxxxx (50
-// random bits each, lower-case base32).
+// RecoveryCodeLen is a recovery code's length without its dashes: 16
+// lower-case base32 characters, 80 random bits (enough that even their
+// stored hashes cannot be searched).
+const RecoveryCodeLen = 16
+
+// NewRecoveryCodes returns n single-use recovery codes, xxxx-xxxx-xxxx-xxxx.
 func NewRecoveryCodes(n int) []string {
 	out := make([]string, n)
 	for i := range out {
-		t := strings.ToLower(rand.Text()[:10])
-		out[i] = t[:5] + "-" + t[5:]
+		t := strings.ToLower(rand.Text()[:RecoveryCodeLen])
+		out[i] = t[:4] + "-" + t[4:8] + "-" + t[8:12] + "-" + t[12:]
 	}
 	return out
 }

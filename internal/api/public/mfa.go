@@ -37,8 +37,8 @@ func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) error {
 	if err := api.Decode(r, &req); err != nil {
 		return err
 	}
-	u, _ := UserOf(r)
-	codes, err := h.accounts.ConfirmTOTP(usher.WithActor(r.Context(), "user"), TenantOf(r).ID, u.ID, req.Code)
+	u, sid := UserOf(r)
+	codes, err := h.accounts.ConfirmTOTP(usher.WithActor(r.Context(), "user"), TenantOf(r).ID, u.ID, sid, req.Code)
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ type Accounts interface {
 	RefreshGrant(ctx context.Context, tenantID, raw string) (account.TokenPair, error)
 	MFAGrant(ctx context.Context, tenantID, mfaToken, code string) (account.TokenPair, error)
 	EnrollTOTP(ctx context.Context, tenantID, userID string) (totp.Key, error)
-	ConfirmTOTP(ctx context.Context, tenantID, userID, code string) ([]string, error)
+	ConfirmTOTP(ctx context.Context, tenantID, userID, sessionID, code string) ([]string, error)
 	DisableTOTP(ctx context.Context, tenantID, userID, code string) error
 	RegenerateRecoveryCodes(ctx context.Context, tenantID, userID, code string) ([]string, error)
 	ChangeOwnPassword(ctx context.Context, tenantID, userID, sessionID, current, next string) error
