@@ -47,6 +47,15 @@ func recoveryHash(userID, code string) string {
 	return token.HashCode("recovery", userID, totp.NormalizeRecoveryCode(code))
 }
 
+// recoveryHashes are what is stored of a user's recovery codes.
+func recoveryHashes(userID string, codes []string) []string {
+	hashes := make([]string, len(codes))
+	for i, c := range codes {
+		hashes[i] = recoveryHash(userID, c)
+	}
+	return hashes
+}
+
 // EnrollTOTP gives a signed-in user a new TOTP secret, not yet in force:
 // ConfirmTOTP with a first code puts it in force.
 func (s *Service) EnrollTOTP(ctx context.Context, tenantID, userID string) (totp.Key, error) {
@@ -125,11 +134,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, tenantID, userID, sessionID, 
 		if ok, err = s.checkFactor(ctx, tx, u, x, code, false); err != nil || !ok {
 			return err // a wrong code is committed: it counts
 		}
-		hashes := make([]string, len(codes))
-		for i, c := range codes {
-			hashes[i] = recoveryHash(userID, c)
-		}
-		if err := tx.PutRecoveryCodes(ctx, userID, hashes); err != nil {
+		if err := tx.PutRecoveryCodes(ctx, userID, recoveryHashes(userID, codes)); err != nil {
 			return err
 		}
 		var err2 error
@@ -168,11 +173,7 @@ func (s *Service) DisableTOTP(ctx context.Context, tenantID, userID, code string
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, tenantID, userID, code string) ([]string, error) {
 	codes := totp.NewRecoveryCodes(recoveryCodes)
 	err := s.withFactor(ctx, tenantID, userID, code, func(ctx context.Context, tx Tx) error {
-		hashes := make([]string, len(codes))
-		for i, c := range codes {
-			hashes[i] = recoveryHash(userID, c)
-		}
-		if err := tx.PutRecoveryCodes(ctx, userID, hashes); err != nil {
+		if err := tx.PutRecoveryCodes(ctx, userID, recoveryHashes(userID, codes)); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, tenantID, AuditMFARecoveryRegenerate, userID, nil)

@@ -51,3 +51,29 @@ const successHTML = `<!DOCTYPE html>
 </body>
 </html>
 `
+
+// Session is the native wire form of a session (the backend's user
+// sessions, the public API's own sessions).
+type Session struct {
+	ID         string  `json:"id"`
+	CreatedAt  string  `json:"created_at"`
+	ExpiresAt  string  `json:"expires_at"`
+	LastUsedAt *string `json:"last_used_at"`
+	Surface    string  `json:"surface"`
+	ClientIP   string  `json:"client_ip"`
+	UserAgent  string  `json:"user_agent"`
+	Current    *bool   `json:"current,omitempty"` // the public API: the session the request came with
+}
+
+// SessionOf returns the wire form of s.
+func SessionOf(s usher.Session) Session {
+	out := Session{
+		ID: s.ID, CreatedAt: s.CreatedAt.UTC().Format(TimeFormat), ExpiresAt: s.ExpiresAt.UTC().Format(TimeFormat),
+		Surface: s.Surface, ClientIP: s.ClientIP, UserAgent: s.UserAgent,
+	}
+	if !s.LastUsedAt.IsZero() {
+		t := s.LastUsedAt.UTC().Format(TimeFormat)
+		out.LastUsedAt = &t
+	}
+	return out
+}

@@ -175,16 +175,6 @@ func (h *Handler) unlock(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type session struct {
-	ID         string  `json:"id"`
-	CreatedAt  string  `json:"created_at"`
-	ExpiresAt  string  `json:"expires_at"`
-	LastUsedAt *string `json:"last_used_at"`
-	Surface    string  `json:"surface"`
-	ClientIP   string  `json:"client_ip"`
-	UserAgent  string  `json:"user_agent"`
-}
-
 func (h *Handler) sessions(w http.ResponseWriter, r *http.Request) error {
 	tid, err := h.tenant(r)
 	if err != nil {
@@ -195,17 +185,10 @@ func (h *Handler) sessions(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	body := struct {
-		Sessions []session `json:"sessions"`
-	}{Sessions: make([]session, len(ss))}
+		Sessions []api.Session `json:"sessions"`
+	}{Sessions: make([]api.Session, len(ss))}
 	for i, s := range ss {
-		body.Sessions[i] = session{
-			ID: s.ID, CreatedAt: s.CreatedAt.Format(api.TimeFormat), ExpiresAt: s.ExpiresAt.Format(api.TimeFormat),
-			Surface: s.Surface, ClientIP: s.ClientIP, UserAgent: s.UserAgent,
-		}
-		if !s.LastUsedAt.IsZero() {
-			t := s.LastUsedAt.Format(api.TimeFormat)
-			body.Sessions[i].LastUsedAt = &t
-		}
+		body.Sessions[i] = api.SessionOf(s)
 	}
 	api.WriteJSON(w, http.StatusOK, body)
 	return nil

@@ -80,18 +80,6 @@ func (h *Handler) deleteMe(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// mySession is a session as its user sees it; current marks the one the
-// request came with.
-type mySession struct {
-	ID         string  `json:"id"`
-	CreatedAt  string  `json:"created_at"`
-	ExpiresAt  string  `json:"expires_at"`
-	LastUsedAt *string `json:"last_used_at"`
-	ClientIP   string  `json:"client_ip"`
-	UserAgent  string  `json:"user_agent"`
-	Current    bool    `json:"current"`
-}
-
 func (h *Handler) mySessions(w http.ResponseWriter, r *http.Request) error {
 	u, sid := UserOf(r)
 	ss, err := h.accounts.Sessions(r.Context(), TenantOf(r).ID, u.ID)
@@ -99,17 +87,11 @@ func (h *Handler) mySessions(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	body := struct {
-		Sessions []mySession `json:"sessions"`
-	}{Sessions: make([]mySession, len(ss))}
+		Sessions []api.Session `json:"sessions"`
+	}{Sessions: make([]api.Session, len(ss))}
 	for i, s := range ss {
-		body.Sessions[i] = mySession{
-			ID: s.ID, CreatedAt: s.CreatedAt.Format(api.TimeFormat), ExpiresAt: s.ExpiresAt.Format(api.TimeFormat),
-			ClientIP: s.ClientIP, UserAgent: s.UserAgent, Current: s.ID == sid,
-		}
-		if !s.LastUsedAt.IsZero() {
-			t := s.LastUsedAt.Format(api.TimeFormat)
-			body.Sessions[i].LastUsedAt = &t
-		}
+		body.Sessions[i] = api.SessionOf(s)
+		body.Sessions[i].Current = new(s.ID == sid)
 	}
 	api.WriteJSON(w, http.StatusOK, body)
 	return nil
