@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"sort"
 	"text/tabwriter"
 	"time"
 )
@@ -183,32 +182,5 @@ func (r *OpsReport) print(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "\n== targets (a miss is reported, never a failure) ==")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, t := range r.Targets {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", passString(t.Pass), t.What, t.Value, t.Target)
-	}
-	tw.Flush()
-	if len(r.ServerLog.Counts) > 0 {
-		fmt.Fprintln(w, "\n== WARN/ERROR lines usher serve logged ==")
-		keys := make([]string, 0, len(r.ServerLog.Counts))
-		for k := range r.ServerLog.Counts {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "%6d  %s\n", r.ServerLog.Counts[k], k)
-		}
-		for _, l := range r.ServerLog.Samples {
-			fmt.Fprintln(w, "  "+l)
-		}
-	}
-	if len(r.Unexpected) > 0 {
-		fmt.Fprintf(w, "\n== UNEXPECTED (%d) ==\n", len(r.Unexpected))
-		for _, u := range r.Unexpected {
-			fmt.Fprintln(w, u)
-		}
-	} else {
-		fmt.Fprintln(w, "\nno unexpected answer")
-	}
+	writeChecks(w, r.Targets, r.ServerLog, r.Unexpected, "WARN/ERROR lines usher serve logged")
 }

@@ -258,35 +258,7 @@ func (r *Report) print(w io.Writer) {
 			d.Users, d.FileBytes, d.Bytes, d.Method, d.EmptyBytes)
 		fmt.Fprintf(w, "bytes per user: %.0f (compacted size / N), %.0f marginal ((compacted − empty) / N)\n", d.BytesPerUser, d.MarginalPerUser)
 	}
-	fmt.Fprintln(w, "\n== targets (a miss is reported, never a failure) ==")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, t := range r.Targets {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", passString(t.Pass), t.What, t.Value, t.Target)
-	}
-	tw.Flush()
-	if len(r.ServerLog.Counts) > 0 {
-		fmt.Fprintln(w, "\n== WARN/ERROR lines Usher logged, by level and event (overloaded is expected in the flood) ==")
-		keys := make([]string, 0, len(r.ServerLog.Counts))
-		for k := range r.ServerLog.Counts {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "%6d  %s\n", r.ServerLog.Counts[k], k)
-		}
-		fmt.Fprintln(w, "first lines:")
-		for _, l := range r.ServerLog.Samples {
-			fmt.Fprintln(w, "  "+l)
-		}
-	}
-	if len(r.Unexpected) > 0 {
-		fmt.Fprintf(w, "\n== UNEXPECTED (%d) ==\n", len(r.Unexpected))
-		for _, u := range r.Unexpected {
-			fmt.Fprintln(w, u)
-		}
-	} else {
-		fmt.Fprintln(w, "\nno unexpected answer")
-	}
+	writeChecks(w, r.Targets, r.ServerLog, r.Unexpected, "WARN/ERROR lines Usher logged, by level and event (overloaded is expected in the flood)")
 }
 
 // printHashing writes what Usher's hashing pool did in each hash-bound
@@ -342,4 +314,39 @@ func driftString(ra Ratio) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("%.0f%%", 100*ra.Drift)
+}
+
+// writeChecks writes what every report ends with: the targets, the
+// WARN/ERROR lines Usher logged (under logTitle), and the unexpected
+// answers.
+func writeChecks(w io.Writer, targets []TargetCheck, log LogDigest, unexpected []string, logTitle string) {
+	fmt.Fprintln(w, "\n== targets (a miss is reported, never a failure) ==")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, t := range targets {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", passString(t.Pass), t.What, t.Value, t.Target)
+	}
+	tw.Flush()
+	if len(log.Counts) > 0 {
+		fmt.Fprintf(w, "\n== %s ==\n", logTitle)
+		keys := make([]string, 0, len(log.Counts))
+		for k := range log.Counts {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "%6d  %s\n", log.Counts[k], k)
+		}
+		fmt.Fprintln(w, "first lines:")
+		for _, l := range log.Samples {
+			fmt.Fprintln(w, "  "+l)
+		}
+	}
+	if len(unexpected) > 0 {
+		fmt.Fprintf(w, "\n== UNEXPECTED (%d) ==\n", len(unexpected))
+		for _, u := range unexpected {
+			fmt.Fprintln(w, u)
+		}
+	} else {
+		fmt.Fprintln(w, "\nno unexpected answer")
+	}
 }

@@ -49,15 +49,11 @@ func (h *Handler) changeEmail(w http.ResponseWriter, r *http.Request) error {
 // applyEmailChange is the link in an email-change email. It works in the
 // tenant the link names, as GET /verify does.
 func (h *Handler) applyEmailChange(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	if q.Get("email") == "" || q.Get("token") == "" {
-		return usher.Errorf(usher.Invalid, "The email and token query parameters are required.")
-	}
-	tenantID, err := h.linkTenant(r)
+	tenantID, email, tok, err := h.linkTenant(r)
 	if err != nil {
 		return err
 	}
-	rec, err := h.accounts.ApplyEmailChange(r.Context(), tenantID, q.Get("email"), q.Get("token"))
+	rec, err := h.accounts.ApplyEmailChange(r.Context(), tenantID, email, tok)
 	if err != nil {
 		return err
 	}

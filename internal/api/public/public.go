@@ -174,15 +174,11 @@ func (h *Handler) reset(w http.ResponseWriter, r *http.Request) error {
 // verify is the link in verification emails. It works in the tenant the
 // link names (links name tenants other than the default one).
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	if q.Get("email") == "" || q.Get("token") == "" {
-		return usher.Errorf(usher.Invalid, "The email and token query parameters are required.")
-	}
-	tenantID, err := h.linkTenant(r)
+	tenantID, email, tok, err := h.linkTenant(r)
 	if err != nil {
 		return err
 	}
-	rec, err := h.accounts.VerifyEmail(r.Context(), tenantID, q.Get("email"), q.Get("token"))
+	rec, err := h.accounts.VerifyEmail(r.Context(), tenantID, email, tok)
 	if usher.ErrorCode(err) == usher.NotFound {
 		// An unknown address is answered as a wrong token: the link must not
 		// tell who has an account.
@@ -195,17 +191,23 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// linkTenant returns the tenant an email link names: the default one
-// unless its tenant parameter names another.
-func (h *Handler) linkTenant(r *http.Request) (string, error) {
-	t := r.URL.Query().Get("tenant")
+// linkTenant reads an email link: its address and token (both required)
+// and the tenant it names (the default one unless its tenant parameter
+// names another).
+func (h *Handler) linkTenant(r *http.Request) (tenantID, email, tok string, err error) {
+	q := r.URL.Query()
+	email, tok = q.Get("email"), q.Get("token")
+	if email == "" || tok == "" {
+		return "", "", "", usher.Errorf(usher.Invalid, "The email and token query parameters are required.")
+	}
+	t := q.Get("tenant")
 	if t == "" {
-		return h.tenantID, nil
+		return h.tenantID, email, tok, nil
 	}
 	if !usher.ValidID(t) {
-		return "", account.ErrToken
+		return "", "", "", account.ErrToken
 	}
-	return t, nil
+	return t, email, tok, nil
 }
 
 // linkAnswer answers an email link that worked: a redirect to the success
