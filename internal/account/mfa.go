@@ -117,42 +117,21 @@ func (s *Service) checkFactor(ctx context.Context, tx Tx, u usher.User, x usher.
 // second factor (a user turns it on fearing the password is known).
 func (s *Service) ConfirmTOTP(ctx context.Context, tenantID, userID, sessionID, code string) ([]string, error) {
 	codes := totp.NewRecoveryCodes(recoveryCodes)
-	ok := false
-	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		ok = false
-		u, err := tx.LockUser(ctx, tenantID, userID)
-		if err != nil {
-			return err
-		}
-		x, err := tx.LockTOTP(ctx, tenantID, userID)
-		if err != nil {
-			return err
-		}
-		if x.Confirmed {
-			return errMFAOn
-		}
-		if ok, err = s.checkFactor(ctx, tx, u, x, code, false); err != nil || !ok {
-			return err // a wrong code is committed: it counts
-		}
+	err := s.withFactor(ctx, tenantID, userID, code, true, func(ctx context.Context, tx Tx) error {
 		if err := tx.PutRecoveryCodes(ctx, userID, recoveryHashes(userID, codes)); err != nil {
 			return err
 		}
-		var err2 error
+		end := func() error { return tx.DeleteOtherSessions(ctx, tenantID, userID, sessionID) }
 		if sessionID == "" {
-			err2 = tx.DeleteSessions(ctx, tenantID, userID)
-		} else {
-			err2 = tx.DeleteOtherSessions(ctx, tenantID, userID, sessionID)
+			end = func() error { return tx.DeleteSessions(ctx, tenantID, userID) }
 		}
-		if err2 != nil {
-			return err2
+		if err := end(); err != nil {
+			return err
 		}
 		return s.audit(ctx, tx, tenantID, AuditMFAEnabled, userID, nil)
 	})
 	if err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, errMFACode
 	}
 	return codes, nil
 }
@@ -160,7 +139,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, tenantID, userID, sessionID, 
 // DisableTOTP turns a user's second factor off, given a code or a recovery
 // code.
 func (s *Service) DisableTOTP(ctx context.Context, tenantID, userID, code string) error {
-	return s.withFactor(ctx, tenantID, userID, code, func(ctx context.Context, tx Tx) error {
+	return s.withFactor(ctx, tenantID, userID, code, false, func(ctx context.Context, tx Tx) error {
 		if err := tx.DeleteTOTP(ctx, userID); err != nil {
 			return err
 		}
@@ -172,7 +151,7 @@ func (s *Service) DisableTOTP(ctx context.Context, tenantID, userID, code string
 // the new ones are shown this once.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, tenantID, userID, code string) ([]string, error) {
 	codes := totp.NewRecoveryCodes(recoveryCodes)
-	err := s.withFactor(ctx, tenantID, userID, code, func(ctx context.Context, tx Tx) error {
+	err := s.withFactor(ctx, tenantID, userID, code, false, func(ctx context.Context, tx Tx) error {
 		if err := tx.PutRecoveryCodes(ctx, userID, recoveryHashes(userID, codes)); err != nil {
 			return err
 		}
@@ -185,8 +164,9 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, tenantID, userID,
 }
 
 // withFactor runs then in a transaction when code is right for the user's
-// confirmed second factor.
-func (s *Service) withFactor(ctx context.Context, tenantID, userID, code string, then func(context.Context, Tx) error) error {
+// second factor: the one in force, or, confirming, the one enrolled and
+// not yet in force. A wrong code is committed: it counts.
+func (s *Service) withFactor(ctx context.Context, tenantID, userID, code string, confirming bool, then func(context.Context, Tx) error) error {
 	ok := false
 	err := s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		ok = false
@@ -198,7 +178,10 @@ func (s *Service) withFactor(ctx context.Context, tenantID, userID, code string,
 		if err != nil {
 			return err
 		}
-		if ok, err = s.checkFactor(ctx, tx, u, x, code, true); err != nil || !ok {
+		if confirming && x.Confirmed {
+			return errMFAOn
+		}
+		if ok, err = s.checkFactor(ctx, tx, u, x, code, !confirming); err != nil || !ok {
 			return err
 		}
 		return then(ctx, tx)
