@@ -8,7 +8,7 @@ GO ?= go
 # 30000 executions take 2-7 s per target on a 2-CPU machine.
 FUZZTIME ?= 30000x
 
-.PHONY: run test test-postgres fuzz vet build js-deps bench bench-smoke
+.PHONY: run test test-postgres fuzz vet build js-deps bench bench-smoke thunder-suites thunder-suites-selftest
 
 run:
 	$(GO) run ./cmd/usher serve
@@ -27,6 +27,9 @@ test: vet js-deps
 	else echo "USHER_TEST_POSTGRES is not set: the end-to-end suites ran on SQLite only."; fi
 	$(MAKE) --no-print-directory fuzz
 	$(MAKE) --no-print-directory bench-smoke
+	@if command -v node >/dev/null; then $(MAKE) --no-print-directory thunder-suites-selftest; \
+	elif [ "$$CI" = true ]; then echo "node not found"; exit 1; \
+	else echo "node not found: the Thunder suite runner's own tests skip."; fi
 
 # The JavaScript clients that compatibility tests drive (skipped without
 # Node.js, except in CI).
@@ -67,3 +70,17 @@ fuzz:
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+# Thunder's own end-to-end suites (its scripts/tests, k6 scripts) against a
+# fresh usher per suite, with our k6-compatible runner on Node.js (k6 itself
+# is not used). THUNDER is a Thunder checkout; SUITES picks some (default:
+# all); KEEP_GOING=1 runs every block even after a failed one.
+THUNDER ?=
+SUITES ?=
+thunder-suites:
+	@if [ -z "$(THUNDER)" ]; then echo "usage: make thunder-suites THUNDER=path/to/thunder [SUITES='inmemorydb oauth'] [KEEP_GOING=1]"; exit 2; fi
+	scripts/thunder-suites/run.sh $(if $(KEEP_GOING),--keep-going) "$(THUNDER)" $(SUITES)
+
+# The runner's own tests (expect and httpx semantics, exit codes).
+thunder-suites-selftest:
+	node --test scripts/thunder-suites/

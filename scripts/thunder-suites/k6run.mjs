@@ -46,6 +46,7 @@ if (typeof mod.default !== 'function') usage(`${script} has no default export fu
 
 const options = mod.options || {};
 const iterations = Number(options.iterations) || 1;
+if (options.maxRedirects !== undefined) state.maxRedirects = Number(options.maxRedirects);
 const out = state.out;
 out(`script: ${script}`);
 out(`iterations: ${iterations}${options.vus > 1 ? ` (options.vus ${options.vus}: run one after another, not in parallel)` : ''}`);

@@ -130,8 +130,17 @@ for suite in "${suites[@]}"; do
 			echo "copied $suite/${f##*/} to $f (its config.yaml names that path)"
 		fi
 	done
+	# The environment Thunder's container gets (docker-compose.yml), for the
+	# ${NAME} references of config.yaml.
+	compose_env=()
+	if [[ -f $dir/docker-compose.yml ]]; then
+		mapfile -t compose_env < <(node "$here/compose-env.mjs" "$dir/docker-compose.yml")
+	fi
+	if [[ ${#compose_env[@]} -gt 0 ]]; then
+		echo "environment from docker-compose.yml: $(printf '%s ' "${compose_env[@]%%=*}")"
+	fi
 	mkdir -m 700 "$out/data"
-	"$work/usher" serve --thunder-config "$dir/config.yaml" --password-allow-common \
+	env "${compose_env[@]}" "$work/usher" serve --thunder-config "$dir/config.yaml" --password-allow-common \
 		--data "$out/data" --public-addr 127.0.0.1:0 --backend-addr 127.0.0.1:0 \
 		>"$out/usher.log" 2>&1 &
 	usher_pid=$!

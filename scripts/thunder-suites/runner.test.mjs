@@ -15,6 +15,7 @@ import { Httpx } from './lib/httpx.mjs';
 import http from './lib/http.mjs';
 import { check, group } from './lib/k6.mjs';
 import { evaluate } from './lib/thresholds.mjs';
+import { thunderEnvironment } from './compose-env.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const runner = path.join(here, 'k6run.mjs');
@@ -103,6 +104,24 @@ test('response: html().find(selector).text()', () => {
   assert.equal(doc.find('div.box[role=alert] > div').size(), 1);
   assert.equal(doc.find('title').text(), 'done');
   assert.equal(doc.find('span').text(), '');
+});
+
+test('redirects are followed as k6 follows them', () => {
+  const s = new Httpx({ baseURL: base.replace('http://', 'http://app:pw@') });
+  const r = s.get('/redirect?to=/html');
+  assert.equal(r.status, 200);
+  assert.equal(r.url, `${base}/html`);
+  assert.equal(r.html().find('div > div').text(), 'Done! It worked & all is well.');
+  // 303 turns a POST into a GET without its body; 307 keeps both; the
+  // credentials of the URL go along to the same host.
+  const see = s.post('/redirect?code=303&to=/echo', 'data', { headers: { 'Content-Type': 'text/plain' } });
+  assert.deepEqual([see.json('method'), see.json('body'), see.json('headers.content-type')], ['GET', '', undefined]);
+  assert.equal(see.json('headers.authorization'), 'Basic ' + Buffer.from('app:pw').toString('base64'));
+  const temp = s.post('/redirect?code=307&to=/echo', 'data');
+  assert.deepEqual([temp.json('method'), temp.json('body')], ['POST', 'data']);
+  // Past the limit, the last redirect is the answer.
+  assert.equal(s.get('/redirect?to=/html', null, { redirects: 0 }).status, 303);
+  assert.equal(http.get(`${base}/loop`).status, 302);
 });
 
 test('a refused connection answers status 0 with the error', () => {
@@ -269,4 +288,27 @@ test('runner: an import it has no module for is refused by name', () => {
   const { code, out } = run('unknown-import.js');
   assert.notEqual(code, 0);
   assert.match(out, /no module for "https:\/\/jslib\.k6\.io\/k6-utils\/1\.4\.0\/index\.js"/);
+});
+
+test('compose-env: the thunder service environment and the local secrets', () => {
+  const yml = [
+    'services:',
+    '  secretsmanager:',
+    '    image: x # a comment',
+    '    environment:',
+    '      SECRETSMANAGER_SECRETS: A_SECRET:one,B:two:three',
+    '  thunder:',
+    '    build: ../..',
+    '    environment:',
+    '      AWS_ACCESS_KEY_ID: 123',
+    '      CONN: "mongodb://u:p@mongo:27017"',
+    '    ports:',
+    '      - "8080:8080"',
+    '  other:',
+    '    environment:',
+    '      - NOT_THUNDER=1',
+  ].join('\n');
+  assert.deepEqual(thunderEnvironment(yml), {
+    AWS_ACCESS_KEY_ID: '123', CONN: 'mongodb://u:p@mongo:27017', A_SECRET: 'one', B: 'two:three',
+  });
 });

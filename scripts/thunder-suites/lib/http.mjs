@@ -86,18 +86,43 @@ export function urlForDisplay(url) {
   }
 }
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+// request follows redirects as k6 does (Go's client): up to params.redirects
+// or options.maxRedirects (10); 301, 302 and 303 turn into a GET without a
+// body; Authorization and Cookie go only to the same host.
 export function request(method, url, body, params = {}) {
-  method = String(method).toUpperCase();
-  const headers = {};
-  for (const [k, v] of Object.entries((params && params.headers) || {})) {
-    if (v !== undefined && v !== null) headers[k] = String(v);
-  }
   let target;
   try {
     target = new URL(String(url));
   } catch {
     throw new Error(`invalid URL ${JSON.stringify(urlForDisplay(url))}`);
   }
+  const maxRedirects = params && params.redirects !== undefined ? Number(params.redirects) : state.maxRedirects;
+  let headers = {};
+  for (const [k, v] of Object.entries((params && params.headers) || {})) {
+    if (v !== undefined && v !== null) headers[k] = String(v);
+  }
+  method = String(method).toUpperCase();
+  const timeout = parseTimeout(params && params.timeout);
+  for (let hops = 0; ; hops++) {
+    const { response, location } = once(method, target, headers, body, timeout);
+    if (!location || !REDIRECTS.has(response.status) || hops >= maxRedirects) return response;
+    const next = new URL(location, target);
+    if (next.host !== target.host) {
+      headers = Object.fromEntries(Object.entries(headers).filter(([k]) => !['authorization', 'cookie'].includes(k.toLowerCase())));
+    }
+    if (response.status !== 307 && response.status !== 308) {
+      if (method !== 'HEAD') method = 'GET';
+      body = null;
+      headers = Object.fromEntries(Object.entries(headers).filter(([k]) => !['content-type', 'content-length'].includes(k.toLowerCase())));
+    }
+    target = next;
+  }
+}
+
+function once(method, target, callerHeaders, body, timeout) {
+  const headers = { ...callerHeaders };
   // Credentials in the URL become Basic authentication unless the script set
   // its own Authorization header, as Go's client (and so k6) does.
   if ((target.username || target.password) && !hasHeader(headers, 'Authorization')) {
@@ -107,7 +132,6 @@ export function request(method, url, body, params = {}) {
   if (!hasHeader(headers, 'User-Agent')) headers['User-Agent'] = USER_AGENT;
   const payload = encodeBody(body, headers);
   if (payload === null && ['POST', 'PUT', 'PATCH'].includes(method)) headers['Content-Length'] = '0';
-  const timeout = parseTimeout(params && params.timeout);
   const r = syncRequest({ method, url: target.toString(), headers, body: payload, timeout });
 
   state.requests++;
@@ -135,7 +159,7 @@ export function request(method, url, body, params = {}) {
   });
   state.lastResponse = r.error !== undefined ? '' :
     `${method} ${response.url} answered ${response.status} ${preview(response.body)}`;
-  return response;
+  return { response, location: respHeaders.Location };
 }
 
 export const get = (url, params) => request('GET', url, null, params);

@@ -12,6 +12,7 @@ export const state = {
   lastError: '',     // why the last request got no response, if it did not
   lastResponse: '',  // the last request and a preview of its answer
   describes: [],     // {name, ok} per describe() call
+  maxRedirects: 10,  // options.maxRedirects, k6's default 10
   keepGoing: false,  // describe() answers true even when it failed (not k6)
   quiet: false,
   out: (line) => process.stdout.write(line + '\n'),

@@ -46,6 +46,14 @@ const server = http.createServer((req, res) => {
       case '/text':
         send(Number(url.searchParams.get('status') || 200), 'text/plain', url.searchParams.get('body') || 'plain text');
         break;
+      case '/redirect':
+        res.writeHead(Number(url.searchParams.get('code') || 303), { location: url.searchParams.get('to') || '/html' });
+        res.end('<a href="/html">See Other</a>.');
+        break;
+      case '/loop':
+        res.writeHead(302, { location: '/loop' });
+        res.end();
+        break;
       case '/slow':
         setTimeout(() => send(200, 'text/plain', 'late'), Number(url.searchParams.get('ms') || 300));
         break;
