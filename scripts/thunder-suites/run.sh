@@ -4,13 +4,17 @@
 # with this directory's k6-compatible runner (k6run.mjs; k6 itself is not
 # used). Prints each suite's checks and a table at the end.
 #
-#   scripts/thunder-suites/run.sh [--keep-going] [--usher BINARY] THUNDER_CHECKOUT_DIR [suite...]
+#   scripts/thunder-suites/run.sh [--keep-going] [--strict] [--usher BINARY] THUNDER_CHECKOUT_DIR [suite...]
 #
 # Without --usher, usher is built from this repository once.
 # --keep-going lets every describe() block run even after one failed (k6
 # stops a suite's `describe() && describe()` chain at the first failure), to
 # list every failing check at once; later blocks may then fail only because
 # an earlier one did.
+#
+# The checks deviations.json lists (Usher's documented deviations from
+# Thunder) are reported as known deviations: they neither end their block
+# nor fail the suite. --strict counts them as failures, as k6 would.
 #
 # The suites call Thunder's ports 127.0.0.1:8080 (API) and :8081 (admin), as
 # their config.yaml files set; Usher's own public and backend listeners are
@@ -24,16 +28,18 @@ repo=$(cd "$here/../.." && pwd)
 
 keep_going=()
 usher_bin=
+deviations=(--deviations "$here/deviations.json")
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--keep-going) keep_going=(--keep-going) ;;
+	--strict) deviations=() ;;
 	--usher) usher_bin=${2:?--usher needs a path}; shift ;;
 	*) break ;;
 	esac
 	shift
 done
 if [[ $# -lt 1 ]]; then
-	echo "usage: $0 [--keep-going] [--usher BINARY] THUNDER_CHECKOUT_DIR [suite...]" >&2
+	echo "usage: $0 [--keep-going] [--strict] [--usher BINARY] THUNDER_CHECKOUT_DIR [suite...]" >&2
 	exit 2
 fi
 tests=$1/scripts/tests
@@ -137,7 +143,8 @@ for suite in "${suites[@]}"; do
 		mapfile -t compose_env < <(node "$here/compose-env.mjs" "$dir/docker-compose.yml")
 	fi
 	if [[ ${#compose_env[@]} -gt 0 ]]; then
-		echo "environment from docker-compose.yml: $(printf '%s ' "${compose_env[@]%%=*}")"
+		names=("${compose_env[@]%%=*}")
+		echo "environment from docker-compose.yml: ${names[*]}"
 	fi
 	mkdir -m 700 "$out/data"
 	env "${compose_env[@]}" "$work/usher" serve --thunder-config "$dir/config.yaml" --password-allow-common \
@@ -152,7 +159,7 @@ for suite in "${suites[@]}"; do
 		results+=("$suite")
 		continue
 	fi
-	node "$here/k6run.mjs" "${keep_going[@]}" --summary-json "$out/summary.json" "$dir/test.js" || true
+	node "$here/k6run.mjs" "${keep_going[@]}" "${deviations[@]}" --suite "$suite" --summary-json "$out/summary.json" "$dir/test.js" || true
 	stop_usher
 	results+=("$suite")
 done

@@ -284,6 +284,21 @@ test('runner: an exception in a block fails the run without a threshold (exit 1)
   assert.match(out, /✗ \[reads a missing meter\] exception raised in "reads a missing meter"/);
 });
 
+test('runner: a known deviation is reported, does not end its block, and does not fail the run', () => {
+  const devs = path.join(here, 'testdata', 'deviations.json');
+  const { code, out } = run('deviation.js', '--deviations', devs, '--suite', 'fx');
+  assert.equal(code, 0, out);
+  assert.match(out, /✗ \(known deviation: a test deviation\) \[conflict\] body is "another database's text"/);
+  assert.match(out, /✓ \[conflict\] after the deviation is 409/);
+  assert.match(out, /✓ \[next block\] reached is true/);
+  assert.match(out, /checks: 4 distinct, 3 passed, 0 failed, 1 known deviations/);
+  assert.match(out, /threshold ✓ checks: rate == 1.00/);
+  // Without the file, the same check fails the run as k6 would.
+  const strict = run('deviation.js');
+  assert.equal(strict.code, 99, strict.out);
+  assert.ok(!strict.out.includes('after the deviation'));
+});
+
 test('runner: an import it has no module for is refused by name', () => {
   const { code, out } = run('unknown-import.js');
   assert.notEqual(code, 0);

@@ -1,5 +1,5 @@
-// Prints run.sh's table: one row per suite with its checks passed and
-// failed and the failing checks named. Exit code 1 when any suite failed.
+// Prints run.sh's table: one row per suite with its checks passed, failed
+// and failed as known deviations, the failing checks named. Exit code 1 when any suite failed.
 //   node summarize.mjs WORK_DIR suite...
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,32 +15,33 @@ for (const suite of suites) {
     s = { runnerFailed: true };
   }
   if (s.skipped) {
-    rows.push({ suite, result: 'skipped', passed: '-', failed: '-', notes: [s.skipped] });
+    rows.push({ suite, result: 'skipped', passed: '-', failed: '-', deviations: '-', notes: [s.skipped] });
   } else if (s.usherFailed !== undefined) {
     bad = true;
-    rows.push({ suite, result: 'usher did not start', passed: '-', failed: '-', notes: [s.usherFailed] });
+    rows.push({ suite, result: 'usher did not start', passed: '-', failed: '-', deviations: '-', notes: [s.usherFailed] });
   } else if (s.runnerFailed) {
     bad = true;
-    rows.push({ suite, result: 'runner failed', passed: '-', failed: '-', notes: ['no summary written: see the output above'] });
+    rows.push({ suite, result: 'runner failed', passed: '-', failed: '-', deviations: '-', notes: ['no summary written: see the output above'] });
   } else {
-    const failing = s.checks.filter((c) => c.fails > 0).map((c) => `[${c.group}] ${c.name}`);
-    const notes = [...failing];
+    const failing = s.checks.filter((c) => c.fails > 0 && !c.deviation).map((c) => `[${c.group}] ${c.name}`);
+    const known = s.checks.filter((c) => c.fails > 0 && c.deviation).map((c) => `known deviation: [${c.group}] ${c.name}`);
+    const notes = [...failing, ...known];
     if (s.stoppedAt) notes.push(`(stopped after "${s.stoppedAt}"; later blocks did not run)`);
     for (const e of s.iterationErrors) notes.push(`iteration error: ${e}`);
     for (const t of s.thresholds) if (t.ok === false) notes.push(`threshold crossed: ${t.metric} ${t.expr}`);
     const ok = failing.length === 0 && s.iterationErrors.length === 0 && !s.thresholds.some((t) => t.ok === false);
     if (!ok) bad = true;
-    rows.push({ suite, result: ok ? 'PASS' : 'FAIL', passed: String(s.passed), failed: String(s.failed), notes });
+    rows.push({ suite, result: ok ? 'PASS' : 'FAIL', passed: String(s.passed), failed: String(s.failed), deviations: String(s.deviations), notes });
   }
 }
 
 const w = (k, title) => Math.max(title.length, ...rows.map((r) => r[k].length));
-const ws = [w('suite', 'suite'), w('result', 'result'), w('passed', 'passed'), w('failed', 'failed')];
+const ws = [w('suite', 'suite'), w('result', 'result'), w('passed', 'passed'), w('failed', 'failed'), w('deviations', 'deviations')];
 const line = (a) => a.map((v, i) => v.padEnd(ws[i])).join('  ');
-console.log(line(['suite', 'result', 'passed', 'failed']) + '  failing checks');
+console.log(line(['suite', 'result', 'passed', 'failed', 'deviations']) + '  failing checks');
 for (const r of rows) {
   const [first = '', ...rest] = r.notes;
-  console.log(line([r.suite, r.result, r.passed, r.failed]) + '  ' + first);
+  console.log(line([r.suite, r.result, r.passed, r.failed, r.deviations]) + '  ' + first);
   for (const n of rest) console.log(' '.repeat(ws.reduce((a, b) => a + b + 2, 0)) + n);
 }
 process.exitCode = bad ? 1 : 0;

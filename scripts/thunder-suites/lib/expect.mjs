@@ -5,7 +5,7 @@
 // chain is not evaluated); an exception inside a block is recorded as a
 // failed check instead of ending the iteration.
 import { group } from './k6.mjs';
-import { state, recordCheck } from './state.mjs';
+import { state, recordCheck, knownDeviation } from './state.mjs';
 import { Response, preview } from './http.mjs';
 
 class ExpectationFailed extends Error {
@@ -43,11 +43,19 @@ class Expectation {
     return new Expectation(value);
   }
 
+  // assert records one check. A failure ends the block, unless the check is
+  // a known deviation (--deviations): then the chain goes on, so that the
+  // checks after it still run.
   assert(name, ok, detail) {
-    if (!ok && state.lastError) detail += ` (the last request failed: ${state.lastError})`;
-    else if (!ok && state.lastResponse) detail += ` (last response: ${state.lastResponse})`;
-    recordCheck(name, ok, ok ? undefined : detail);
-    if (!ok) throw new ExpectationFailed(`${name}: ${detail}`);
+    if (ok) {
+      recordCheck(name, true);
+      return this;
+    }
+    if (state.lastError) detail += ` (the last request failed: ${state.lastError})`;
+    else if (state.lastResponse) detail += ` (last response: ${state.lastResponse})`;
+    const deviation = knownDeviation(name);
+    recordCheck(name, false, detail, deviation);
+    if (!deviation) throw new ExpectationFailed(`${name}: ${detail}`);
     return this;
   }
 

@@ -14,6 +14,7 @@ export const state = {
   describes: [],     // {name, ok} per describe() call
   maxRedirects: 10,  // options.maxRedirects, k6's default 10
   keepGoing: false,  // describe() answers true even when it failed (not k6)
+  deviations: [],    // {describe, check, reason}: known differences (see deviations.json)
   quiet: false,
   out: (line) => process.stdout.write(line + '\n'),
 };
@@ -24,12 +25,12 @@ export function currentGroup() {
 
 // recordCheck counts one check result and prints it at once, so a run that
 // hangs or crashes still shows how far it got.
-export function recordCheck(name, ok, detail) {
+export function recordCheck(name, ok, detail, deviation) {
   const group = currentGroup();
   const key = group + '\u0000' + name;
   let c = state.checks.get(key);
   if (!c) {
-    c = { group, name, passes: 0, fails: 0, details: [] };
+    c = { group, name, passes: 0, fails: 0, details: [], deviation: null };
     state.checks.set(key, c);
     state.order.push(key);
   }
@@ -38,10 +39,12 @@ export function recordCheck(name, ok, detail) {
   } else {
     c.fails++;
     if (detail && !c.details.includes(detail)) c.details.push(detail);
+    if (deviation) c.deviation = deviation;
   }
   if (!state.quiet) {
     const indent = '  '.repeat(state.groups.length);
-    state.out(`${indent}${ok ? '✓' : '✗'} ${name}${!ok && detail ? `\n${indent}    ↳ ${detail}` : ''}`);
+    const mark = ok ? '✓' : deviation ? '✗ (known deviation)' : '✗';
+    state.out(`${indent}${mark} ${name}${!ok && detail ? `\n${indent}    ↳ ${detail}` : ''}`);
   }
 }
 
@@ -55,4 +58,13 @@ export function resetState() {
   state.lastError = '';
   state.lastResponse = '';
   state.describes = [];
+}
+
+// knownDeviation answers the reason a failed check is a known deviation, or
+// null. A deviation names the describe block and the start of the check's
+// name (check names can hold values that change from run to run).
+export function knownDeviation(name) {
+  const block = state.groups[state.groups.length - 1];
+  const d = state.deviations.find((x) => x.describe === block && name.startsWith(x.check));
+  return d ? d.reason : null;
 }
