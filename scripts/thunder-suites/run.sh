@@ -111,13 +111,16 @@ for suite in "${suites[@]}"; do
 	echo
 	echo "════ $suite"
 	if [[ ! -f $dir/test.js ]]; then
+		# typical-load is an Artillery script; anything else is a wrong name.
 		if [[ -f $dir/tests.yml ]]; then
 			msg="not a k6 script: an Artillery load test (tests.yml), not run by this driver"
+			key=skipped
 		else
-			msg="no test.js in $dir"
+			msg="no suite: $dir/test.js not found"
+			key=error
 		fi
 		echo "$msg"
-		printf '{"skipped": %s}\n' "$(node -e 'console.log(JSON.stringify(process.argv[1]))' "$msg")" >"$out/summary.json"
+		printf '{"%s": %s}\n' "$key" "$(node -e 'console.log(JSON.stringify(process.argv[1]))' "$msg")" >"$out/summary.json"
 		results+=("$suite")
 		continue
 	fi

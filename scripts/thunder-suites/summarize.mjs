@@ -16,6 +16,9 @@ for (const suite of suites) {
   }
   if (s.skipped) {
     rows.push({ suite, result: 'skipped', passed: '-', failed: '-', deviations: '-', notes: [s.skipped] });
+  } else if (s.error) {
+    bad = true;
+    rows.push({ suite, result: 'error', passed: '-', failed: '-', deviations: '-', notes: [s.error] });
   } else if (s.usherFailed !== undefined) {
     bad = true;
     rows.push({ suite, result: 'usher did not start', passed: '-', failed: '-', deviations: '-', notes: [s.usherFailed] });
