@@ -31,6 +31,10 @@ func (m *Main) readThunder() error {
 	}
 	m.thunderMetrics = thunderadmin.NewRegistry(m.Now, meters, counters, timers)
 	m.thunderConf.Recorder = m.thunderMetrics
+	if tc.OAuth != nil && len(tc.Apps) > 0 {
+		m.Log.Warn("thunder-app is unused: thunder-auth is oauth, so applications send bearer tokens",
+			"event", "config_warning", "setting", "thunder-app")
+	}
 	if tc.OAuth != nil && len(m.Config.ThunderOAuthHMACKey) > 0 && len(m.Config.ThunderOAuthHMACKey) < 32 {
 		m.Log.Warn("the HMAC secret is shorter than 32 bytes: tokens signed with it can be forged by guessing it",
 			"event", "config_warning", "setting", "thunder-oauth-hmac-secret")
