@@ -195,3 +195,23 @@ func FuzzForeignVerify(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkForeignVerify(b *testing.B) {
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	secret := []byte("a-shared-secret-of-thirty-two-by")
+	f := &Foreign{HMAC: secret, RSA: &rsaKey.PublicKey, Issuer: "i", Audience: "a"}
+	s, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: rsaKey}, nil)
+	rs, _ := jwt.Signed(s).Claims(jwt.Claims{Issuer: "i", Audience: jwt.Audience{"a"}}).Serialize()
+	for name, raw := range map[string]string{
+		"HS256": signRaw(`{"alg":"HS256"}`, `{"iss":"i","aud":"a"}`, hs256(secret)),
+		"RS256": rs,
+	} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := f.Verify(raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

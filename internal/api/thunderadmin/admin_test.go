@@ -227,3 +227,12 @@ func TestQuantile(t *testing.T) {
 		t.Error("quantile of nothing")
 	}
 }
+
+func BenchmarkRegistryMark(b *testing.B) {
+	r := NewRegistry(nil, []string{"m"}, []string{"c"}, []string{"t"})
+	for b.Loop() {
+		r.Mark("m")
+		r.Count("c")
+		r.Time("t", time.Millisecond)
+	}
+}
