@@ -41,10 +41,7 @@ func LoadThunderFile(path string, lookup func(string) (string, bool)) (*ThunderF
 	if err != nil {
 		return nil, fmt.Errorf("thunder config: %w", err)
 	}
-	text, err := substitute(string(b), lookup)
-	if err != nil {
-		return nil, fmt.Errorf("thunder config %s: %w", path, err)
-	}
+	text, missing := substitute(string(b), lookup)
 	var doc map[string]any
 	if err := yaml.NewDecoder(strings.NewReader(text)).Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("thunder config %s: %w", path, err)
@@ -53,13 +50,42 @@ func LoadThunderFile(path string, lookup func(string) (string, bool)) (*ThunderF
 	if err := f.read(doc); err != nil {
 		return nil, fmt.Errorf("thunder config %s: %w", path, err)
 	}
+	// An unset variable stops the start only where Usher uses its value:
+	// a Thunder file's ${...} in an ignored section (its database's
+	// connection string) needs no value here.
+	for _, name := range sortedKeys(f.values) {
+		for _, v := range f.strings(name) {
+			for _, m := range missing {
+				if strings.Contains(v, "${"+m) {
+					return nil, fmt.Errorf("thunder config %s: environment variable %s (for %s) is not set", path, m, name)
+				}
+			}
+		}
+	}
 	return f, nil
+}
+
+// strings returns a setting's value as a list of strings.
+func (f *ThunderFile) strings(name string) []string {
+	switch v := f.values[name].(type) {
+	case []any:
+		out := make([]string, len(v))
+		for i, s := range v {
+			out[i] = fmt.Sprint(s)
+		}
+		return out
+	case string:
+		return []string{v}
+	}
+	return nil
 }
 
 // variable is ${NAME} or ${NAME:-default}; $${ writes a literal ${.
 var variable = regexp.MustCompile(`\$?\$\{([^}:]*)(:-([^}]*))?\}`)
 
-func substitute(text string, lookup func(string) (string, bool)) (string, error) {
+// substitute replaces the variables that are set, and returns the names
+// of those that are not (left as they are).
+func substitute(text string, lookup func(string) (string, bool)) (string, []string) {
 	var missing []string
 	out := variable.ReplaceAllStringFunc(text, func(m string) string {
 		if strings.HasPrefix(m, "$$") {
@@ -75,10 +101,7 @@ func substitute(text string, lookup func(string) (string, bool)) (string, error)
 		missing = append(missing, g[1])
 		return m
 	})
-	if len(missing) > 0 {
-		return "", fmt.Errorf("environment variable(s) not set: %s", strings.Join(missing, ", "))
-	}
-	return out, nil
+	return out, missing
 }
 
 // Values returns the settings the file gives, by flag name (tests and

@@ -271,6 +271,7 @@ func TestThunderFileMinimalAndSmallShapes(t *testing.T) {
 		{"escaped dollar", "auth:\n  keys:\n    - application: a\n      secret: $${LITERAL}\n", func(c config.Config) bool {
 			return slices.Equal(c.ThunderApps, []string{"a:${LITERAL}"})
 		}},
+		{"unset variable in an ignored section", "database:\n  type: mongodb\n  connectionString: ${MONGO_URL_NOT_SET}\n", func(c config.Config) bool { return c.ThunderAuth == "basic" }},
 		{"booleans as strings", "passwordHash:\n  headerCheck: \"false\"\n", func(c config.Config) bool { return !c.ThunderHeaderCheck }},
 	}
 	for _, tc := range tests {
