@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,7 @@ import (
 	"github.com/usherhq/usher/internal/api/backend"
 	"github.com/usherhq/usher/internal/api/public"
 	"github.com/usherhq/usher/internal/api/thunder"
+	"github.com/usherhq/usher/internal/api/thunderadmin"
 	"github.com/usherhq/usher/internal/config"
 	"github.com/usherhq/usher/internal/mail"
 	"github.com/usherhq/usher/internal/outbox"
@@ -47,6 +49,9 @@ type Main struct {
 	HashParams *password.Params
 	// Now overrides the clock of use cases and tokens (tests).
 	Now func() time.Time
+	// ThunderIgnored are the settings of --thunder-config that Usher does
+	// not apply; Start logs one line each.
+	ThunderIgnored []config.Ignored
 
 	Store    *store.Store
 	Hasher   *password.Hasher
@@ -59,8 +64,12 @@ type Main struct {
 	events   *accountEvents  // the use cases' events, counted for /metrics
 
 	backend, public, thunder *server.Listener // thunder is nil when off
-	surfaces                 []api.Surface    // what the listeners serve
-	proxies                  []netip.Prefix   // trusted-proxies, parsed once
+	thunderAdmin             *server.Listener // nil when off
+	thunderConf              thunder.Config   // the Thunder surface's settings, read at start
+	thunderMetrics           *thunderadmin.Registry
+	mailFailing              atomic.Bool    // the last delivery attempt failed (the admin's Email check)
+	surfaces                 []api.Surface  // what the listeners serve
+	proxies                  []netip.Prefix // trusted-proxies, parsed once
 
 	errc chan error
 	stop context.CancelFunc
@@ -82,6 +91,12 @@ func (m *Main) Start(ctx context.Context) error {
 		m.Now = time.Now
 	}
 	if err := c.Validate(); err != nil {
+		return err
+	}
+	for _, ig := range m.ThunderIgnored {
+		m.Log.Info("thunder setting ignored", "event", "thunder_config_ignored", "setting", ig.Setting, "reason", ig.Reason)
+	}
+	if err := m.readThunder(); err != nil {
 		return err
 	}
 	if err := m.listen(); err != nil {
@@ -107,6 +122,9 @@ func (m *Main) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := thunderMessages(c, templates); err != nil {
+		return err
+	}
 	var sender mail.Sender = mail.NewLogSender(m.Out)
 	if c.SMTPHost != "" {
 		sender = mail.NewSMTPSender(mail.SMTP{
@@ -114,7 +132,7 @@ func (m *Main) Start(ctx context.Context) error {
 			TLS: c.SMTPTLS, From: c.MailFrom, Timeout: 30 * time.Second,
 		})
 	}
-	m.Relay = outbox.New(m.Store, mail.Deliver(k.Box, templates, sender), m.Log, outbox.Config{
+	m.Relay = outbox.New(m.Store, m.countDeliveries(mail.Deliver(k.Box, templates, sender)), m.Log, outbox.Config{
 		MaxAttempts: c.MailMaxAttempts, RetryBase: c.MailRetryBase, RetryMax: c.MailRetryMax,
 		PollInterval: c.MailPoll, SendTimeout: 30 * time.Second, Now: m.Now,
 	})
@@ -163,6 +181,9 @@ func (m *Main) listen() error {
 	if c.ThunderAddr != "" {
 		m.thunder = &server.Listener{Name: "thunder", Addr: c.ThunderAddr, Caps: caps}
 	}
+	if c.ThunderAdminAddr != "" {
+		m.thunderAdmin = &server.Listener{Name: "thunder-admin", Addr: c.ThunderAdminAddr, Caps: caps}
+	}
 	timeouts := server.Timeouts{ReadHeader: c.ReadHeaderTimeout, Read: c.ReadTimeout, Write: c.WriteTimeout, Idle: c.IdleTimeout}
 	for _, l := range m.listeners() {
 		t := timeouts
@@ -179,7 +200,7 @@ func (m *Main) listen() error {
 // listeners returns the listeners that are configured.
 func (m *Main) listeners() []*server.Listener {
 	var ls []*server.Listener
-	for _, l := range []*server.Listener{m.backend, m.public, m.thunder} {
+	for _, l := range []*server.Listener{m.backend, m.public, m.thunder, m.thunderAdmin} {
 		if l != nil {
 			ls = append(ls, l)
 		}
@@ -249,39 +270,24 @@ func (m *Main) buildHandlers() error {
 		Middleware: []func(http.Handler) http.Handler{corsMiddleware},
 		Trusted:    proxies,
 	})
-	if err != nil || m.thunder == nil {
-		return err
-	}
-	tc, err := thunderConfig(c)
 	if err != nil {
 		return err
 	}
+	if m.thunderAdmin != nil {
+		if err := build(m.thunderAdmin, m.thunderAdminSurface()); err != nil {
+			return err
+		}
+	}
+	if m.thunder == nil {
+		return nil
+	}
+	tc := m.thunderConf
 	if err := m.bindThunderApps(&tc); err != nil {
 		return err
 	}
 	s := thunder.New(m.Accounts, m.Tenant.ID, tc).Surface()
 	s.Trusted = proxies
 	return build(m.thunder, s)
-}
-
-// thunderConfig reads the Thunder surface's settings.
-func thunderConfig(c *config.Config) (thunder.Config, error) {
-	tc := thunder.Config{
-		HeaderCheck: c.ThunderHeaderCheck,
-		Properties:  thunder.Properties{AllowSubset: c.ThunderAllowSubset, AllowSuperset: c.ThunderAllowSuperset},
-	}
-	for _, a := range c.ThunderApps {
-		name, secret, _ := strings.Cut(a, ":") // checked by Validate
-		tc.Apps = append(tc.Apps, thunder.App{Name: name, Secret: secret})
-	}
-	for _, p := range c.ThunderProperties {
-		prop, err := thunder.ParseProperty(p)
-		if err != nil {
-			return tc, fmt.Errorf("invalid setting thunder-property: %w", err)
-		}
-		tc.Properties.Allowed = append(tc.Properties.Allowed, prop)
-	}
-	return tc, nil
 }
 
 // bindThunderApps puts each Thunder application in the tenant that
@@ -352,6 +358,9 @@ func (m *Main) printHints(publicURL string) {
 	if addr := m.ThunderAddr(); addr != "" {
 		fmt.Fprintf(m.Out, "  Thunder API: http://%s\n", addr)
 	}
+	if addr := m.ThunderAdminAddr(); addr != "" {
+		fmt.Fprintf(m.Out, "  Thunder admin: http://%s/healthcheck\n", addr)
+	}
 	if m.Config.SMTPHost == "" {
 		fmt.Fprintln(m.Out, "  No SMTP server configured: emails are printed here.")
 	}
@@ -369,6 +378,15 @@ func (m *Main) ThunderAddr() string {
 		return ""
 	}
 	return m.thunder.BoundAddr()
+}
+
+// ThunderAdminAddr returns the bound address of the Thunder admin
+// listener, or "".
+func (m *Main) ThunderAdminAddr() string {
+	if m.thunderAdmin == nil {
+		return ""
+	}
+	return m.thunderAdmin.BoundAddr()
 }
 
 // Err delivers a listener's failure while serving.

@@ -135,8 +135,9 @@ type childOpts struct {
 type childServer struct {
 	Cmd     *exec.Cmd
 	Data    string
-	Backend string // https://127.0.0.1:PORT, mutual TLS
-	Public  string // http://127.0.0.1:PORT
+	Backend string            // https://127.0.0.1:PORT, mutual TLS
+	Public  string            // http://127.0.0.1:PORT
+	Addrs   map[string]string // every listener's bound address, by name
 
 	log    childLog
 	ready  chan struct{} // closed on the "ready" line
@@ -232,6 +233,7 @@ func startChild(t testing.TB, o childOpts) *childServer {
 			t.Fatalf("listening line of the %s listener: addr %q, want 127.0.0.1:PORT", name, addrs[name])
 		}
 	}
+	p.Addrs = addrs
 	p.Backend = "https://" + addrs["backend"]
 	p.Public = "http://" + addrs["public"]
 	return p

@@ -75,13 +75,27 @@ func run(args []string) int {
 		kong.DefaultEnvars("USHER"),
 		kong.UsageOnError(),
 	}
+	var usherFile *config.FileResolver
 	if path := config.FilePath(args); path != "" {
-		r, err := config.LoadFile(path)
-		if err != nil {
+		var err error
+		if usherFile, err = config.LoadFile(path); err != nil {
 			fmt.Fprintln(os.Stderr, "usher:", err)
 			return 2
 		}
-		opts = append(opts, kong.Resolvers(r))
+	}
+	// A Thunder config.yaml is the lowest layer: kong keeps the last
+	// resolver's value, so Usher's own file comes after it.
+	var thunderFile *config.ThunderFile
+	if path := config.ThunderFilePath(args, usherFile); path != "" {
+		var err error
+		if thunderFile, err = config.LoadThunderFile(path, os.LookupEnv); err != nil {
+			fmt.Fprintln(os.Stderr, "usher:", err)
+			return 2
+		}
+		opts = append(opts, kong.Resolvers(thunderFile))
+	}
+	if usherFile != nil {
+		opts = append(opts, kong.Resolvers(usherFile))
 	}
 	parser, err := kong.New(&c, opts...)
 	if err != nil {
@@ -96,7 +110,11 @@ func run(args []string) int {
 	warnUnknownEnv(kctx)
 	switch kctx.Command() {
 	case "serve":
-		return serve(c.Serve.Config)
+		var ignored []config.Ignored
+		if thunderFile != nil {
+			ignored = thunderFile.Ignored
+		}
+		return serve(c.Serve.Config, ignored)
 	case "migrate":
 		return migrate(c.Migrate.Config)
 	case "tenant create <name>":
@@ -136,12 +154,12 @@ func newLogger(level string) *slog.Logger {
 	return slog.New(api.LogHandler{Handler: slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})})
 }
 
-func serve(cfg config.Config) int {
+func serve(cfg config.Config, thunderIgnored []config.Ignored) int {
 	log := newLogger(cfg.LogLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	m := &Main{Config: cfg, Log: log, Out: os.Stdout}
+	m := &Main{Config: cfg, Log: log, Out: os.Stdout, ThunderIgnored: thunderIgnored}
 	if err := m.Start(ctx); err != nil {
 		log.Error("start-up failed", "event", "startup_failed", "error", err)
 		fmt.Fprintln(os.Stderr, "usher:", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/usherhq/usher/internal/password"
 	"github.com/usherhq/usher/internal/usher"
@@ -22,6 +23,25 @@ type Access struct {
 	// Check requires Password to verify (Thunder's headerCheck); without
 	// it the address alone names the user.
 	Check bool
+	// Alternates are other passwords that also pass the check, tried in
+	// order only when Password does not match (Thunder's
+	// allowCommonMistakes: the surface decides which). Each costs one more
+	// hash verification on a wrong password.
+	Alternates []string
+}
+
+// candidates returns the passwords a check tries: Password, then the
+// Alternates, leaving out any that no policy could accept (no hashing
+// work for an impossible password) and repeats.
+func (s *Service) candidates(a Access) []string {
+	var out []string
+	for _, pw := range append([]string{a.Password}, a.Alternates...) {
+		if pw == "" || s.checkLength(pw) != nil || slices.Contains(out, pw) {
+			continue
+		}
+		out = append(out, pw)
+	}
+	return out
 }
 
 // Record is a user as stored after a call, with its live verification
@@ -59,7 +79,8 @@ func (s *Service) guarded(ctx context.Context, tenantID string, a Access,
 	if err != nil {
 		return Record{}, err
 	}
-	if a.Check && s.checkLength(a.Password) != nil {
+	tries := s.candidates(a)
+	if a.Check && len(tries) == 0 {
 		return Record{}, errCredentials // no hashing work for an impossible password
 	}
 	u, err := s.c.Store.UserByEmail(ctx, tenantID, key)
@@ -68,7 +89,7 @@ func (s *Service) guarded(ctx context.Context, tenantID string, a Access,
 	}
 	var at attempt
 	if a.Check {
-		if at, err = s.try(ctx, u, a.Password); err != nil {
+		if at, err = s.try(ctx, u, tries[0], tries[1:]...); err != nil {
 			return Record{}, err
 		}
 	}

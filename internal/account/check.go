@@ -20,8 +20,18 @@ type verified struct {
 
 // verify checks pw against u's hash in the hashing pool and, when it
 // matches an outdated hash of an enabled user, rehashes it.
-func (s *Service) verify(ctx context.Context, u usher.User, pw string) (verified, error) {
+// Alternates (see Access) are tried in order only when pw does not match;
+// the one that matches is the password rehashed.
+func (s *Service) verify(ctx context.Context, u usher.User, pw string, alternates ...string) (verified, error) {
 	match, rehash, err := s.c.Hasher.Verify(ctx, pw, u.Hash)
+	for _, alt := range alternates {
+		if err != nil || match {
+			break
+		}
+		if match, rehash, err = s.c.Hasher.Verify(ctx, alt, u.Hash); match {
+			pw = alt
+		}
+	}
 	if err != nil {
 		return verified{}, hashErr(err)
 	}
@@ -59,7 +69,7 @@ type attempt struct {
 // account locked and are refused unverified (after a dummy verification,
 // so a locked account answers in the same time). The transaction that
 // records the outcome clears the count on a right password.
-func (s *Service) try(ctx context.Context, u usher.User, pw string) (attempt, error) {
+func (s *Service) try(ctx context.Context, u usher.User, pw string, alternates ...string) (attempt, error) {
 	a := attempt{source: lockKey(ctx, u)}
 	if s.c.Lockout.Max > 0 {
 		locked, addressLocked := false, false
@@ -102,7 +112,7 @@ func (s *Service) try(ctx context.Context, u usher.User, pw string) (attempt, er
 		}
 	}
 	var err error
-	a.v, err = s.verify(ctx, u, pw)
+	a.v, err = s.verify(ctx, u, pw, alternates...)
 	return a, err
 }
 

@@ -96,6 +96,29 @@ type Config struct {
 	ThunderAllowSubset   bool     `name:"thunder-allow-subset" default:"true" negatable:"" help:"Accept users that lack some allowed properties (Thunder's allowSubset)."`
 	ThunderAllowSuperset bool     `name:"thunder-allow-superset" default:"true" negatable:"" help:"Accept properties that are not listed (Thunder's allowSuperset)."`
 
+	ThunderConfig string `name:"thunder-config" type:"path" placeholder:"FILE" help:"A Thunder config.yaml to read unchanged: its auth, properties, passwordHash, email, openApi and server sections become the thunder-* settings below (environment, Usher's config file and flags override it); what has no meaning for Usher is logged at start and ignored."`
+
+	ThunderAuth           string `name:"thunder-auth" default:"basic" enum:"basic,oauth" help:"How applications authenticate on the Thunder surface: basic (thunder-app) or oauth (a JWT bearer token, Thunder's auth.type oauth)."`
+	ThunderOAuthHMACKey   string `name:"thunder-oauth-hmac-secret" placeholder:"SECRET" help:"OAuth mode: the secret that verifies HS256, HS384 and HS512 tokens (Thunder's hmacSecret)."`
+	ThunderOAuthRSAKey    string `name:"thunder-oauth-rsa-public-key" type:"path" placeholder:"FILE" help:"OAuth mode: the RSA public key (PEM or DER) that verifies RS256, RS384 and RS512 tokens (Thunder's rsaPublicKeyFilePath)."`
+	ThunderOAuthIssuer    string `name:"thunder-oauth-issuer" help:"OAuth mode: the iss every token must carry (required)."`
+	ThunderOAuthAudience  string `name:"thunder-oauth-audience" help:"OAuth mode: an aud every token must carry (empty: the audience is not checked, as in Thunder)."`
+	ThunderCommonMistakes bool   `name:"thunder-password-allow-common-mistakes" help:"The password header also matches the password with its case inverted, its first letter's case flipped, or one extra character before or after it (Thunder's allowCommonMistakes; weakens the check)."`
+	ThunderEmail          bool   `name:"thunder-email" default:"true" negatable:"" help:"Serve Thunder's /verify routes (off: they answer 404, as in Thunder with email disabled)."`
+
+	ThunderMailSubject        string `name:"thunder-mail-subject" help:"Subject of verification emails (Thunder's messageOptions.subject; default: the mail templates')."`
+	ThunderMailBodyHTML       string `name:"thunder-mail-body-html" type:"path" placeholder:"FILE" help:"HTML body of verification emails, used as written with the link put in place of thunder-mail-url-placeholder (Thunder's bodyHtmlFilePath)."`
+	ThunderMailBodyText       string `name:"thunder-mail-body-text" type:"path" placeholder:"FILE" help:"Text body of verification emails, likewise (Thunder's bodyTextFilePath)."`
+	ThunderMailURLPlaceholder string `name:"thunder-mail-url-placeholder" default:"CODEGEN-URL" help:"The text in thunder-mail-body-html and -text that the verification link replaces (Thunder's urlPlaceholderString)."`
+	ThunderSuccessPage        string `name:"thunder-success-page" type:"path" placeholder:"FILE" help:"HTML page of the Thunder surface's GET /verify/success (Thunder's successHtmlFilePath; default: Usher's page)."`
+
+	OpenAPI                   bool   `name:"openapi" default:"true" negatable:"" help:"Serve /openapi.json, /openapi.yaml and /swagger on every surface (Thunder's openApi.enabled)."`
+	ThunderOpenAPITitle       string `name:"thunder-openapi-title" default:"Thunder API" help:"Title of the Thunder surface's OpenAPI document (Thunder's openApi.title)."`
+	ThunderOpenAPIDescription string `name:"thunder-openapi-description" default:"A fully customizable user management REST API" help:"Description of the Thunder surface's OpenAPI document (Thunder's openApi.description)."`
+
+	ThunderAdminAddr  string   `name:"thunder-admin-addr" placeholder:"HOST:PORT" help:"Address of Thunder's admin listener: /healthcheck, /ping and /metrics in Dropwizard's formats (off when empty)."`
+	ThunderAdminAllow []string `name:"thunder-admin-allow" default:"127.0.0.0/8,::1/128" sep:"," placeholder:"CIDR,..." help:"Client addresses the Thunder admin listener answers (the connection's own address; X-Forwarded-For is not believed); others get 403."`
+
 	SMTPHost        string        `name:"smtp-host" help:"SMTP server. Empty: emails are printed to the terminal (development)."`
 	SMTPPort        int           `name:"smtp-port" default:"587" help:"SMTP port."`
 	SMTPUsername    string        `name:"smtp-username" help:"SMTP user (empty: no authentication)."`
@@ -275,9 +298,28 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.ThunderAddr); err != nil {
 			bad("thunder-addr", "%q is not host:port", c.ThunderAddr)
 		}
-		if len(c.ThunderApps) == 0 {
+		if len(c.ThunderApps) == 0 && c.ThunderAuth != "oauth" {
 			bad("thunder-app", "at least one NAME:SECRET is required with thunder-addr")
 		}
+	}
+	if c.ThunderAdminAddr != "" {
+		if _, _, err := net.SplitHostPort(c.ThunderAdminAddr); err != nil {
+			bad("thunder-admin-addr", "%q is not host:port", c.ThunderAdminAddr)
+		}
+	}
+	if _, err := c.AdminAllow(); err != nil {
+		bad("thunder-admin-allow", "%v", err)
+	}
+	if c.ThunderAuth == "oauth" {
+		if c.ThunderOAuthHMACKey == "" && c.ThunderOAuthRSAKey == "" {
+			bad("thunder-oauth-hmac-secret", "oauth needs thunder-oauth-hmac-secret or thunder-oauth-rsa-public-key (or both)")
+		}
+		if strings.TrimSpace(c.ThunderOAuthIssuer) == "" {
+			bad("thunder-oauth-issuer", "required with thunder-auth oauth")
+		}
+	}
+	if c.ThunderMailURLPlaceholder == "" && (c.ThunderMailBodyHTML != "" || c.ThunderMailBodyText != "") {
+		bad("thunder-mail-url-placeholder", "must not be empty with thunder-mail-body-html or -text")
 	}
 	for _, p := range c.ThunderProperties {
 		name, typ, ok := strings.Cut(p, ":")
@@ -331,8 +373,13 @@ var severalApps = regexp.MustCompile(`[,;\s]\s*[^,;:\s]+:`)
 
 // Proxies parses TrustedProxies: CIDR prefixes or single addresses.
 func (c *Config) Proxies() ([]netip.Prefix, error) {
+	return prefixes(c.TrustedProxies)
+}
+
+// prefixes parses CIDR prefixes or single addresses; empty items are skipped.
+func prefixes(list []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, s := range c.TrustedProxies {
+	for _, s := range list {
 		s = strings.TrimSpace(s)
 		if s == "" {
 			continue
@@ -348,6 +395,11 @@ func (c *Config) Proxies() ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
+}
+
+// AdminAllow parses ThunderAdminAllow: CIDR prefixes or single addresses.
+func (c *Config) AdminAllow() ([]netip.Prefix, error) {
+	return prefixes(c.ThunderAdminAllow)
 }
 
 // PublicBaseURL returns public-url, or http:// (https:// with

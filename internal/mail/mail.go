@@ -8,6 +8,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	htmlstd "html"
 	htmltemplate "html/template"
 	"io"
 	"net/url"
@@ -46,6 +47,26 @@ type Templates struct {
 	publicURL string
 	codeTTL   time.Duration
 	linkTTL   time.Duration
+	verbatim  map[string]Verbatim
+}
+
+// Verbatim replaces parts of one kind of message with text used as
+// written, the way Thunder's messageOptions are: the link goes in place
+// of Placeholder (HTML-escaped in the HTML body). An empty field keeps the
+// template's part.
+type Verbatim struct {
+	Subject     string
+	Text, HTML  string
+	Placeholder string
+}
+
+// SetVerbatim makes messages of kind use v. It is set once, before the
+// templates are used.
+func (t *Templates) SetVerbatim(kind string, v Verbatim) {
+	if t.verbatim == nil {
+		t.verbatim = map[string]Verbatim{}
+	}
+	t.verbatim[kind] = v
 }
 
 // LoadTemplates parses the default templates, replaced by any file of the
@@ -200,7 +221,19 @@ func (t *Templates) Render(kind, to string, p usher.MailParams) (Email, error) {
 	if err := t.html[kind].Execute(&html, d); err != nil {
 		return Email{}, err
 	}
-	return Email{To: to, Subject: strings.TrimSpace(s.String()), Text: txt.String(), HTML: html.String()}, nil
+	e := Email{To: to, Subject: strings.TrimSpace(s.String()), Text: txt.String(), HTML: html.String()}
+	if v, ok := t.verbatim[kind]; ok {
+		if v.Subject != "" {
+			e.Subject = v.Subject
+		}
+		if v.Text != "" {
+			e.Text = strings.ReplaceAll(v.Text, v.Placeholder, d.Link)
+		}
+		if v.HTML != "" {
+			e.HTML = strings.ReplaceAll(v.HTML, v.Placeholder, htmlstd.EscapeString(d.Link))
+		}
+	}
+	return e, nil
 }
 
 func human(d time.Duration) string {

@@ -167,3 +167,39 @@ func TestTemplateDirectoryMistakesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestVerbatimVerificationEmail(t *testing.T) {
+	tpl, err := LoadTemplates("", "https://auth.example.com", time.Minute, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl.SetVerbatim(usher.MailVerify, Verbatim{
+		Subject: "Welcome to Acme", Placeholder: "CODEGEN-URL",
+		Text: "Open CODEGEN-URL to confirm. {{not a template}}", HTML: `<a href="CODEGEN-URL">confirm</a>`,
+	})
+	e, err := tpl.Render(usher.MailVerify, "sam@example.com", usher.MailParams{Email: "sam@example.com", Token: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := "https://auth.example.com/verify?email=sam%40example.com&response_type=html&token=tok"
+	if e.Subject != "Welcome to Acme" {
+		t.Errorf("subject %q", e.Subject)
+	}
+	if want := "Open " + link + " to confirm. {{not a template}}"; e.Text != want {
+		t.Errorf("text %q, want %q", e.Text, want)
+	}
+	if want := `<a href="` + strings.ReplaceAll(link, "&", "&amp;") + `">confirm</a>`; e.HTML != want {
+		t.Errorf("html %q, want %q", e.HTML, want)
+	}
+	// Other kinds keep their templates.
+	r, err := tpl.Render(usher.MailReset, "sam@example.com", usher.MailParams{Email: "sam@example.com", Code: "ABCD2345"})
+	if err != nil || r.Subject == "Welcome to Acme" || !strings.Contains(r.Text, "ABCD2345") {
+		t.Errorf("reset email changed: %+v, %v", r, err)
+	}
+	// An empty part keeps the template's.
+	tpl.SetVerbatim(usher.MailVerify, Verbatim{Subject: "Only the subject", Placeholder: "CODEGEN-URL"})
+	e, _ = tpl.Render(usher.MailVerify, "sam@example.com", usher.MailParams{Email: "sam@example.com", Token: "tok"})
+	if !strings.Contains(e.Text, link) || !strings.Contains(e.HTML, "verify?") {
+		t.Errorf("template parts lost: %+v", e)
+	}
+}

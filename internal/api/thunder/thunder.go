@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/api"
@@ -25,10 +26,31 @@ type App struct{ Name, Secret, Tenant string }
 // Config configures the surface.
 type Config struct {
 	Apps []App
+	// OAuth, when set, replaces HTTP Basic: applications send a JWT bearer
+	// token that it verifies (Thunder's auth.type oauth). Apps are then
+	// unused; calls act in the default tenant.
+	OAuth Verifier
 	// HeaderCheck requires the user's password in the "password" header of
 	// calls on an existing user (Thunder's headerCheck).
 	HeaderCheck bool
+	// CommonMistakes lets the password header also match the mistakes
+	// Thunder's allowCommonMistakes forgives (see mistakes).
+	CommonMistakes bool
+	// NoEmail leaves out the /verify routes, as Thunder does with email
+	// disabled: they answer 404.
+	NoEmail bool
+	// SuccessPage replaces the page of GET /verify/success (HTML; nil: the
+	// page every surface shares).
+	SuccessPage []byte
 	Properties  Properties
+	// Recorder receives the surface's meters, counters and timers under
+	// Thunder's names (nil: nothing is recorded).
+	Recorder Recorder
+}
+
+// Verifier checks a bearer token and returns its subject.
+type Verifier interface {
+	Verify(raw string) (string, error)
 }
 
 // Accounts are the use cases the Thunder surface calls: one per call.
@@ -58,6 +80,9 @@ type app struct {
 
 // New returns a Handler.
 func New(accounts Accounts, tenantID string, c Config) *Handler {
+	if c.Recorder == nil {
+		c.Recorder = nopRecorder{}
+	}
 	h := &Handler{accounts: accounts, tenantID: tenantID, c: c, apps: map[[32]byte]app{}}
 	for _, a := range c.Apps {
 		t := a.Tenant
@@ -75,19 +100,49 @@ func (h *Handler) Surface() api.Surface {
 	return api.Surface{Name: "thunder", Routes: h.Routes(), Render: Render, NoRoute: noRoute}
 }
 
-// Routes is the Thunder surface's route table.
+// Routes is the Thunder surface's route table. Each call that Thunder
+// meters marks its meter once admitted (Thunder's meters sit on its
+// resource methods, behind authentication).
 func (h *Handler) Routes() []api.Route {
-	basic := h.Basic()
-	return []api.Route{
-		{Pattern: "POST /users", Guard: basic, Handler: h.create},
-		{Pattern: "GET /users", Guard: basic, Handler: h.onUser(h.accounts.ReadUser)},
-		{Pattern: "PUT /users", Guard: basic, Handler: h.update},
-		{Pattern: "DELETE /users", Guard: basic, Handler: h.onUser(h.accounts.DeleteUser)},
-		{Pattern: "POST /verify", Guard: basic, Handler: h.onUser(h.accounts.RequestVerification)},
-		{Pattern: "POST /verify/reset", Guard: basic, Handler: h.onUser(h.accounts.ClearVerification)},
-		{Pattern: "GET /verify", Guard: api.Open, Handler: h.verifyLink},
-		{Pattern: "GET /verify/success", Guard: api.Open, Handler: api.SuccessPage},
+	app := h.Basic()
+	if h.c.OAuth != nil {
+		app = h.Bearer()
 	}
+	m := h.Metered
+	routes := []api.Route{
+		{Pattern: "POST /users", Guard: app, Handler: m(MeterCreate, h.create)},
+		{Pattern: "GET /users", Guard: app, Handler: m(MeterGet, h.onUser(h.accounts.ReadUser))},
+		{Pattern: "PUT /users", Guard: app, Handler: m(MeterUpdate, h.update)},
+		{Pattern: "DELETE /users", Guard: app, Handler: m(MeterDelete, h.onUser(h.accounts.DeleteUser))},
+	}
+	if h.c.NoEmail {
+		return routes
+	}
+	return append(routes,
+		api.Route{Pattern: "POST /verify", Guard: app, Handler: m(MeterSendEmail, h.onUser(h.accounts.RequestVerification))},
+		api.Route{Pattern: "POST /verify/reset", Guard: app, Handler: m(MeterResetVerification, h.onUser(h.accounts.ClearVerification))},
+		api.Route{Pattern: "GET /verify", Guard: api.Open, Handler: m(MeterVerifyEmail, h.verifyLink)},
+		api.Route{Pattern: "GET /verify/success", Guard: api.Open, Handler: h.successPage},
+	)
+}
+
+// Metered marks meter each time fn is called (the swagger route marks
+// MeterSwagger through it).
+func (h *Handler) Metered(meter string, fn api.HandlerFunc) api.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		h.c.Recorder.Mark(meter)
+		return fn(w, r)
+	}
+}
+
+func (h *Handler) successPage(w http.ResponseWriter, r *http.Request) error {
+	if h.c.SuccessPage == nil {
+		return api.SuccessPage(w, r)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(h.c.SuccessPage)
+	return err
 }
 
 const realm = `Basic realm="THUNDER - AUTHENTICATION"`
@@ -96,12 +151,24 @@ const realm = `Basic realm="THUNDER - AUTHENTICATION"`
 // application; others get Thunder's challenge.
 func (h *Handler) Basic() api.Guard {
 	return api.Guard{Name: "thunder-basic", Check: func(w http.ResponseWriter, r *http.Request) (*http.Request, error) {
-		a, ok := h.authorized(r)
+		name, secret, given := r.BasicAuth()
+		a, ok := app{}, false
+		if given {
+			// As in Thunder, only credentials that were given are counted
+			// and timed.
+			t0 := time.Now()
+			a, ok = h.authorized(name, secret)
+			h.c.Recorder.Time(TimerBasic, time.Since(t0))
+			if ok {
+				h.c.Recorder.Count(CounterBasicSuccess)
+			} else {
+				h.c.Recorder.Count(CounterBasicFailure)
+			}
+		}
 		if !ok {
 			w.Header().Set("WWW-Authenticate", realm)
 			return nil, &thunderError{err: usher.Errorf(usher.Unauthorized, msgNoCredentials), msg: msgNoCredentials, bare: true}
 		}
-		name, _, _ := r.BasicAuth()
 		ctx := usher.WithActor(context.WithValue(r.Context(), tenantKey{}, a.tenant), "thunder:"+name)
 		return r.WithContext(ctx), nil
 	}}
@@ -118,11 +185,7 @@ func (h *Handler) tenant(r *http.Request) string {
 	return h.tenantID
 }
 
-func (h *Handler) authorized(r *http.Request) (app, bool) {
-	name, secret, ok := r.BasicAuth()
-	if !ok {
-		return app{}, false
-	}
+func (h *Handler) authorized(name, secret string) (app, bool) {
 	want, found := h.apps[sha256.Sum256([]byte(name))]
 	got := sha256.Sum256([]byte(secret))
 	return want, subtle.ConstantTimeCompare(got[:], want.secret[:]) == 1 && found
@@ -189,6 +252,9 @@ func (h *Handler) access(r *http.Request, who *string) (account.Access, error) {
 		return account.Access{}, fail(usher.Invalid, msgBadEmailParam, who)
 	}
 	a := account.Access{Email: *who, Password: latin1(r.Header.Get("password")), Check: h.c.HeaderCheck}
+	if h.c.CommonMistakes {
+		a.Alternates = mistakes(a.Password)
+	}
 	if a.Check && a.Password == "" {
 		return a, fail(usher.Invalid, msgNoCredentials, who)
 	}
