@@ -52,6 +52,9 @@ type Main struct {
 	// ThunderIgnored are the settings of --thunder-config that Usher does
 	// not apply; Start logs one line each.
 	ThunderIgnored []config.Ignored
+	// ThunderMoved are Usher's own listeners that --thunder-config's ports
+	// pushed off their default addresses; Start logs one line each.
+	ThunderMoved []config.Ignored
 
 	Store    *store.Store
 	Hasher   *password.Hasher
@@ -95,6 +98,9 @@ func (m *Main) Start(ctx context.Context) error {
 	}
 	for _, ig := range m.ThunderIgnored {
 		m.Log.Info("thunder setting ignored", "event", "thunder_config_ignored", "setting", ig.Setting, "reason", ig.Reason)
+	}
+	for _, mv := range m.ThunderMoved {
+		m.Log.Warn("listener moved for the Thunder file's ports", "event", "thunder_config_moved", "setting", mv.Setting, "reason", mv.Reason)
 	}
 	if err := m.readThunder(); err != nil {
 		return err

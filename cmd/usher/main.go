@@ -110,11 +110,11 @@ func run(args []string) int {
 	warnUnknownEnv(kctx)
 	switch kctx.Command() {
 	case "serve":
-		var ignored []config.Ignored
+		var ignored, moved []config.Ignored
 		if thunderFile != nil {
-			ignored = thunderFile.Ignored
+			ignored, moved = thunderFile.Ignored, thunderFile.Moved
 		}
-		return serve(c.Serve.Config, ignored)
+		return serve(c.Serve.Config, ignored, moved)
 	case "migrate":
 		return migrate(c.Migrate.Config)
 	case "tenant create <name>":
@@ -154,12 +154,12 @@ func newLogger(level string) *slog.Logger {
 	return slog.New(api.LogHandler{Handler: slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})})
 }
 
-func serve(cfg config.Config, thunderIgnored []config.Ignored) int {
+func serve(cfg config.Config, thunderIgnored, thunderMoved []config.Ignored) int {
 	log := newLogger(cfg.LogLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	m := &Main{Config: cfg, Log: log, Out: os.Stdout, ThunderIgnored: thunderIgnored}
+	m := &Main{Config: cfg, Log: log, Out: os.Stdout, ThunderIgnored: thunderIgnored, ThunderMoved: thunderMoved}
 	if err := m.Start(ctx); err != nil {
 		log.Error("start-up failed", "event", "startup_failed", "error", err)
 		fmt.Fprintln(os.Stderr, "usher:", err)

@@ -24,6 +24,11 @@ type ThunderFile struct {
 	// Ignored are the file's settings that have no meaning for Usher, in
 	// the file's order of sections; start-up logs one line each.
 	Ignored []Ignored
+	// Moved are Usher's own listeners that the file's ports pushed off
+	// their default addresses; start-up logs one line each.
+	Moved []Ignored
+
+	simple bool // server.type simple: one connector, no admin port of its own
 }
 
 // Ignored is a Thunder setting Usher does not apply, and why. It names
@@ -201,6 +206,7 @@ func (f *ThunderFile) read(doc map[string]any) error {
 		{"server", f.readServer},
 	}
 	known := map[string]bool{}
+	defer f.makeRoom()
 	for _, r := range readers {
 		known[r.key] = true
 		m, err := section(doc, r.key)
@@ -420,6 +426,7 @@ func (f *ThunderFile) readOpenAPI(m map[string]any) error {
 
 func (f *ThunderFile) readServer(m map[string]any) error {
 	typ := str(m["type"])
+	f.simple = typ == "simple"
 	for _, k := range sortedKeys(m) {
 		switch k {
 		case "type":
@@ -447,6 +454,44 @@ func (f *ThunderFile) readServer(m map[string]any) error {
 		}
 	}
 	return nil
+}
+
+// Dropwizard's default ports, which a Thunder file without a server
+// section (or without one of its connector lists) listens on.
+const (
+	thunderAppPort   = "8080"
+	thunderAdminPort = "8081"
+)
+
+// makeRoom gives the Thunder listeners Dropwizard's default ports when the
+// file names none, and moves Usher's own public and backend listeners off
+// their defaults (127.0.0.1:8080 and :8081, the same ports) when a Thunder
+// port takes them, so that `usher serve --thunder-config config.yaml`
+// starts with the file as it is. The moved addresses are resolver values:
+// a flag, variable or Usher file that sets them still wins.
+func (f *ThunderFile) makeRoom() {
+	if _, ok := f.values["thunder-addr"]; !ok {
+		f.set("thunder-addr", ":"+thunderAppPort)
+	}
+	if _, ok := f.values["thunder-admin-addr"]; !ok && !f.simple {
+		f.set("thunder-admin-addr", ":"+thunderAdminPort)
+	}
+	taken := map[string]bool{}
+	for _, flag := range []string{"thunder-addr", "thunder-admin-addr"} {
+		if _, port, err := net.SplitHostPort(str(f.values[flag])); err == nil {
+			taken[port] = true
+		}
+	}
+	for _, l := range []struct{ flag, port, moved string }{
+		{"public-addr", "8080", "127.0.0.1:8180"},
+		{"backend-addr", "8081", "127.0.0.1:8181"},
+	} {
+		if !taken[l.port] {
+			continue
+		}
+		f.set(l.flag, l.moved)
+		f.Moved = append(f.Moved, Ignored{Setting: l.flag, Reason: "the Thunder file's port " + l.port + " takes its default; it listens on " + l.moved + " (set " + l.flag + " to choose)"})
+	}
 }
 
 // readConnectors maps the first connector to flag, as host:port. Thunder

@@ -261,8 +261,8 @@ func TestThunderFileMinimalAndSmallShapes(t *testing.T) {
 		name, yaml string
 		check      func(c config.Config) bool
 	}{
-		{"email type none", "email:\n  type: none\n", func(c config.Config) bool { return !c.ThunderEmail }},
-		{"empty file", "", func(c config.Config) bool { return !c.ThunderEmail && c.ThunderAuth == "basic" }},
+		{"email type none", keyA + "email:\n  type: none\n", func(c config.Config) bool { return !c.ThunderEmail }},
+		{"auth only", keyA, func(c config.Config) bool { return !c.ThunderEmail && c.ThunderAuth == "basic" }},
 		{"default port", keyA + "server:\n  applicationConnectors:\n    - type: http\n", func(c config.Config) bool { return c.ThunderAddr == ":8080" }},
 		{"simple server", keyA + "server:\n  type: simple\n  connector:\n    type: http\n    port: 7070\n", func(c config.Config) bool { return c.ThunderAddr == ":7070" }},
 		{"variable default", "auth:\n  keys:\n    - application: a\n      secret: ${NOT_SET:-fallback}\n", func(c config.Config) bool {
@@ -271,8 +271,17 @@ func TestThunderFileMinimalAndSmallShapes(t *testing.T) {
 		{"escaped dollar", "auth:\n  keys:\n    - application: a\n      secret: $${LITERAL}\n", func(c config.Config) bool {
 			return slices.Equal(c.ThunderApps, []string{"a:${LITERAL}"})
 		}},
-		{"unset variable in an ignored section", "database:\n  type: mongodb\n  connectionString: ${MONGO_URL_NOT_SET}\n", func(c config.Config) bool { return c.ThunderAuth == "basic" }},
-		{"booleans as strings", "passwordHash:\n  headerCheck: \"false\"\n", func(c config.Config) bool { return !c.ThunderHeaderCheck }},
+		{"unset variable in an ignored section", keyA + "database:\n  type: mongodb\n  connectionString: ${MONGO_URL_NOT_SET}\n", func(c config.Config) bool { return c.ThunderAuth == "basic" }},
+		{"no server section: Dropwizard's ports, Usher's own listeners moved", keyA, func(c config.Config) bool {
+			return c.ThunderAddr == ":8080" && c.ThunderAdminAddr == ":8081" && c.PublicAddr == "127.0.0.1:8180" && c.BackendAddr == "127.0.0.1:8181"
+		}},
+		{"other ports: Usher's own listeners stay", keyA + "server:\n  applicationConnectors:\n    - type: http\n      port: 9080\n  adminConnectors:\n    - type: http\n      port: 9081\n", func(c config.Config) bool {
+			return c.PublicAddr == "127.0.0.1:8080" && c.BackendAddr == "127.0.0.1:8081"
+		}},
+		{"simple server has no admin port", keyA + "server:\n  type: simple\n  connector:\n    type: http\n    port: 8081\n", func(c config.Config) bool {
+			return c.ThunderAdminAddr == "" && c.PublicAddr == "127.0.0.1:8080" && c.BackendAddr == "127.0.0.1:8181"
+		}},
+		{"booleans as strings", keyA + "passwordHash:\n  headerCheck: \"false\"\n", func(c config.Config) bool { return !c.ThunderHeaderCheck }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -281,6 +290,23 @@ func TestThunderFileMinimalAndSmallShapes(t *testing.T) {
 				t.Errorf("settings: %+v", c)
 			}
 		})
+	}
+}
+
+// A flag or variable that places Usher's own listeners wins over the move,
+// and each move is reported for the start-up log.
+func TestThunderFileMovesOnlyDefaults(t *testing.T) {
+	t.Setenv("USHER_BACKEND_ADDR", "127.0.0.1:9999")
+	c, tf := parseThunder(t, keyA, "", "--public-addr", "127.0.0.1:7777")
+	if c.PublicAddr != "127.0.0.1:7777" || c.BackendAddr != "127.0.0.1:9999" {
+		t.Errorf("public %q, backend %q: explicit addresses lost to the move", c.PublicAddr, c.BackendAddr)
+	}
+	var moved []string
+	for _, m := range tf.Moved {
+		moved = append(moved, m.Setting)
+	}
+	if !slices.Equal(moved, []string{"public-addr", "backend-addr"}) {
+		t.Errorf("Moved = %v", moved)
 	}
 }
 

@@ -17,9 +17,10 @@
 # nor fail the suite. --strict counts them as failures, as k6 would.
 #
 # The suites call Thunder's ports 127.0.0.1:8080 (API) and :8081 (admin), as
-# their config.yaml files set; Usher's own public and backend listeners are
-# moved to free ports (--public-addr 127.0.0.1:0 --backend-addr 127.0.0.1:0)
-# so that they never take those. Logs and data of the run stay in the work
+# their config.yaml files set; Usher moves its own public and backend
+# listeners to 127.0.0.1:8180 and :8181 by itself when a Thunder file takes
+# their default ports, so Usher gets nothing but the file and
+# --password-allow-common. Logs and data of the run stay in the work
 # directory printed at the start.
 set -euo pipefail
 
@@ -151,7 +152,7 @@ for suite in "${suites[@]}"; do
 	fi
 	mkdir -m 700 "$out/data"
 	env "${compose_env[@]}" "$work/usher" serve --thunder-config "$dir/config.yaml" --password-allow-common \
-		--data "$out/data" --public-addr 127.0.0.1:0 --backend-addr 127.0.0.1:0 \
+		--data "$out/data" \
 		>"$out/usher.log" 2>&1 &
 	usher_pid=$!
 	if ! wait_ready "$out/usher.log"; then
