@@ -53,27 +53,30 @@ func (f *Foreign) Verify(raw string) (string, error) {
 	if len(parts) != 3 {
 		return "", fmt.Errorf("%w: not a compact JWS", ErrForeign)
 	}
-	var head struct {
-		Alg  string          `json:"alg"`
-		Crit json.RawMessage `json:"crit"`
-		B64  *bool           `json:"b64"`
-	}
-	if err := decodePart(parts[0], &head); err != nil {
+	head, err := decodePart(parts[0])
+	if err != nil {
 		return "", fmt.Errorf("%w: header: %v", ErrForeign, err)
 	}
-	if head.Crit != nil || head.B64 != nil {
+	if _, ok := head["crit"]; ok {
 		return "", fmt.Errorf("%w: critical header extensions are not supported", ErrForeign)
+	}
+	if _, ok := head["b64"]; ok {
+		return "", fmt.Errorf("%w: critical header extensions are not supported", ErrForeign)
+	}
+	var alg string
+	if err := member(head, "alg", &alg); err != nil {
+		return "", fmt.Errorf("%w: header: %v", ErrForeign, err)
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil {
 		return "", fmt.Errorf("%w: signature encoding", ErrForeign)
 	}
 	signed := []byte(parts[0] + "." + parts[1])
-	if err := f.check(head.Alg, signed, sig); err != nil {
+	if err := f.check(alg, signed, sig); err != nil {
 		return "", err
 	}
-	var c foreignClaims
-	if err := decodePart(parts[1], &c); err != nil {
+	c, err := readClaims(parts[1])
+	if err != nil {
 		return "", fmt.Errorf("%w: claims: %v", ErrForeign, err)
 	}
 	return c.Subject, f.validate(c)
@@ -118,12 +121,49 @@ func (f *Foreign) check(alg string, signed, sig []byte) error {
 // foreignClaims are the registered claims Verify reads. Times are JSON
 // numbers (NumericDate; fractions allowed); aud is a string or a list.
 type foreignClaims struct {
-	Issuer    *string         `json:"iss"`
-	Subject   string          `json:"sub"`
-	Audience  json.RawMessage `json:"aud"`
-	Expiry    *float64        `json:"exp"`
-	NotBefore *float64        `json:"nbf"`
-	IssuedAt  *float64        `json:"iat"`
+	Issuer    *string
+	Subject   string
+	Audience  json.RawMessage
+	Expiry    *float64
+	NotBefore *float64
+	IssuedAt  *float64
+}
+
+// readClaims reads the registered claims of a payload by their exact
+// names. (encoding/json matches struct fields case-insensitively, with
+// Unicode folding: "ISS", "Aud" or "ſub" would fill iss, aud or sub,
+// and a later one would replace the real claim, so a custom claim that a
+// token's issuer lets its users set could pose as a registered one.)
+func readClaims(part string) (foreignClaims, error) {
+	var c foreignClaims
+	m, err := decodePart(part)
+	if err != nil {
+		return c, err
+	}
+	for _, f := range []struct {
+		name string
+		into any
+	}{
+		{"iss", &c.Issuer}, {"sub", &c.Subject}, {"exp", &c.Expiry}, {"nbf", &c.NotBefore}, {"iat", &c.IssuedAt},
+	} {
+		if err := member(m, f.name, f.into); err != nil {
+			return c, err
+		}
+	}
+	c.Audience = m["aud"]
+	return c, nil
+}
+
+// member decodes the member of m named exactly name into v, when present.
+func member(m map[string]json.RawMessage, name string, v any) error {
+	raw, ok := m[name]
+	if !ok {
+		return nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	return nil
 }
 
 func (f *Foreign) validate(c foreignClaims) error {
@@ -176,20 +216,25 @@ func hasAudience(aud json.RawMessage, want string) bool {
 	return false
 }
 
-// decodePart decodes one base64url JSON part of a JWS into v. A part that
-// is not a JSON object, or holds a key twice, fails.
-func decodePart(part string, v any) error {
+// decodePart decodes one base64url JSON part of a JWS into its members,
+// keyed by their exact names. A part that is not a JSON object, or holds a
+// key twice, fails.
+func decodePart(part string) (map[string]json.RawMessage, error) {
 	b, err := base64.RawURLEncoding.DecodeString(part)
 	if err != nil {
-		return errors.New("not base64url")
+		return nil, errors.New("not base64url")
 	}
 	if len(b) == 0 || b[0] != '{' {
-		return errors.New("not a JSON object")
+		return nil, errors.New("not a JSON object")
 	}
 	if err := noDuplicateKeys(b); err != nil {
-		return err
+		return nil, err
 	}
-	return json.Unmarshal(b, v)
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // noDuplicateKeys refuses a JSON object that names a top-level key twice,

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -213,5 +214,41 @@ func BenchmarkForeignVerify(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// Claim and header names are exact (RFC 7515/7519): a key that differs
+// only by case, or by Unicode case folding, is another claim, never the
+// registered one. An issuer that lets users add custom claims ("Aud",
+// "EXP") must not let them replace its own.
+func TestForeignClaimNamesAreExact(t *testing.T) {
+	secret := []byte("a-shared-secret-of-thirty-two-by")
+	f := &Foreign{HMAC: secret, Issuer: "iss-1", Audience: "thunder", Now: func() time.Time { return foreignNow }}
+	exp := foreignNow.Add(-time.Hour).Unix()
+	later := foreignNow.Add(time.Hour).Unix()
+	refused := map[string][2]string{
+		"iss in upper case":        {`{"alg":"HS256"}`, `{"ISS":"iss-1","aud":"thunder"}`},
+		"iss by Unicode folding":   {`{"alg":"HS256"}`, `{"iſs":"iss-1","aud":"thunder"}`},
+		"Aud after the real aud":   {`{"alg":"HS256"}`, `{"iss":"iss-1","aud":"other","Aud":"thunder"}`},
+		"Exp after the real exp":   {`{"alg":"HS256"}`, fmt.Sprintf(`{"iss":"iss-1","aud":"thunder","exp":%d,"Exp":%d}`, exp, later)},
+		"alg in upper case":        {`{"ALG":"HS256"}`, `{"iss":"iss-1","aud":"thunder"}`},
+		"iss twice, once in caps":  {`{"alg":"HS256"}`, `{"iss":"iss-2","ISS":"iss-1","aud":"thunder"}`},
+		"alg not a string":         {`{"alg":["HS256"]}`, `{"iss":"iss-1","aud":"thunder"}`},
+		"sub not a string":         {`{"alg":"HS256"}`, `{"iss":"iss-1","aud":"thunder","sub":5}`},
+		"exp a string":             {`{"alg":"HS256"}`, `{"iss":"iss-1","aud":"thunder","exp":"9999999999"}`},
+		"aud list with a non-text": {`{"alg":"HS256"}`, `{"iss":"iss-1","aud":["thunder",5]}`},
+	}
+	for name, p := range refused {
+		t.Run(name, func(t *testing.T) {
+			if sub, err := f.Verify(signRaw(p[0], p[1], hs256(secret))); !errors.Is(err, ErrForeign) {
+				t.Fatalf("Verify = %q, %v; want ErrForeign", sub, err)
+			}
+		})
+	}
+	// A custom claim whose name differs from a registered one only by case
+	// is left alone.
+	raw := signRaw(`{"alg":"HS256"}`, fmt.Sprintf(`{"iss":"iss-1","aud":"thunder","sub":"app","EXP":%d,"Iss":"x"}`, exp), hs256(secret))
+	if sub, err := f.Verify(raw); err != nil || sub != "app" {
+		t.Fatalf("Verify = %q, %v; want accepted with its custom claims ignored", sub, err)
 	}
 }
