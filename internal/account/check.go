@@ -66,9 +66,10 @@ type attempt struct {
 // the attempt as a failure, in a transaction of its own, before any hashing:
 // attempts on one account queue on its row there, so however many arrive at
 // once, at most Lockout.Max are verified within a window; the rest find the
-// account locked and are refused unverified (after a dummy verification,
-// so a locked account answers in the same time). The transaction that
-// records the outcome clears the count on a right password.
+// account locked and are refused unverified (after as many dummy
+// verifications as a wrong password costs, so a locked account answers in
+// the same time). The transaction that records the outcome clears the
+// count on a right password.
 func (s *Service) try(ctx context.Context, u usher.User, pw string, alternates ...string) (attempt, error) {
 	a := attempt{source: lockKey(ctx, u)}
 	if s.c.Lockout.Max > 0 {
@@ -104,8 +105,12 @@ func (s *Service) try(ctx context.Context, u usher.User, pw string, alternates .
 			if addressLocked {
 				s.event(evLockoutStarted, outLockAddress)
 			}
-			if err := s.c.Hasher.DummyVerify(ctx, pw); err != nil {
-				return attempt{}, hashErr(err)
+			// As much work as a wrong password: one verification for pw
+			// and one for each alternate.
+			for range 1 + len(alternates) {
+				if err := s.c.Hasher.DummyVerify(ctx, pw); err != nil {
+					return attempt{}, hashErr(err)
+				}
 			}
 			s.c.Log.InfoContext(ctx, "password check refused", "event", "login_failed", "user_id", u.ID, "reason", "locked")
 			return attempt{locked: true, outcome: outLocked}, nil
