@@ -47,8 +47,8 @@ func LoadThunderFile(path string, lookup func(string) (string, bool)) (*ThunderF
 		return nil, fmt.Errorf("thunder config: %w", err)
 	}
 	text, missing := substitute(string(b), lookup)
-	var doc map[string]any
-	if err := yaml.NewDecoder(strings.NewReader(text)).Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+	doc, err := parseThunderYAML(text)
+	if err != nil {
 		return nil, fmt.Errorf("thunder config %s: %w", path, err)
 	}
 	f := &ThunderFile{path: path, values: map[string]any{}}
@@ -68,6 +68,118 @@ func LoadThunderFile(path string, lookup func(string) (string, bool)) (*ThunderF
 		}
 	}
 	return f, nil
+}
+
+// maxThunderNodes bounds the values a Thunder file may hold, aliases
+// counted each time they are used: far above any real file, far below what
+// a file of nested aliases (a "billion laughs") would expand to.
+const maxThunderNodes = 100_000
+
+// maxThunderDepth bounds nesting (Thunder's deepest setting is five
+// levels down), which also stops an alias used within its own value.
+const maxThunderDepth = 64
+
+// parseThunderYAML reads a Thunder file into maps, lists and scalars, each
+// scalar kept as the text it is written with: Thunder (Jackson) reads its
+// settings as strings, so "secret: 00123" is the text 00123, not the
+// number 83 printed back. null (or an empty value) is nil; a key given
+// twice in one mapping is refused.
+func parseThunderYAML(text string) (map[string]any, error) {
+	var root yaml.Node
+	if err := yaml.NewDecoder(strings.NewReader(text)).Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	budget := maxThunderNodes
+	v, err := plainYAML(&root, &budget, 0)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	doc, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("the file is not a mapping of settings")
+	}
+	return doc, nil
+}
+
+func plainYAML(n *yaml.Node, budget *int, depth int) (any, error) {
+	if *budget--; *budget < 0 {
+		return nil, fmt.Errorf("more than %d values (counting each use of an alias)", maxThunderNodes)
+	}
+	if depth > maxThunderDepth {
+		return nil, fmt.Errorf("line %d: nested more than %d levels deep (or an alias within itself)", n.Line, maxThunderDepth)
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return plainYAML(n.Content[0], budget, depth+1)
+	case yaml.AliasNode:
+		return plainYAML(n.Alias, budget, depth+1)
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!null" {
+			return nil, nil
+		}
+		return n.Value, nil
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := plainYAML(c, budget, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.MappingNode:
+		out := map[string]any{}
+		var merged []map[string]any
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind == yaml.AliasNode {
+				k = k.Alias
+			}
+			val, err := plainYAML(v, budget, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+				// "<<: *base" or "<<: [*a, *b]": the keys of the mapping(s)
+				// not given here.
+				list, isList := val.([]any)
+				if !isList {
+					list = []any{val}
+				}
+				for _, m := range list {
+					mm, ok := m.(map[string]any)
+					if !ok {
+						return nil, fmt.Errorf("line %d: a merge key (<<) takes a mapping or a list of mappings", k.Line)
+					}
+					merged = append(merged, mm)
+				}
+				continue
+			}
+			if k.Kind != yaml.ScalarNode {
+				return nil, fmt.Errorf("line %d: a key must be a plain value", k.Line)
+			}
+			if _, dup := out[k.Value]; dup {
+				return nil, fmt.Errorf("line %d: key %q given twice", k.Line, k.Value)
+			}
+			out[k.Value] = val
+		}
+		for _, m := range merged {
+			for key, val := range m {
+				if _, set := out[key]; !set {
+					out[key] = val
+				}
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("line %d: unexpected YAML", n.Line)
 }
 
 // strings returns a setting's value as a list of strings.

@@ -398,3 +398,46 @@ func TestValidateThunderSettings(t *testing.T) {
 		t.Errorf("default admin allow-list %v, %v", allow, err)
 	}
 }
+
+// Scalars are read as written, as Thunder (Jackson) reads them into its
+// string settings: a secret of digits keeps its leading zeros, and no
+// secret is turned into a number and printed back differently.
+func TestThunderFileScalarsKeepTheirText(t *testing.T) {
+	long := "123456789012345678901234567890"
+	c, _ := parseThunder(t, "auth:\n  keys:\n    - application: 007\n      secret: 00123\n    - application: b\n      secret: "+long+"\n    - application: c\n      secret: 1e3\n", "")
+	if want := []string{"007:00123", "b:" + long, "c:1e3"}; !slices.Equal(c.ThunderApps, want) {
+		t.Errorf("thunder-app = %q, want %q", c.ThunderApps, want)
+	}
+	c, _ = parseThunder(t, "auth:\n  type: oauth\n  hmacSecret: 0x1F2E3D4C5B6A79880011223344556677\n  issuer: 1.10\n  audience: .inf\n", "")
+	if c.ThunderOAuthHMACKey != "0x1F2E3D4C5B6A79880011223344556677" || c.ThunderOAuthIssuer != "1.10" || c.ThunderOAuthAudience != ".inf" {
+		t.Errorf("oauth settings: secret %q, issuer %q, audience %q", c.ThunderOAuthHMACKey, c.ThunderOAuthIssuer, c.ThunderOAuthAudience)
+	}
+	// Anchors, aliases and merge keys still work; a key given explicitly
+	// wins over a merged one.
+	c, _ = parseThunder(t, "x-base: &base\n  type: basic\n  keys:\n    - &k {application: a, secret: s1}\nauth:\n  <<: *base\n  keys: [*k, {application: b, secret: s2}]\n", "")
+	if want := []string{"a:s1", "b:s2"}; !slices.Equal(c.ThunderApps, want) || c.ThunderAuth != "basic" {
+		t.Errorf("aliases: auth %q, apps %q, want %q", c.ThunderAuth, c.ThunderApps, want)
+	}
+}
+
+// A key given twice is refused rather than one copy silently winning
+// (passwordHash.headerCheck twice must not quietly turn the check off).
+func TestThunderFileDuplicateKeysAndAliasBombs(t *testing.T) {
+	lookup := func(string) (string, bool) { return "", false }
+	bomb := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	for _, n := range "bcdefghij" {
+		prev := string(n - 1)
+		bomb += string(n) + ": &" + string(n) + " [*" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + "]\n"
+	}
+	for name, doc := range map[string]string{
+		"duplicate key":  "passwordHash:\n  headerCheck: true\n  headerCheck: false\n",
+		"alias bomb":     bomb,
+		"recursive list": "auth: &a\n  keys: [*a]\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := config.LoadThunderFile(writeFile(t, doc), lookup); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+}
