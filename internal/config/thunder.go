@@ -42,7 +42,7 @@ type Ignored struct {
 // are replaced by environment variables first, as Thunder's default
 // secrets provider does (lookup is os.LookupEnv outside tests).
 func LoadThunderFile(path string, lookup func(string) (string, bool)) (*ThunderFile, error) {
-	b, err := os.ReadFile(path)
+	b, err := readCapped(path, MaxThunderFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("thunder config: %w", err)
 	}
@@ -68,6 +68,27 @@ func LoadThunderFile(path string, lookup func(string) (string, bool)) (*ThunderF
 		}
 	}
 	return f, nil
+}
+
+// MaxThunderFileSize caps a Thunder file (real ones are a few kilobytes).
+const MaxThunderFileSize = 1 << 20
+
+// readCapped reads path whole, refusing one over max bytes without reading
+// further (a device such as /dev/zero never ends).
+func readCapped(path string, max int64) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
+	}
+	return b, nil
 }
 
 // maxThunderNodes bounds the values a Thunder file may hold, aliases

@@ -441,3 +441,16 @@ func TestThunderFileDuplicateKeysAndAliasBombs(t *testing.T) {
 		})
 	}
 }
+
+// A file larger than any Thunder configuration (or a device that never
+// ends) is refused before it is read whole.
+func TestThunderFileTooLarge(t *testing.T) {
+	lookup := func(string) (string, bool) { return "", false }
+	big := keyA + "# " + strings.Repeat("x", config.MaxThunderFileSize) + "\n"
+	if _, err := config.LoadThunderFile(writeFile(t, big), lookup); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("a file over the limit: %v, want refused", err)
+	}
+	if _, err := config.LoadThunderFile("/dev/zero", lookup); err == nil {
+		t.Error("/dev/zero was accepted")
+	}
+}
