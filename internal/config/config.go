@@ -96,6 +96,10 @@ type Config struct {
 	ThunderAllowSubset   bool     `name:"thunder-allow-subset" default:"true" negatable:"" help:"Accept users that lack some allowed properties (Thunder's allowSubset)."`
 	ThunderAllowSuperset bool     `name:"thunder-allow-superset" default:"true" negatable:"" help:"Accept properties that are not listed (Thunder's allowSuperset)."`
 
+	OpenAPI                   bool   `name:"openapi" default:"true" negatable:"" help:"Serve each surface's OpenAPI document (/openapi.json, /openapi.yaml) and Swagger UI (/swagger); --no-openapi turns all three off on every surface (Thunder's openApi.enabled: false)."`
+	ThunderOpenAPITitle       string `name:"thunder-openapi-title" default:"Thunder API" help:"Title of the Thunder surface's OpenAPI document (Thunder's openApi.title)."`
+	ThunderOpenAPIDescription string `name:"thunder-openapi-description" default:"A fully customizable user management REST API" help:"Description of the Thunder surface's OpenAPI document (Thunder's openApi.description)."`
+
 	SMTPHost        string        `name:"smtp-host" help:"SMTP server. Empty: emails are printed to the terminal (development)."`
 	SMTPPort        int           `name:"smtp-port" default:"587" help:"SMTP port."`
 	SMTPUsername    string        `name:"smtp-username" help:"SMTP user (empty: no authentication)."`
@@ -278,6 +282,9 @@ func (c *Config) Validate() error {
 		if len(c.ThunderApps) == 0 {
 			bad("thunder-app", "at least one NAME:SECRET is required with thunder-addr")
 		}
+	}
+	if c.OpenAPI && strings.TrimSpace(c.ThunderOpenAPITitle) == "" {
+		bad("thunder-openapi-title", "must not be empty (an OpenAPI document needs a title)")
 	}
 	for _, p := range c.ThunderProperties {
 		name, typ, ok := strings.Cut(p, ":")
