@@ -75,17 +75,27 @@ func RouteOperations(routes []api.Route) []string {
 // each operation of the document that no route serves.
 func CheckRoutes(t testing.TB, doc *openapi3.T, routes []api.Route) {
 	t.Helper()
+	for _, m := range RouteMismatches(doc, routes) {
+		t.Error(m)
+	}
+}
+
+// RouteMismatches lists the routes the document does not describe and the
+// operations of the document that no route serves.
+func RouteMismatches(doc *openapi3.T, routes []api.Route) []string {
+	var out []string
 	documented, served := Operations(doc), RouteOperations(routes)
 	for _, op := range served {
 		if !slices.Contains(documented, op) {
-			t.Errorf("route %q is missing from the OpenAPI document", op)
+			out = append(out, fmt.Sprintf("route %q is missing from the OpenAPI document", op))
 		}
 	}
 	for _, op := range documented {
 		if !slices.Contains(served, op) {
-			t.Errorf("the OpenAPI document describes %q, which no route serves", op)
+			out = append(out, fmt.Sprintf("the OpenAPI document describes %q, which no route serves", op))
 		}
 	}
+	return out
 }
 
 // Validator checks requests and their responses against a document.
