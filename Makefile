@@ -8,7 +8,7 @@ GO ?= go
 # 30000 executions take 2-7 s per target on a 2-CPU machine.
 FUZZTIME ?= 30000x
 
-.PHONY: run test test-postgres fuzz vet build js-deps bench bench-smoke
+.PHONY: run test test-postgres fuzz vet build js-deps bench bench-smoke swagger-ui swagger-ui-check
 
 run:
 	$(GO) run ./cmd/usher serve
@@ -67,3 +67,14 @@ fuzz:
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+# Swagger UI for /swagger is vendored from the npm package swagger-ui-dist
+# (internal/api/apidoc/swaggerui/), so building Usher needs no Node.js.
+# swagger-ui re-fetches the files (after a version change in
+# scripts/swagger-ui.sh and DESIGN.md); swagger-ui-check compares the
+# vendored files with the package. Both need npm.
+swagger-ui:
+	scripts/swagger-ui.sh fetch
+
+swagger-ui-check:
+	scripts/swagger-ui.sh check

@@ -47,13 +47,15 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 	"font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // The asset paths are relative to /swagger, so the page also works behind
-// a proxy that serves the surface under a path prefix.
+// a proxy that serves the surface under a path prefix. The empty icon
+// spares browsers asking for /favicon.ico, which no surface serves.
 const page = `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>API documentation</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="swagger/swagger-ui.css">
 </head>
 <body>
