@@ -100,7 +100,7 @@ func newTestServer(t testing.TB, m *Main) *testServer {
 	s := &testServer{Main: m, Backend: "https://" + m.BackendAddr(), Public: "http://" + m.PublicAddr()}
 	if m.DevCA.CA != "" {
 		s.Client = mustClient(t, m.DevCA.CA, m.DevCA.ClientCert, m.DevCA.ClientKey)
-		validating(t, m, "backend", s.Client)
+		validating(t, "backend", m.Config.OpenAPI, s.Client)
 		s.BackendAPI = &backendClient{base: s.Backend, http: s.Client}
 	}
 	tr := &http.Transport{}
@@ -113,7 +113,7 @@ func newTestServer(t testing.TB, m *Main) *testServer {
 			Timeout:       30 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
-		validating(t, m, surface, c)
+		validating(t, surface, m.Config.OpenAPI, c)
 		return c
 	}
 	s.PublicAPI = &publicClient{base: s.Public, key: m.Tenant.PublicKey, http: plain("public")}

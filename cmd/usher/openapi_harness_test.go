@@ -45,16 +45,16 @@ var docValidators = sync.OnceValues(func() (map[string]*doctest.Validator, error
 
 // validating wraps the transport of a surface's client so that every
 // request and response the end-to-end tests exchange with it is checked
-// against the surface's OpenAPI document (as m serves it); a mismatch
-// fails t.
-func validating(t testing.TB, m *Main, surface string, c *http.Client) {
+// against the surface's OpenAPI document (as served with the openapi
+// setting on or off); a mismatch fails t.
+func validating(t testing.TB, surface string, openapi bool, c *http.Client) {
 	t.Helper()
 	vs, err := docValidators()
 	if err != nil {
 		t.Fatal(err)
 	}
 	key := surface
-	if !m.Config.OpenAPI {
+	if !openapi {
 		key += "-off"
 	}
 	base := c.Transport
