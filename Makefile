@@ -8,7 +8,7 @@ GO ?= go
 # 30000 executions take 2-7 s per target on a 2-CPU machine.
 FUZZTIME ?= 30000x
 
-.PHONY: run test test-postgres fuzz vet build js-deps bench bench-smoke thunder-suites thunder-suites-selftest
+.PHONY: run test test-postgres fuzz vet build js-deps bench bench-smoke thunder-suites thunder-suites-selftest swagger-ui swagger-ui-check
 
 run:
 	$(GO) run ./cmd/usher serve
@@ -84,3 +84,14 @@ thunder-suites:
 # The runner's own tests (expect and httpx semantics, exit codes).
 thunder-suites-selftest:
 	node --test scripts/thunder-suites/
+
+# Swagger UI for /swagger is vendored from the npm package swagger-ui-dist
+# (internal/api/apidoc/swaggerui/), so building Usher needs no Node.js.
+# swagger-ui re-fetches the files (after a version change in
+# scripts/swagger-ui.sh and DESIGN.md); swagger-ui-check compares the
+# vendored files with the package. Both need npm.
+swagger-ui:
+	scripts/swagger-ui.sh fetch
+
+swagger-ui-check:
+	scripts/swagger-ui.sh check

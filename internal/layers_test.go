@@ -47,6 +47,8 @@ var allowed = map[string][]string{
 	"api/public":            {"internal/usher", "internal/account", "internal/api", "internal/token", "internal/totp"},
 	"api/thunder":           {"internal/usher", "internal/account", "internal/api"},
 	"api/thunderadmin":      {"internal/usher", "internal/api"},
+	"api/apidoc":            {"internal/api", "gopkg.in/yaml.v3"},
+	"api/apidoc/doctest":    {"internal/api", "internal/api/apidoc", "github.com/getkin/kin-openapi/", "gopkg.in/yaml.v3"},
 	"transfer":              {"internal/usher", "internal/account", "internal/password", "internal/strictjson"},
 	"webhook":               {"internal/usher"},
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/api"
+	"github.com/usherhq/usher/internal/api/apidoc"
 	"github.com/usherhq/usher/internal/api/backend"
 	"github.com/usherhq/usher/internal/api/public"
 	"github.com/usherhq/usher/internal/api/thunder"
@@ -257,7 +258,12 @@ func (m *Main) buildHandlers() error {
 	backendRoutes := append(backend.New(m.Accounts, &transfer.Transfer{Accounts: m.Accounts}, m.Tenant.ID).Routes(),
 		backend.Ops(ready, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))...)
 	proxies := m.proxies
-	if err := build(m.backend, api.Surface{Name: "backend", Routes: backendRoutes, Trusted: proxies}); err != nil {
+	backendSurface := api.Surface{Name: "backend", Routes: backendRoutes, Trusted: proxies}
+	// The backend's documents are behind mutual TLS like the rest of it.
+	if err := withDocs(c, &backendSurface, backend.OpenAPI(), api.ClientCert, apidoc.Info{}); err != nil {
+		return err
+	}
+	if err := build(m.backend, backendSurface); err != nil {
 		return err
 	}
 
@@ -270,12 +276,18 @@ func (m *Main) buildHandlers() error {
 		ExposedHeaders: []string{"X-Request-ID", "Retry-After"},
 		MaxAge:         600,
 	}).Handler
-	err := build(m.public, api.Surface{
+	publicSurface := api.Surface{
 		Name: "public", Routes: pub.Routes(),
 		Limit:      api.NewLimiter(c.RatePublic, time.Minute),
 		Middleware: []func(http.Handler) http.Handler{corsMiddleware},
 		Trusted:    proxies,
-	})
+	}
+	// The public documents need no key: they describe the API, they open
+	// nothing, and a developer reads them before having a key.
+	if err := withDocs(c, &publicSurface, public.OpenAPI(), api.Open, apidoc.Info{}); err != nil {
+		return err
+	}
+	err := build(m.public, publicSurface)
 	if err != nil {
 		return err
 	}
@@ -291,8 +303,20 @@ func (m *Main) buildHandlers() error {
 	if err := m.bindThunderApps(&tc); err != nil {
 		return err
 	}
-	s := thunder.New(m.Accounts, m.Tenant.ID, tc).Surface()
+	th := thunder.New(m.Accounts, m.Tenant.ID, tc)
+	s := th.Surface()
 	s.Trusted = proxies
+	// Thunder serves its documents at its root, without credentials.
+	info := apidoc.Info{Title: c.ThunderOpenAPITitle, Description: c.ThunderOpenAPIDescription}
+	if err := withDocs(c, &s, thunder.OpenAPI(), api.Open, info); err != nil {
+		return err
+	}
+	// Thunder meters its Swagger UI page (not the documents or assets).
+	for i, r := range s.Routes {
+		if r.Pattern == "GET "+apidoc.PathSwagger {
+			s.Routes[i].Handler = th.Metered(thunder.MeterSwagger, r.Handler)
+		}
+	}
 	return build(m.thunder, s)
 }
 

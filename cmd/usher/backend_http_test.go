@@ -148,7 +148,7 @@ func checkRequestID(t *testing.T, got, sent string, echo bool) {
 // and returns the response's status and headers.
 func rawHTTP1(t *testing.T, s *testServer, raw string) (int, http.Header) {
 	t.Helper()
-	cfg := s.Client.Transport.(*http.Transport).TLSClientConfig.Clone()
+	cfg := httpTransport(s.Client).TLSClientConfig.Clone()
 	cfg.NextProtos = []string{"http/1.1"}
 	conn, err := tls.Dial("tcp", s.BackendAddr(), cfg)
 	if err != nil {

@@ -318,7 +318,9 @@ func childClient(t testing.TB, dataDir string, http2 bool) *http.Client {
 		MaxIdleConnsPerHost: 16,
 	}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, Timeout: 20 * time.Second}
+	c := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+	validating(t, "backend", true, c) // children serve the documents (the default)
+	return c
 }
 
 // passwordOfLength returns a password of n code points.

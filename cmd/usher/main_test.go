@@ -100,18 +100,25 @@ func newTestServer(t testing.TB, m *Main) *testServer {
 	s := &testServer{Main: m, Backend: "https://" + m.BackendAddr(), Public: "http://" + m.PublicAddr()}
 	if m.DevCA.CA != "" {
 		s.Client = mustClient(t, m.DevCA.CA, m.DevCA.ClientCert, m.DevCA.ClientKey)
+		validating(t, "backend", m.Config.OpenAPI, s.Client)
 		s.BackendAPI = &backendClient{base: s.Backend, http: s.Client}
 	}
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
-	plain := &http.Client{
-		Transport:     tr,
-		Timeout:       30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	// plain returns a client over plain HTTP that does not follow
+	// redirects, checked against the surface's OpenAPI document.
+	plain := func(surface string) *http.Client {
+		c := &http.Client{
+			Transport:     tr,
+			Timeout:       30 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+		validating(t, surface, m.Config.OpenAPI, c)
+		return c
 	}
-	s.PublicAPI = &publicClient{base: s.Public, key: m.Tenant.PublicKey, http: plain}
+	s.PublicAPI = &publicClient{base: s.Public, key: m.Tenant.PublicKey, http: plain("public")}
 	if addr := m.ThunderAddr(); addr != "" {
-		s.ThunderAPI = &thunderClient{base: "http://" + addr, http: plain}
+		s.ThunderAPI = &thunderClient{base: "http://" + addr, http: plain("thunder")}
 	}
 	return s
 }

@@ -30,7 +30,7 @@ import (
 func TestProcessSIGTERMDrainsInFlightRequests(t *testing.T) {
 	p := startChild(t, childOpts{})
 	c := childClient(t, p.Data, false)
-	tr := c.Transport.(*http.Transport)
+	tr := httpTransport(c)
 	// One connection per request, never reused: a request written on a
 	// kept-alive connection the server still sees idle may be dropped by a
 	// graceful shutdown (HTTP/1.1 cannot tell), which is no fault of Usher.

@@ -112,7 +112,7 @@ type Config struct {
 	ThunderMailURLPlaceholder string `name:"thunder-mail-url-placeholder" default:"CODEGEN-URL" help:"The text in thunder-mail-body-html and -text that the verification link replaces (Thunder's urlPlaceholderString)."`
 	ThunderSuccessPage        string `name:"thunder-success-page" type:"path" placeholder:"FILE" help:"HTML page of the Thunder surface's GET /verify/success (Thunder's successHtmlFilePath; default: Usher's page)."`
 
-	OpenAPI                   bool   `name:"openapi" default:"true" negatable:"" help:"Serve /openapi.json, /openapi.yaml and /swagger on every surface (Thunder's openApi.enabled)."`
+	OpenAPI                   bool   `name:"openapi" default:"true" negatable:"" help:"Serve each surface's OpenAPI document (/openapi.json, /openapi.yaml) and Swagger UI (/swagger); --no-openapi turns all three off on every surface (Thunder's openApi.enabled: false)."`
 	ThunderOpenAPITitle       string `name:"thunder-openapi-title" default:"Thunder API" help:"Title of the Thunder surface's OpenAPI document (Thunder's openApi.title)."`
 	ThunderOpenAPIDescription string `name:"thunder-openapi-description" default:"A fully customizable user management REST API" help:"Description of the Thunder surface's OpenAPI document (Thunder's openApi.description)."`
 
@@ -320,6 +320,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ThunderMailURLPlaceholder == "" && (c.ThunderMailBodyHTML != "" || c.ThunderMailBodyText != "") {
 		bad("thunder-mail-url-placeholder", "must not be empty with thunder-mail-body-html or -text")
+	}
+	if c.OpenAPI && strings.TrimSpace(c.ThunderOpenAPITitle) == "" {
+		bad("thunder-openapi-title", "must not be empty (an OpenAPI document needs a title)")
 	}
 	for _, p := range c.ThunderProperties {
 		name, typ, ok := strings.Cut(p, ":")

@@ -120,6 +120,9 @@ func TestValidate(t *testing.T) {
 		{name: "db-max-idle over open", mutate: func(c *config.Config) { c.DBMaxIdle = c.DBMaxOpen + 1 }, setting: "db-max-idle"},
 		{name: "zero read timeout", mutate: func(c *config.Config) { c.ReadTimeout = 0 }, setting: "http-read-timeout"},
 		{name: "zero shutdown timeout", mutate: func(c *config.Config) { c.ShutdownTimeout = 0 }, setting: "shutdown-timeout"},
+		{name: "empty thunder-openapi-title", mutate: func(c *config.Config) { c.ThunderOpenAPITitle = " " }, setting: "thunder-openapi-title"},
+		{name: "empty thunder-openapi-title, openapi off", mutate: func(c *config.Config) { c.ThunderOpenAPITitle, c.OpenAPI = "", false }},
+		{name: "empty thunder-openapi-description", mutate: func(c *config.Config) { c.ThunderOpenAPIDescription = "" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -395,5 +398,30 @@ func TestThunderAppTenants(t *testing.T) {
 				t.Fatalf("Validate() = %v; want thunder-app-tenant refused with %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestOpenAPISettings: the documents are on by default with Thunder's
+// title and description; each way of setting them works (the names are
+// the ones the Thunder configuration file maps onto).
+func TestOpenAPISettings(t *testing.T) {
+	c := defaults(t)
+	if !c.OpenAPI || c.ThunderOpenAPITitle != "Thunder API" || c.ThunderOpenAPIDescription != "A fully customizable user management REST API" {
+		t.Errorf("defaults: got %v, %q, %q", c.OpenAPI, c.ThunderOpenAPITitle, c.ThunderOpenAPIDescription)
+	}
+	c, err := parse(t, "", "--no-openapi", "--thunder-openapi-title", "Acme", "--thunder-openapi-description", "Acme's users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OpenAPI || c.ThunderOpenAPITitle != "Acme" || c.ThunderOpenAPIDescription != "Acme's users" {
+		t.Errorf("flags: got %v, %q, %q", c.OpenAPI, c.ThunderOpenAPITitle, c.ThunderOpenAPIDescription)
+	}
+	path := writeFile(t, "openapi: false\nthunder:\n  openapi-title: From the file\n")
+	if c, err = parse(t, path); err != nil || c.OpenAPI || c.ThunderOpenAPITitle != "From the file" {
+		t.Errorf("file: got %v, %q, %v", c.OpenAPI, c.ThunderOpenAPITitle, err)
+	}
+	t.Setenv("USHER_OPENAPI", "false")
+	if c, err = parse(t, ""); err != nil || c.OpenAPI {
+		t.Errorf("USHER_OPENAPI=false: got %v, %v", c.OpenAPI, err)
 	}
 }
