@@ -22,7 +22,7 @@ vet:
 # Every test, with the race detector. PostgreSQL tests run when
 # USHER_TEST_POSTGRES holds a DSN (they skip otherwise, and fail in CI).
 test: vet js-deps
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 	@if [ -n "$$USHER_TEST_POSTGRES" ]; then $(MAKE) --no-print-directory test-postgres; \
 	else echo "USHER_TEST_POSTGRES is not set: the end-to-end suites ran on SQLite only."; fi
 	$(MAKE) --no-print-directory fuzz
@@ -44,7 +44,7 @@ js-deps:
 
 # The use cases, the surfaces and the end-to-end suites again, on PostgreSQL.
 test-postgres:
-	USHER_TEST_ENGINE=postgres $(GO) test -race -count=1 ./internal/account/... ./internal/api/... ./cmd/usher
+	USHER_TEST_ENGINE=postgres $(GO) test -race -count=1 -timeout 30m ./internal/account/... ./internal/api/... ./cmd/usher
 
 # The load harness (a separate module in bench/): the full run writes its
 # figures to bench/report.json; see BENCHMARKS.md.

@@ -308,6 +308,9 @@ func (m *Main) buildHandlers() error {
 	s.Trusted = proxies
 	// Thunder serves its documents at its root, without credentials.
 	info := apidoc.Info{Title: c.ThunderOpenAPITitle, Description: c.ThunderOpenAPIDescription}
+	if !c.ThunderEmail {
+		info.Omit = []string{"/verify"} // absent with email off, as in Thunder
+	}
 	if err := withDocs(c, &s, thunder.OpenAPI(), api.Open, info); err != nil {
 		return err
 	}

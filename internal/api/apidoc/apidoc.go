@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -20,6 +21,9 @@ import (
 // the document's own.
 type Info struct {
 	Title, Description, Version string
+	// Omit removes these paths (and the paths below them) from the
+	// document: routes a setting turned off are not described.
+	Omit []string
 }
 
 // Doc is a surface's OpenAPI document, rendered once in both forms.
@@ -49,6 +53,24 @@ func New(src []byte, info Info) (*Doc, error) {
 		set(infoNode, field, v)
 		changed = true
 	}
+	if len(info.Omit) > 0 {
+		paths := child(root.Content[0], "paths")
+		if paths == nil || paths.Kind != yaml.MappingNode {
+			return nil, errors.New("openapi document: no paths object")
+		}
+		kept := paths.Content[:0]
+		for i := 0; i+1 < len(paths.Content); i += 2 {
+			if omitted(paths.Content[i].Value, info.Omit) {
+				changed = true
+				continue
+			}
+			kept = append(kept, paths.Content[i], paths.Content[i+1])
+		}
+		paths.Content = kept
+		// An alias whose anchor was in an omitted path would dangle in
+		// the YAML form: write every alias out in full.
+		expandAliases(root.Content[0])
+	}
 	if changed {
 		var b bytes.Buffer
 		enc := yaml.NewEncoder(&b)
@@ -68,6 +90,29 @@ func New(src []byte, info Info) (*Doc, error) {
 	}
 	d.json = append(pretty.Bytes(), '\n')
 	return d, nil
+}
+
+// expandAliases replaces each alias below n by a copy of what it names.
+func expandAliases(n *yaml.Node) {
+	for i, c := range n.Content {
+		if c.Kind == yaml.AliasNode && c.Alias != nil {
+			cp := *c.Alias
+			cp.Anchor = ""
+			n.Content[i] = &cp
+			c = &cp
+		}
+		expandAliases(c)
+	}
+}
+
+// omitted reports whether path is one of prefixes or below one.
+func omitted(path string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // JSON returns the document as JSON.

@@ -197,3 +197,43 @@ func TestVendoredSwaggerUI(t *testing.T) {
 		t.Errorf("SHA256SUMS files (-want +got):\n%s", diff)
 	}
 }
+
+// Omit drops the paths a setting turned off, and what is below them.
+func TestNewOmitsPaths(t *testing.T) {
+	d, err := apidoc.New([]byte(small), apidoc.Info{Omit: []string{"/others"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for form, src := range map[string][]byte{"json": d.JSON(), "yaml": d.YAML()} {
+		doc, err := doctest.Parse(src)
+		if err != nil {
+			t.Fatalf("%s: %v", form, err)
+		}
+		if doc.Paths.Value("/others") != nil || doc.Paths.Value("/things") == nil {
+			t.Errorf("%s: paths after omitting /others: %v", form, doc.Paths.InMatchingOrder())
+		}
+	}
+	// A prefix is a whole segment: /thing omits neither path.
+	d, err = apidoc.New([]byte(small), apidoc.Info{Omit: []string{"/thing"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc, err := doctest.Parse(d.JSON()); err != nil || doc.Paths.Value("/things") == nil {
+		t.Errorf("omitting /thing removed /things (%v)", err)
+	}
+	// Removing the path that holds an anchor another path aliases still
+	// gives a whole document in both forms.
+	d, err = apidoc.New([]byte(small), apidoc.Info{Omit: []string{"/things"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for form, src := range map[string][]byte{"json": d.JSON(), "yaml": d.YAML()} {
+		doc, err := doctest.Parse(src)
+		if err != nil {
+			t.Fatalf("%s after omitting the anchor's path: %v\n%s", form, err, src)
+		}
+		if got := doc.Paths.Value("/others").Get.Parameters[0].Value.Name; got != "q" {
+			t.Errorf("%s: the aliased parameters: got %q, want q", form, got)
+		}
+	}
+}
