@@ -99,7 +99,7 @@ func childEnv(extra ...string) []string {
 // loopback ports, followed by extra.
 func serveArgs(dataDir string, extra ...string) []string {
 	return append([]string{"serve", "--data", dataDir,
-		"--backend-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0"}, extra...)
+		"--backend-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, extra...)
 }
 
 // runUsher runs a usher command that is expected to end by itself, and

@@ -110,6 +110,8 @@ func buildCore(ctx context.Context, c *config.Config, st *store.Store, o coreOpt
 		Verify:     account.Verify{TTL: c.VerifyTTL, OnRegister: c.VerifyOnRegister},
 		Webhooks:   webhookRules(c),
 		Refresh:    account.Refresh{AccessTTL: c.AccessTokenTTL, Idle: c.SessionIdle, MaxAge: c.SessionMaxAge},
+		Admin: account.AdminRules{SetupTTL: c.AdminSetupTTL, Idle: c.AdminSessionIdle, MaxAge: c.AdminSessionMaxAge,
+			RequireTOTP: c.AdminRequireTOTP},
 		Notify:     o.Notify,
 		Events:     o.Events,
 		Log:        o.Log,

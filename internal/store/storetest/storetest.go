@@ -80,6 +80,8 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"DeleteTenantEvents", testDeleteTenantEvents},
 		{"RefreshTokens", testRefreshTokens},
 		{"SweepRefreshTokens", testSweepRefreshTokens},
+		{"Admins", testAdmins},
+		{"AdminSessions", testAdminSessions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
