@@ -112,10 +112,10 @@ func buildCore(ctx context.Context, c *config.Config, st *store.Store, o coreOpt
 		Refresh:    account.Refresh{AccessTTL: c.AccessTokenTTL, Idle: c.SessionIdle, MaxAge: c.SessionMaxAge},
 		Admin: account.AdminRules{SetupTTL: c.AdminSetupTTL, Idle: c.AdminSessionIdle, MaxAge: c.AdminSessionMaxAge,
 			RequireTOTP: c.AdminRequireTOTP},
-		Notify:     o.Notify,
-		Events:     o.Events,
-		Log:        o.Log,
-		Now:        o.Now,
+		Notify: o.Notify,
+		Events: o.Events,
+		Log:    o.Log,
+		Now:    o.Now,
 	})
 	if k.Tenant, err = k.Accounts.DefaultTenant(ctx); err != nil {
 		return nil, fmt.Errorf("default tenant: %w", err)
