@@ -46,6 +46,7 @@ var allowed = map[string][]string{
 	"api/backend":           {"internal/usher", "internal/account", "internal/api"},
 	"api/public":            {"internal/usher", "internal/account", "internal/api", "internal/token", "internal/totp"},
 	"api/thunder":           {"internal/usher", "internal/account", "internal/api"},
+	"api/admin":             {"internal/usher", "internal/account", "internal/api"},
 	"transfer":              {"internal/usher", "internal/account", "internal/password", "internal/strictjson"},
 	"webhook":               {"internal/usher"},
 }

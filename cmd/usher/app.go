@@ -59,6 +59,8 @@ type Main struct {
 	events   *accountEvents  // the use cases' events, counted for /metrics
 
 	backend, public, thunder *server.Listener // thunder is nil when off
+	admin                    *server.Listener // nil when the console is off
+	installToken             string           // the first admin's install link, on a fresh install
 	surfaces                 []api.Surface    // what the listeners serve
 	proxies                  []netip.Prefix   // trusted-proxies, parsed once
 
@@ -120,7 +122,7 @@ func (m *Main) Start(ctx context.Context) error {
 	})
 	m.Webhooks = m.newWebhookRelay()
 
-	if err := m.buildHandlers(); err != nil {
+	if err := m.buildHandlers(ctx); err != nil {
 		return err
 	}
 	m.startJobs()
@@ -173,13 +175,13 @@ func (m *Main) listen() error {
 			return err
 		}
 	}
-	return nil
+	return m.listenAdmin(timeouts)
 }
 
 // listeners returns the listeners that are configured.
 func (m *Main) listeners() []*server.Listener {
 	var ls []*server.Listener
-	for _, l := range []*server.Listener{m.backend, m.public, m.thunder} {
+	for _, l := range []*server.Listener{m.backend, m.public, m.thunder, m.admin} {
 		if l != nil {
 			ls = append(ls, l)
 		}
@@ -208,7 +210,7 @@ func (m *Main) backendTLS(now time.Time) (*tls.Config, error) {
 }
 
 // buildHandlers builds each listener's surface.
-func (m *Main) buildHandlers() error {
+func (m *Main) buildHandlers(ctx context.Context) error {
 	c := &m.Config
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -249,8 +251,22 @@ func (m *Main) buildHandlers() error {
 		Middleware: []func(http.Handler) http.Handler{corsMiddleware},
 		Trusted:    proxies,
 	})
-	if err != nil || m.thunder == nil {
+	if err != nil {
 		return err
+	}
+	if m.admin != nil {
+		con, err := m.buildConsole(ctx)
+		if err != nil {
+			return err
+		}
+		s := con.Surface()
+		s.Trusted = proxies
+		if err := build(m.admin, s); err != nil {
+			return err
+		}
+	}
+	if m.thunder == nil {
+		return nil
 	}
 	tc, err := thunderConfig(c)
 	if err != nil {
@@ -351,6 +367,14 @@ func (m *Main) printHints(publicURL string) {
 	}
 	if addr := m.ThunderAddr(); addr != "" {
 		fmt.Fprintf(m.Out, "  Thunder API: http://%s\n", addr)
+	}
+	if m.admin != nil {
+		fmt.Fprintf(m.Out, "  Admin console: %s\n", m.adminURL())
+		if m.installToken != "" {
+			// Printed, never logged: whoever holds it creates the first admin.
+			fmt.Fprintf(m.Out, "  No admin exists yet. Create the first one (this link works until one exists; usher admin create EMAIL also does):\n    %s/install?token=%s\n",
+				m.adminURL(), m.installToken)
+		}
 	}
 	if m.Config.SMTPHost == "" {
 		fmt.Fprintln(m.Out, "  No SMTP server configured: emails are printed here.")

@@ -57,6 +57,7 @@ var AuditTypes = []string{
 	AuditMFAEnabled, AuditMFADisabled, AuditMFARecoveryRegenerate, AuditMFAVerified, AuditMFAFailed,
 	AuditAdminCreated, AuditAdminSetUp, AuditAdminReset, AuditAdminDeleted, AuditAdminSignedIn,
 	AuditAdminSignInFailed, AuditAdminSignedOut, AuditAdminMFAEnabled, AuditUserUnconfirmed,
+	AuditEmailRetried, AuditEmailDiscarded,
 }
 
 // eventIDs makes this node's event ids: UUIDv7s that also increase within

@@ -59,6 +59,13 @@ type Reader interface {
 	AdminSession(ctx context.Context, hash string) (usher.AdminSession, error)
 	// TouchAdminSession marks a console session seen at now.
 	TouchAdminSession(ctx context.Context, hash string, now time.Time) error
+	// QueuedMessages returns up to limit of a tenant's unsent messages in
+	// a state (usher.QueuePending, QueueFailed, QueueAbandoned), oldest
+	// first.
+	QueuedMessages(ctx context.Context, tenantID, state string, limit int) ([]usher.QueuedMessage, error)
+	// EventCounts counts a tenant's events of types since a time, per
+	// bucket of a width.
+	EventCounts(ctx context.Context, tenantID string, types []string, since time.Time, bucket time.Duration) ([]usher.EventCount, error)
 }
 
 // Tx is one write transaction. Its methods run on the context that Update
@@ -170,6 +177,11 @@ type Tx interface {
 	CreateAdminSession(ctx context.Context, x usher.AdminSession) error
 	DeleteAdminSession(ctx context.Context, hash string) error
 	DeleteAdminSessions(ctx context.Context, adminID string) error
+	// RetryMessage makes a tenant's pending message due at now (NotFound:
+	// none).
+	RetryMessage(ctx context.Context, tenantID, id string, now time.Time) error
+	// DiscardMessage deletes a tenant's unsent message (NotFound: none).
+	DiscardMessage(ctx context.Context, tenantID, id string) error
 }
 
 // Store is the storage Usher runs on.
