@@ -99,4 +99,3 @@ func (k consoleKeys) Rotate(ctx context.Context) (string, error) {
 func (m *Main) adminURL() string {
 	return m.Config.AdminBaseURL(m.AdminAddr())
 }
-
