@@ -48,7 +48,9 @@ func (k keys) List(ctx context.Context) ([]admin.Key, error) {
 	return out, err
 }
 
-func (k keys) Rotate(ctx context.Context) (string, error) { return k.e.Keys.Rotate(ctx, k.e.Clock.Now()) }
+func (k keys) Rotate(ctx context.Context) (string, error) {
+	return k.e.Keys.Rotate(ctx, k.e.Clock.Now())
+}
 
 func newEnv(t *testing.T, opts ...func(*admin.Config)) *env {
 	t.Helper()
