@@ -82,6 +82,8 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"SweepRefreshTokens", testSweepRefreshTokens},
 		{"Admins", testAdmins},
 		{"AdminSessions", testAdminSessions},
+		{"QueuedMessages", testQueuedMessages},
+		{"EventCounts", testEventCounts},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
