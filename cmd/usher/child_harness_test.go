@@ -129,6 +129,9 @@ type childOpts struct {
 	Data string   // data directory; a fresh one when empty
 	Args []string // extra arguments after the standard serve flags
 	Env  []string // extra environment variables (KEY=value)
+	// Stdout receives the start-up hints (the console's install link);
+	// nil discards them.
+	Stdout io.Writer
 }
 
 // childServer is a running child `usher serve`.
@@ -137,6 +140,7 @@ type childServer struct {
 	Data    string
 	Backend string // https://127.0.0.1:PORT, mutual TLS
 	Public  string // http://127.0.0.1:PORT
+	Admin   string // http://127.0.0.1:PORT of the console; "" when off
 
 	log    childLog
 	ready  chan struct{} // closed on the "ready" line
@@ -171,6 +175,9 @@ func startChild(t testing.TB, o childOpts) *childServer {
 	cmd := exec.Command(usherBinary(t), serveArgs(o.Data, o.Args...)...)
 	cmd.Env = childEnv(o.Env...)
 	cmd.Stdout = io.Discard // the start-up hint (a curl command line)
+	if o.Stdout != nil {
+		cmd.Stdout = o.Stdout
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -234,6 +241,9 @@ func startChild(t testing.TB, o childOpts) *childServer {
 	}
 	p.Backend = "https://" + addrs["backend"]
 	p.Public = "http://" + addrs["public"]
+	if a := addrs["admin"]; a != "" {
+		p.Admin = "http://" + a
+	}
 	return p
 }
 

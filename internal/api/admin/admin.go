@@ -172,7 +172,10 @@ func redirectTo(path string) api.HandlerFunc {
 
 // securityHeaders sets the headers every console response carries: a
 // strict Content-Security-Policy (our own script and style only, no inline
-// script or style), no framing, no sniffing, no referrer.
+// script or style), no framing, no sniffing, and no referrer to other
+// sites. Referrer-Policy is same-origin, not no-referrer: under no-referrer
+// browsers send "Origin: null" on the console's own form posts, and the
+// origin check needs the real one.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -180,7 +183,7 @@ func securityHeaders(next http.Handler) http.Handler {
 			"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		next.ServeHTTP(w, r)

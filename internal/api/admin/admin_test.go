@@ -158,7 +158,7 @@ func TestHeadersAndSignInRequired(t *testing.T) {
 	}
 	r = e.get(t, "/login")
 	for k, want := range map[string]string{
-		"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+		"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
 	} {
 		if got := r.Header.Get(k); got != want {
 			t.Errorf("%s: %q, want %q", k, got, want)
