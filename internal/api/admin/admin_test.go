@@ -14,6 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	otptotp "github.com/pquerna/otp/totp"
 
 	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/account/accounttest"
@@ -54,7 +57,18 @@ func (k keys) Rotate(ctx context.Context) (string, error) {
 
 func newEnv(t *testing.T, opts ...func(*admin.Config)) *env {
 	t.Helper()
-	e := &env{Env: accounttest.New(t, func(c *account.Config) { c.Lockout.Max = 5 })}
+	return newEnvAccount(t, nil, opts...)
+}
+
+// newEnvAccount is newEnv with a change to the Service's config.
+func newEnvAccount(t *testing.T, acc func(*account.Config), opts ...func(*admin.Config)) *env {
+	t.Helper()
+	e := &env{Env: accounttest.New(t, func(c *account.Config) {
+		c.Lockout.Max = 5
+		if acc != nil {
+			acc(c)
+		}
+	})}
 	cfg := admin.Config{Accounts: e.Service, Transfer: &transfer.Transfer{Accounts: e.Service}, Keys: keys{e.Env},
 		Pool: func() admin.PoolLoad { return admin.PoolLoad{Workers: 2} }, InstallToken: "install-token-for-tests", Now: e.Clock.Now}
 	for _, o := range opts {
@@ -423,5 +437,70 @@ func TestTenantsKeysEmailActivity(t *testing.T) {
 	}
 	if r := e.get(t, "/activity?range=days"); r.Status != 200 {
 		t.Fatalf("activity per day: %d", r.Status)
+	}
+}
+
+func TestSetupLinkAndRequiredTOTP(t *testing.T) {
+	e := newEnv(t)
+	_, raw, err := e.Service.CreateAdmin(t.Context(), adminEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.get(t, "/setup?token=wrong"); r.Status != http.StatusBadRequest {
+		t.Fatalf("a wrong setup link: %d, want 400", r.Status)
+	}
+	page := e.get(t, "/setup?token="+url.QueryEscape(raw))
+	if page.Status != 200 || !strings.Contains(page.Body, adminEmail) {
+		t.Fatalf("setup page: %d", page.Status)
+	}
+	pre := preField.FindStringSubmatch(page.Body)[1]
+	r := e.post(t, "/setup", url.Values{"pre": {pre}, "token": {raw}, "password": {"short"}})
+	if r.Status != http.StatusBadRequest || !strings.Contains(r.Body, `role="alert"`) {
+		t.Fatalf("a short password: %d", r.Status)
+	}
+	if r := e.post(t, "/setup", url.Values{"pre": {pre}, "token": {raw}, "password": {adminPassword}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("setup: %d", r.Status)
+	}
+	if r := e.post(t, "/setup", url.Values{"pre": {pre}, "token": {raw}, "password": {adminPassword}}); r.Status != http.StatusBadRequest {
+		t.Fatalf("the setup link again: %d, want 400", r.Status)
+	}
+
+}
+
+func TestRequiredTOTP(t *testing.T) {
+	e := newEnvAccount(t, func(c *account.Config) { c.Admin.RequireTOTP = true })
+	page := e.get(t, "/install?token=install-token-for-tests")
+	pre := preField.FindStringSubmatch(page.Body)[1]
+	e.post(t, "/install", url.Values{"pre": {pre}, "token": {"install-token-for-tests"}, "email": {adminEmail}, "password": {adminPassword}})
+	r := e.post(t, "/login", url.Values{"pre": {pre}, "email": {adminEmail}, "password": {adminPassword}})
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/account" {
+		t.Fatalf("sign-in without TOTP: %d to %q, want /account", r.Status, r.Header.Get("Location"))
+	}
+	if r := e.get(t, "/users"); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/account" {
+		t.Fatalf("/users without TOTP: %d to %q", r.Status, r.Header.Get("Location"))
+	}
+	if r := e.get(t, "/account"); r.Status != 200 || !strings.Contains(r.Body, "requires two-factor") {
+		t.Fatalf("/account: %d", r.Status)
+	}
+	if r := e.post(t, "/keys/rotate", url.Values{}); r.Status != http.StatusForbidden {
+		t.Fatalf("a change without TOTP: %d, want 403", r.Status)
+	}
+	r = e.post(t, "/account/totp", url.Values{})
+	secret := regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`).FindStringSubmatch(r.Body)
+	if r.Status != 200 || secret == nil {
+		t.Fatalf("enrol: %d", r.Status)
+	}
+	code, _ := otptotp.GenerateCode(secret[1], e.Clock.Now())
+	if r := e.post(t, "/account/totp/confirm", url.Values{"code": {code}}); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+		t.Fatalf("confirm: %d to %q", r.Status, r.Header.Get("Location"))
+	}
+	e.Clock.Advance(30 * time.Second)
+	code, _ = otptotp.GenerateCode(secret[1], e.Clock.Now())
+	r = e.post(t, "/login", url.Values{"pre": {pre}, "email": {adminEmail}, "password": {adminPassword}, "code": {code}})
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/users" {
+		t.Fatalf("sign-in with a code: %d to %q", r.Status, r.Header.Get("Location"))
+	}
+	if r := e.get(t, "/users"); r.Status != 200 {
+		t.Fatalf("/users with TOTP: %d", r.Status)
 	}
 }
