@@ -65,10 +65,10 @@ func TestConsoleInstallLinkOnlyWithoutAdmins(t *testing.T) {
 	if _, err := s.Accounts.CreateFirstAdmin(context.Background(), "ops@example.com", "console-Secret-7731"); err != nil {
 		t.Fatal(err)
 	}
-	data := s.Config.Data
+	data, db := s.Config.Data, s.Config.DB
 	s.Stop(t)
 	var again syncBuffer
-	startServer(t, func(m *Main) { m.Config.Data, m.Out = data, &again })
+	startServer(t, func(m *Main) { m.Config.Data, m.Config.DB, m.Out = data, db, &again })
 	if strings.Contains(again.String(), "/install?token=") {
 		t.Fatalf("an install link with an admin present:\n%s", again.String())
 	}
