@@ -17,8 +17,12 @@ import (
 // maxShown bounds the refused lines an import lists; the counts cover all.
 const maxShown = 1000
 
-// maxCSRFPart bounds the form fields before the file.
-const maxCSRFPart = 1 << 10
+// maxCSRFPart bounds each form field before the file, and maxParts
+// their number.
+const (
+	maxCSRFPart = 1 << 10
+	maxParts    = 8
+)
 
 type importView struct {
 	Done    bool
@@ -59,8 +63,11 @@ func (c *Console) importUsers(w http.ResponseWriter, r *http.Request) error {
 	}
 	fields := map[string]string{}
 	var file io.Reader
-	for file == nil {
+	for parts := 0; file == nil; parts++ {
 		part, err := mr.NextPart()
+		if parts == maxParts {
+			return usher.Errorf(usher.Invalid, "The upload has too many fields.")
+		}
 		if err != nil {
 			return usher.Errorf(usher.Invalid, "The upload has no file.")
 		}
