@@ -21,6 +21,7 @@ import (
 	otptotp "github.com/pquerna/otp/totp"
 
 	"github.com/usherhq/usher/internal/password"
+	"github.com/usherhq/usher/internal/store/postgres/pgtest"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -137,7 +138,11 @@ func (b *browser) shot(name string) {
 func TestConsoleInBrowser(t *testing.T) {
 	b := newBrowser(t)
 	var out syncBuffer
-	p := startChild(t, childOpts{Stdout: &out})
+	var args []string
+	if os.Getenv("USHER_TEST_ENGINE") == "postgres" {
+		args = append(args, "--db", pgtest.DSN(t))
+	}
+	p := startChild(t, childOpts{Stdout: &out, Args: args})
 	if p.Admin == "" {
 		t.Fatal("no admin listener")
 	}
