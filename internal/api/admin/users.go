@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -28,6 +29,34 @@ type usersView struct {
 	First     bool
 	Error     string
 	TenRef    string
+	// CountSkipped is set when the count ran out of its budget;
+	// CountAllURL asks again without one.
+	CountSkipped bool
+	CountAllURL  string
+}
+
+// countBudget bounds the count of a listing: paging is cheap at any size,
+// but counting a substring over a million users reads them all. A count
+// over budget is left out, and the page offers to count anyway.
+const countBudget = time.Second
+
+// count counts what lq selects, within countBudget unless all.
+func (c *Console) count(r *http.Request, tenantID string, lq account.ListQuery, all bool) (string, bool) {
+	ctx := r.Context()
+	if !all {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, countBudget)
+		defer cancel()
+	}
+	lq.Count, lq.Limit, lq.Cursor = true, 1, ""
+	p, err := c.c.Accounts.ListUsers(ctx, tenantID, lq)
+	if err != nil || p.Total == nil {
+		if r.Context().Err() == nil {
+			c.c.Log.InfoContext(r.Context(), "console count skipped", "event", "admin_count_skipped", "error", err)
+		}
+		return "", true
+	}
+	return itoa(*p.Total), false
 }
 
 type userRow struct {
@@ -73,7 +102,7 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	v := usersView{Query: q, Q: q.Get("q"), Enabled: q.Get("enabled"), Confirmed: q.Get("confirmed"), Locked: q.Get("locked"),
 		From: q.Get("from"), To: q.Get("to"), First: q.Get("cursor") == "", TenRef: t.ID}
-	lq := account.ListQuery{Limit: pageSize, Cursor: q.Get("cursor"), Email: v.Q, Count: v.First}
+	lq := account.ListQuery{Limit: pageSize, Cursor: q.Get("cursor"), Email: v.Q}
 	var errs []error
 	var e error
 	lq.Enabled, e = triState(v.Enabled)
@@ -91,6 +120,13 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request) error {
 			v.Error = usher.ErrorMessage(e)
 		}
 	}
+	all := url.Values{}
+	for k, vs := range q {
+		all[k] = vs
+	}
+	all.Set("count", "all")
+	all.Set("t", t.ID)
+	v.CountAllURL = "/users?" + all.Encode()
 	status := http.StatusOK
 	if v.Error == "" {
 		p, err := c.c.Accounts.ListUsers(r.Context(), t.ID, lq)
@@ -103,10 +139,12 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request) error {
 			for _, u := range p.Users {
 				v.Users = append(v.Users, userRow{User: u, Locked: !c.c.Accounts.LockedUntil(u).IsZero()})
 			}
-			if p.Total != nil {
-				v.Total = itoa(*p.Total)
-			} else {
-				v.Total = q.Get("total")
+			v.Total = q.Get("total")
+			switch {
+			case v.First && p.Next == "":
+				v.Total = itoa(len(p.Users)) // one page holds them all: no count needed
+			case v.First:
+				v.Total, v.CountSkipped = c.count(r, t.ID, lq, q.Get("count") == "all")
 			}
 			if p.Next != "" {
 				nq := url.Values{}
