@@ -52,7 +52,7 @@ const (
 // verifying after the switch to and from the no-header-check configuration.
 func usherArgs(data string, kind serverKind) []string {
 	args := []string{"serve", "--data", data,
-		"--backend-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0", "--public-url", "http://usher-bench.test",
+		"--backend-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0", "--no-admin-console", "--public-url", "http://usher-bench.test",
 		"--thunder-addr", "127.0.0.1:0", "--thunder-app", thunderApp + ":" + thunderSecret,
 		"--rate-auth", "0", "--rate-public", "0", "--no-log-requests", "--lockout-max", "0",
 		"--hash-workers", strconv.Itoa(usherHashWorkers())}

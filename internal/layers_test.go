@@ -49,6 +49,7 @@ var allowed = map[string][]string{
 	"api/thunderadmin":      {"internal/usher", "internal/api"},
 	"api/apidoc":            {"internal/api", "gopkg.in/yaml.v3"},
 	"api/apidoc/doctest":    {"internal/api", "internal/api/apidoc", "github.com/getkin/kin-openapi/", "gopkg.in/yaml.v3"},
+	"api/admin":             {"internal/usher", "internal/account", "internal/api"},
 	"transfer":              {"internal/usher", "internal/account", "internal/password", "internal/strictjson"},
 	"webhook":               {"internal/usher"},
 }

@@ -71,9 +71,11 @@ type Main struct {
 	thunderAdmin             *server.Listener // nil when off
 	thunderConf              thunder.Config   // the Thunder surface's settings, read at start
 	thunderMetrics           *thunderadmin.Registry
-	mailFailing              atomic.Bool    // the last delivery attempt failed (the admin's Email check)
-	surfaces                 []api.Surface  // what the listeners serve
-	proxies                  []netip.Prefix // trusted-proxies, parsed once
+	mailFailing              atomic.Bool      // the last delivery attempt failed (the admin's Email check)
+	surfaces                 []api.Surface    // what the listeners serve
+	proxies                  []netip.Prefix   // trusted-proxies, parsed once
+	admin                    *server.Listener // nil when the console is off
+	installToken             string           // the first admin's install link, on a fresh install
 
 	errc chan error
 	stop context.CancelFunc
@@ -145,7 +147,7 @@ func (m *Main) Start(ctx context.Context) error {
 	})
 	m.Webhooks = m.newWebhookRelay()
 
-	if err := m.buildHandlers(); err != nil {
+	if err := m.buildHandlers(ctx); err != nil {
 		return err
 	}
 	m.startJobs()
@@ -201,13 +203,13 @@ func (m *Main) listen() error {
 			return err
 		}
 	}
-	return nil
+	return m.listenAdmin(timeouts)
 }
 
 // listeners returns the listeners that are configured.
 func (m *Main) listeners() []*server.Listener {
 	var ls []*server.Listener
-	for _, l := range []*server.Listener{m.backend, m.public, m.thunder, m.thunderAdmin} {
+	for _, l := range []*server.Listener{m.backend, m.public, m.thunder, m.thunderAdmin, m.admin} {
 		if l != nil {
 			ls = append(ls, l)
 		}
@@ -236,7 +238,7 @@ func (m *Main) backendTLS(now time.Time) (*tls.Config, error) {
 }
 
 // buildHandlers builds each listener's surface.
-func (m *Main) buildHandlers() error {
+func (m *Main) buildHandlers(ctx context.Context) error {
 	c := &m.Config
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -290,6 +292,17 @@ func (m *Main) buildHandlers() error {
 	err := build(m.public, publicSurface)
 	if err != nil {
 		return err
+	}
+	if m.admin != nil {
+		con, err := m.buildConsole(ctx)
+		if err != nil {
+			return err
+		}
+		s := con.Surface()
+		s.Trusted = proxies
+		if err := build(m.admin, s); err != nil {
+			return err
+		}
 	}
 	if m.thunderAdmin != nil {
 		if err := build(m.thunderAdmin, m.thunderAdminSurface()); err != nil {
@@ -393,6 +406,14 @@ func (m *Main) printHints(publicURL string) {
 	}
 	if addr := m.ThunderAdminAddr(); addr != "" {
 		fmt.Fprintf(m.Out, "  Thunder admin: http://%s/healthcheck\n", addr)
+	}
+	if m.admin != nil {
+		fmt.Fprintf(m.Out, "  Admin console: %s\n", m.adminURL())
+		if m.installToken != "" {
+			// Printed, never logged: whoever holds it creates the first admin.
+			fmt.Fprintf(m.Out, "  No admin exists yet. Create the first one (this link works until one exists; usher admin create EMAIL also does):\n    %s/install?token=%s\n",
+				m.adminURL(), m.installToken)
+		}
 	}
 	if m.Config.SMTPHost == "" {
 		fmt.Fprintln(m.Out, "  No SMTP server configured: emails are printed here.")

@@ -99,7 +99,7 @@ func childEnv(extra ...string) []string {
 // loopback ports, followed by extra.
 func serveArgs(dataDir string, extra ...string) []string {
 	return append([]string{"serve", "--data", dataDir,
-		"--backend-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0"}, extra...)
+		"--backend-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, extra...)
 }
 
 // runUsher runs a usher command that is expected to end by itself, and
@@ -129,6 +129,9 @@ type childOpts struct {
 	Data string   // data directory; a fresh one when empty
 	Args []string // extra arguments after the standard serve flags
 	Env  []string // extra environment variables (KEY=value)
+	// Stdout receives the start-up hints (the console's install link);
+	// nil discards them.
+	Stdout io.Writer
 }
 
 // childServer is a running child `usher serve`.
@@ -137,6 +140,7 @@ type childServer struct {
 	Data    string
 	Backend string            // https://127.0.0.1:PORT, mutual TLS
 	Public  string            // http://127.0.0.1:PORT
+	Admin   string            // http://127.0.0.1:PORT of the console; "" when off
 	Addrs   map[string]string // every listener's bound address, by name
 
 	log    childLog
@@ -172,6 +176,9 @@ func startChild(t testing.TB, o childOpts) *childServer {
 	cmd := exec.Command(usherBinary(t), serveArgs(o.Data, o.Args...)...)
 	cmd.Env = childEnv(o.Env...)
 	cmd.Stdout = io.Discard // the start-up hint (a curl command line)
+	if o.Stdout != nil {
+		cmd.Stdout = o.Stdout
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -236,6 +243,9 @@ func startChild(t testing.TB, o childOpts) *childServer {
 	p.Addrs = addrs
 	p.Backend = "https://" + addrs["backend"]
 	p.Public = "http://" + addrs["public"]
+	if a := addrs["admin"]; a != "" {
+		p.Admin = "http://" + a
+	}
 	return p
 }
 

@@ -110,10 +110,12 @@ func buildCore(ctx context.Context, c *config.Config, st *store.Store, o coreOpt
 		Verify:     account.Verify{TTL: c.VerifyTTL, OnRegister: c.VerifyOnRegister},
 		Webhooks:   webhookRules(c),
 		Refresh:    account.Refresh{AccessTTL: c.AccessTokenTTL, Idle: c.SessionIdle, MaxAge: c.SessionMaxAge},
-		Notify:     o.Notify,
-		Events:     o.Events,
-		Log:        o.Log,
-		Now:        o.Now,
+		Admin: account.AdminRules{SetupTTL: c.AdminSetupTTL, Idle: c.AdminSessionIdle, MaxAge: c.AdminSessionMaxAge,
+			RequireTOTP: c.AdminRequireTOTP},
+		Notify: o.Notify,
+		Events: o.Events,
+		Log:    o.Log,
+		Now:    o.Now,
 	})
 	if k.Tenant, err = k.Accounts.DefaultTenant(ctx); err != nil {
 		return nil, fmt.Errorf("default tenant: %w", err)

@@ -44,12 +44,18 @@ type cli struct {
 		Delete webhookDeleteCmd `cmd:"" help:"Remove a webhook endpoint and its undelivered events."`
 	} `cmd:"" help:"Webhook endpoints."`
 	Keys struct {
-		Rotate adminCmd `cmd:"" help:"Add a new token signing key; older keys keep verifying until their tokens expire."`
+		Rotate keysRotateCmd `cmd:"" help:"Add a new token signing key; older keys keep verifying until their tokens expire."`
 	} `cmd:"" help:"Token signing keys."`
+	Admin struct {
+		Create adminCreateCmd `cmd:"" help:"Add a console admin; prints their one-time setup link."`
+		List   adminListCmd   `cmd:"" help:"List the console admins."`
+		Delete adminDeleteCmd `cmd:"" help:"Remove a console admin and end their sessions."`
+		Reset  adminResetCmd  `cmd:"" help:"Void an admin's password, second factor and sessions; prints a new setup link."`
+	} `cmd:"" help:"Admin console accounts."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 
-type adminCmd struct {
+type keysRotateCmd struct {
 	config.Config `embed:""`
 }
 
@@ -141,6 +147,14 @@ func run(args []string) int {
 		return admin(c.Webhooks.Delete.Config, c.Webhooks.Delete.run)
 	case "keys rotate":
 		return admin(c.Keys.Rotate.Config, keysRotate)
+	case "admin create <email>":
+		return admin(c.Admin.Create.Config, c.Admin.Create.run)
+	case "admin list":
+		return admin(c.Admin.List.Config, c.Admin.List.run)
+	case "admin delete <admin>":
+		return admin(c.Admin.Delete.Config, c.Admin.Delete.run)
+	case "admin reset <admin>":
+		return admin(c.Admin.Reset.Config, c.Admin.Reset.run)
 	case "version":
 		fmt.Println(versionString())
 		return 0

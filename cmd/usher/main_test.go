@@ -38,7 +38,7 @@ func testConfig(t testing.TB) config.Config {
 	}
 	c := cli.Config
 	c.Data = t.TempDir()
-	c.BackendAddr, c.PublicAddr = "127.0.0.1:0", "127.0.0.1:0"
+	c.BackendAddr, c.PublicAddr, c.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	c.HashMaxWait = 10 * time.Second
 	c.ShutdownTimeout = 10 * time.Second
 	c.LogRequests = false

@@ -55,6 +55,9 @@ var AuditTypes = []string{
 	AuditVerificationCleared, AuditTenantCreated, AuditTenantKeyRotated, AuditTenantDeleted,
 	AuditKeyRotated, AuditWebhookCreated, AuditWebhookDeleted,
 	AuditMFAEnabled, AuditMFADisabled, AuditMFARecoveryRegenerate, AuditMFAVerified, AuditMFAFailed,
+	AuditAdminCreated, AuditAdminSetUp, AuditAdminReset, AuditAdminDeleted, AuditAdminSignedIn,
+	AuditAdminSignInFailed, AuditAdminSignedOut, AuditAdminMFAEnabled, AuditUserUnconfirmed,
+	AuditEmailRetried, AuditEmailDiscarded,
 }
 
 // eventIDs makes this node's event ids: UUIDv7s that also increase within

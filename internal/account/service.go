@@ -74,6 +74,7 @@ type Config struct {
 	Verify     Verify
 	Webhooks   WebhookRules
 	Refresh    Refresh
+	Admin      AdminRules // the console's sessions and setup links
 	// Notify is called after a transaction that queued email commits, to
 	// wake the relay; may be nil.
 	Notify func()
@@ -101,6 +102,7 @@ func New(c Config) *Service {
 	if c.Notify == nil {
 		c.Notify = func() {}
 	}
+	c.Admin = c.Admin.withDefaults()
 	if c.Refresh == (Refresh{}) {
 		c.Refresh = Refresh{AccessTTL: 15 * time.Minute, Idle: 7 * 24 * time.Hour, MaxAge: 30 * 24 * time.Hour}
 	}

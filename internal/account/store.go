@@ -50,6 +50,22 @@ type Reader interface {
 	PruneEvents(ctx context.Context, beforeID string, limit int) (int, error)
 	// Webhooks returns a tenant's webhook endpoints.
 	Webhooks(ctx context.Context, tenantID string) ([]usher.Webhook, error)
+
+	// Admins returns every console admin, oldest first.
+	Admins(ctx context.Context) ([]usher.Admin, error)
+	AdminByID(ctx context.Context, id string) (usher.Admin, error)
+	AdminByEmail(ctx context.Context, emailKey string) (usher.Admin, error)
+	// AdminSession returns a console session by its hash, expired or not.
+	AdminSession(ctx context.Context, hash string) (usher.AdminSession, error)
+	// TouchAdminSession marks a console session seen at now.
+	TouchAdminSession(ctx context.Context, hash string, now time.Time) error
+	// QueuedMessages returns up to limit of a tenant's unsent messages in
+	// a state (usher.QueuePending, QueueFailed, QueueAbandoned), oldest
+	// first.
+	QueuedMessages(ctx context.Context, tenantID, state string, limit int) ([]usher.QueuedMessage, error)
+	// EventCounts counts a tenant's events of types since a time, per
+	// bucket of a width.
+	EventCounts(ctx context.Context, tenantID string, types []string, since time.Time, bucket time.Duration) ([]usher.EventCount, error)
 }
 
 // Tx is one write transaction. Its methods run on the context that Update
@@ -147,6 +163,25 @@ type Tx interface {
 	DeleteWebhook(ctx context.Context, tenantID, id string) error
 	// Enqueue adds a message to the outbox.
 	Enqueue(ctx context.Context, m usher.Message, now time.Time) error
+
+	// CreateAdmin inserts a console admin; a taken email key is
+	// usher.EmailTaken.
+	CreateAdmin(ctx context.Context, a usher.Admin) error
+	LockAdmin(ctx context.Context, id string) (usher.Admin, error)
+	// LockAdminBySetup reads the admin whose setup link has hash.
+	LockAdminBySetup(ctx context.Context, hash string) (usher.Admin, error)
+	UpdateAdmin(ctx context.Context, a usher.Admin) error
+	// DeleteAdmin deletes an admin and its console sessions.
+	DeleteAdmin(ctx context.Context, id string) error
+	CountAdmins(ctx context.Context) (int, error)
+	CreateAdminSession(ctx context.Context, x usher.AdminSession) error
+	DeleteAdminSession(ctx context.Context, hash string) error
+	DeleteAdminSessions(ctx context.Context, adminID string) error
+	// RetryMessage makes a tenant's pending message due at now (NotFound:
+	// none).
+	RetryMessage(ctx context.Context, tenantID, id string, now time.Time) error
+	// DiscardMessage deletes a tenant's unsent message (NotFound: none).
+	DiscardMessage(ctx context.Context, tenantID, id string) error
 }
 
 // Store is the storage Usher runs on.

@@ -23,6 +23,8 @@ func Status(code usher.Code) int {
 		return http.StatusBadRequest
 	case usher.Unauthorized, usher.MFARequired:
 		return http.StatusUnauthorized
+	case usher.Forbidden:
+		return http.StatusForbidden
 	case usher.NotFound:
 		return http.StatusNotFound
 	case usher.MethodNotAllow:

@@ -42,6 +42,17 @@ type Config struct {
 	PublicTLSCert string `name:"public-tls-cert" type:"path" placeholder:"FILE" help:"Certificate (PEM, full chain) of the public listener, which then speaks HTTPS. Empty: plain HTTP (put a TLS-terminating proxy in front in production)."`
 	PublicTLSKey  string `name:"public-tls-key" type:"path" placeholder:"FILE" help:"Private key (PEM) of --public-tls-cert."`
 
+	AdminConsole       bool          `name:"admin-console" default:"true" negatable:"" help:"Serve the admin console on admin-addr (--no-admin-console turns it off)."`
+	AdminAddr          string        `name:"admin-addr" default:"127.0.0.1:8083" help:"Address of the admin console. Plain HTTP only on a loopback address; any other needs admin-tls-cert."`
+	AdminTLSCert       string        `name:"admin-tls-cert" type:"path" placeholder:"FILE" help:"Certificate (PEM, full chain) of the admin console, which then speaks HTTPS."`
+	AdminTLSKey        string        `name:"admin-tls-key" type:"path" placeholder:"FILE" help:"Private key (PEM) of --admin-tls-cert."`
+	AdminURL           string        `name:"admin-url" placeholder:"URL" help:"Base URL of the admin console as admins reach it (an SSH tunnel, a proxy); setup links are built from it (default: http(s):// + admin-addr)."`
+	AdminSessionIdle   time.Duration `name:"admin-session-idle" default:"30m" help:"A console session unused for this long ends."`
+	AdminSessionMaxAge time.Duration `name:"admin-session-max-age" default:"12h" help:"A console session ends this long after sign-in, however it is used."`
+	AdminSetupTTL      time.Duration `name:"admin-setup-ttl" default:"24h" help:"Lifetime of an admin's one-time setup link."`
+	AdminRequireTOTP   bool          `name:"admin-require-totp" help:"Admins must turn on two-factor sign-in (TOTP) before they can use the console."`
+	AdminRate          int           `name:"admin-rate-auth" default:"30" help:"Console sign-in and setup requests per minute per client IP (0: no limit)."`
+
 	SQLiteSynchronous string `name:"sqlite-synchronous" default:"FULL" enum:"FULL,NORMAL" help:"SQLite synchronous mode: FULL loses no acknowledged write, even on power loss; NORMAL is faster and may lose the last commits on power loss."`
 
 	PasswordMin int `name:"password-min" default:"8" help:"Shortest accepted password, in Unicode code points."`
@@ -294,6 +305,7 @@ func (c *Config) Validate() error {
 	if c.VerifyTTL < time.Minute {
 		bad("verify-ttl", "must be at least 1m")
 	}
+	c.validateAdmin(bad)
 	if c.ThunderAddr != "" {
 		if _, _, err := net.SplitHostPort(c.ThunderAddr); err != nil {
 			bad("thunder-addr", "%q is not host:port", c.ThunderAddr)

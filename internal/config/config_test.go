@@ -123,6 +123,17 @@ func TestValidate(t *testing.T) {
 		{name: "empty thunder-openapi-title", mutate: func(c *config.Config) { c.ThunderOpenAPITitle = " " }, setting: "thunder-openapi-title"},
 		{name: "empty thunder-openapi-title, openapi off", mutate: func(c *config.Config) { c.ThunderOpenAPITitle, c.OpenAPI = "", false }},
 		{name: "empty thunder-openapi-description", mutate: func(c *config.Config) { c.ThunderOpenAPIDescription = "" }},
+		{name: "admin on all interfaces without TLS", mutate: func(c *config.Config) { c.AdminAddr = ":8083" }, setting: "admin-addr"},
+		{name: "admin on a public address without TLS", mutate: func(c *config.Config) { c.AdminAddr = "192.0.2.1:8083" }, setting: "admin-addr"},
+		{name: "admin on IPv6 loopback", mutate: func(c *config.Config) { c.AdminAddr = "[::1]:8083" }},
+		{name: "admin on localhost", mutate: func(c *config.Config) { c.AdminAddr = "localhost:8083" }},
+		{name: "admin with TLS anywhere", mutate: func(c *config.Config) { c.AdminAddr, c.AdminTLSCert, c.AdminTLSKey = ":8083", "c.pem", "k.pem" }},
+		{name: "admin off anywhere", mutate: func(c *config.Config) { c.AdminAddr, c.AdminConsole = ":8083", false }},
+		{name: "admin-tls-cert without key", mutate: func(c *config.Config) { c.AdminTLSCert = "c.pem" }, setting: "admin-tls-cert"},
+		{name: "admin on the public address", mutate: func(c *config.Config) { c.AdminAddr = c.PublicAddr }, setting: "admin-addr"},
+		{name: "admin idle too short", mutate: func(c *config.Config) { c.AdminSessionIdle = time.Second }, setting: "admin-session-idle"},
+		{name: "admin max age below idle", mutate: func(c *config.Config) { c.AdminSessionMaxAge = time.Minute }, setting: "admin-session-max-age"},
+		{name: "admin-url not a URL", mutate: func(c *config.Config) { c.AdminURL = "ftp://x" }, setting: "admin-url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

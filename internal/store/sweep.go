@@ -20,6 +20,7 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 		{`DELETE FROM sessions WHERE expires_at <= $1`, now},
 		{`DELETE FROM codes WHERE expires_at <= $1`, now},
 		{`DELETE FROM refresh_tokens WHERE expires_at <= $1`, now},
+		{`DELETE FROM admin_sessions WHERE expires_at <= $1`, now},
 		{`DELETE FROM rate_counters WHERE window_start <= $1`, now.Add(-24 * time.Hour)},
 		{`DELETE FROM outbox WHERE status <> 'pending' AND created_at <= $1`, now.Add(-7 * 24 * time.Hour)},
 		{`DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at <= $1`, now.Add(-7 * 24 * time.Hour)},

@@ -19,6 +19,7 @@ const (
 	InvalidCode     Code = "invalid_code"           // 400, a wrong, expired or used code
 	Unauthorized    Code = "unauthorized"           // 401
 	MFARequired     Code = "mfa_required"           // 401, the password was right; a second factor is next
+	Forbidden       Code = "forbidden"              // 403, a request refused whoever sends it (a failed CSRF check)
 	NotFound        Code = "not_found"              // 404
 	MethodNotAllow  Code = "method_not_allowed"     // 405
 	EmailTaken      Code = "email_taken"            // 409

@@ -1,6 +1,9 @@
 package usher
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Message kinds: each names a template.
 const (
@@ -62,4 +65,33 @@ func (m *Message) OpenParams(s Sealer) (MailParams, error) {
 	}
 	err = json.Unmarshal(raw, &p)
 	return p, err
+}
+
+// QueuedMessage is an outbox row as an operator sees it: never its
+// contents (sealed parameters hold codes and tokens).
+type QueuedMessage struct {
+	ID            string
+	TenantID      string
+	Kind          string
+	To            string
+	Status        string // pending, abandoned
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	CreatedAt     time.Time
+}
+
+// Email queue states an operator lists: pending (never tried, or not yet
+// failed), failed (pending again after a failed attempt) and abandoned.
+const (
+	QueuePending   = "pending"
+	QueueFailed    = "failed"
+	QueueAbandoned = "abandoned"
+)
+
+// EventCount is how many events of a type fell in one time bucket.
+type EventCount struct {
+	Type   string
+	Bucket time.Time // the bucket's start
+	Count  int
 }

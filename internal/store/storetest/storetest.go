@@ -80,6 +80,10 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"DeleteTenantEvents", testDeleteTenantEvents},
 		{"RefreshTokens", testRefreshTokens},
 		{"SweepRefreshTokens", testSweepRefreshTokens},
+		{"Admins", testAdmins},
+		{"AdminSessions", testAdminSessions},
+		{"QueuedMessages", testQueuedMessages},
+		{"EventCounts", testEventCounts},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
