@@ -46,7 +46,8 @@ type cli struct {
 	Keys struct {
 		Rotate adminCmd `cmd:"" help:"Add a new token signing key; older keys keep verifying until their tokens expire."`
 	} `cmd:"" help:"Token signing keys."`
-	Version versionCmd `cmd:"" help:"Print the version."`
+	Version    versionCmd    `cmd:"" help:"Print the version."`
+	HashWorker hashWorkerCmd `cmd:"" hidden:"" name:"hash-worker" help:"The password hashing process serve starts (hash-priority): argon2 on stdin and stdout."`
 }
 
 type adminCmd struct {
@@ -126,6 +127,8 @@ func run(args []string) int {
 	case "version":
 		fmt.Println(versionString())
 		return 0
+	case "hash-worker":
+		return c.HashWorker.run()
 	}
 	return 2
 }
