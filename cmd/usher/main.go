@@ -64,8 +64,14 @@ type migrateCmd struct {
 
 type versionCmd struct{}
 
+// logOut is the buffer every log line goes through on its way to stderr
+// (api.LogWriter); main writes what is left before the process exits.
+var logOut = api.NewLogWriter(os.Stderr)
+
 func main() {
-	os.Exit(run(os.Args[1:]))
+	code := run(os.Args[1:])
+	_ = logOut.Flush()
+	os.Exit(code)
 }
 
 func run(args []string) int {
@@ -136,7 +142,7 @@ func run(args []string) int {
 func newLogger(level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level)) // the flag's enum already checked it
-	return slog.New(api.LogHandler{Handler: slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})})
+	return api.NewLogger(logOut, l)
 }
 
 func serve(cfg config.Config) int {
