@@ -92,6 +92,9 @@ type ops struct {
 	dbURL  string // PostgreSQL: its URL
 	secret string // PostgreSQL: the data key given to every command
 	emails []string
+	// From the list walk: every user's id, and the cursor of every page.
+	ids     []string
+	cursors []string
 }
 
 // runOperators runs the operators mode and returns its report, also when a
@@ -196,13 +199,19 @@ func (o *ops) run(ctx context.Context) error {
 	if err := e.startUsher(usherDefault); err != nil {
 		return err
 	}
+	serve := beginWindow(e.usher.pid())
 	if e.clientTLS, err = clientTLS(devTLS(e.data)); err != nil {
 		return err
 	}
 	if err := o.measureList(); err != nil {
 		return err
 	}
+	if err := o.measureScale(); err != nil {
+		return err
+	}
 	o.checkLogins()
+	_, o.res.ServePeakRSS, _ = serve.end()
+	e.logf("usher serve's peak RSS (with its hashing process) from start to here: %.1f MiB", mib(o.res.ServePeakRSS))
 	if err := e.stopUsher(); err != nil {
 		return err
 	}
@@ -564,6 +573,7 @@ func (o *ops) measureList() error {
 		lat = append(lat, d)
 		for _, us := range p.Users {
 			seen[us.ID] = struct{}{}
+			o.ids = append(o.ids, us.ID)
 		}
 		res.Users += len(p.Users)
 		if p.NextCursor == nil || *p.NextCursor == "" {
@@ -580,6 +590,7 @@ func (o *ops) measureList() error {
 		cursors = append(cursors, cursor)
 	}
 	res.WalkS = time.Since(t0).Seconds()
+	o.cursors = cursors
 	cpu, _, _ := w.end()
 	dbCPU := db.end()
 	res.Pages = len(lat)
