@@ -66,6 +66,7 @@ type env struct {
 	tokens     []string
 	registered atomic.Uint64
 	report     *Report
+	dbObjects  map[string]int64 // bytes per SQLite table and index at the last compactSize (dbstat); nil: unknown
 }
 
 func (e *env) logf(format string, args ...any) {

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -105,6 +107,17 @@ func (e *env) compactSize() (file, compact int64, method string, err error) {
 		out, err := exec.Command(sqlite, "-bail", e.dbPath(), "VACUUM INTO '"+dst+"'").CombinedOutput()
 		if err == nil {
 			defer os.Remove(dst)
+			// Bytes per table and index (dbstat), for what each costs a user.
+			if out, err := exec.Command(sqlite, "-bail", "-separator", "|", dst,
+				"SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").Output(); err == nil {
+				e.dbObjects = map[string]int64{}
+				for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+					name, n, _ := strings.Cut(line, "|")
+					if v, err := strconv.ParseInt(n, 10, 64); err == nil {
+						e.dbObjects[name] = v
+					}
+				}
+			}
 			if vi, err := os.Stat(dst); err == nil {
 				return file, vi.Size(), "VACUUM INTO a copy (sqlite3)", nil
 			}

@@ -734,6 +734,9 @@ type SizeResult struct {
 	PerUser      float64 `json:"bytes_per_user"`              // (Bytes - EmptyBytes) / Users
 	TableBytes   int64   `json:"users_table_bytes,omitempty"` // PostgreSQL: the users table with its indexes and TOAST
 	TablePerUser float64 `json:"users_table_bytes_per_user,omitempty"`
+	// Objects is SQLite's bytes per table and index (dbstat on the
+	// compacted copy): where a user's bytes go.
+	Objects map[string]int64 `json:"objects,omitempty"`
 }
 
 // measureSize measures the database: empty (right after migrate) or full.
@@ -750,6 +753,9 @@ func (o *ops) measureSize(empty bool) error {
 			return err
 		}
 		size, s.Method = compact, method
+		if !empty {
+			s.Objects = o.e.dbObjects
+		}
 	} else {
 		out, err := psql(o.dbURL, "SELECT pg_database_size(current_database()), pg_total_relation_size('users')")
 		if err != nil {

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
 	"text/tabwriter"
 	"time"
 )
@@ -220,6 +222,12 @@ func (r *OpsReport) print(w io.Writer) {
 			fmt.Fprintf(w, "; the users table with its indexes %d B, %.0f B per user", s.TableBytes, s.TablePerUser)
 		}
 		fmt.Fprintln(w)
+		names := slices.Sorted(maps.Keys(s.Objects))
+		for _, n := range names {
+			if b := s.Objects[n]; b >= 64<<10 {
+				fmt.Fprintf(w, "  %-28s %12d B  %6.1f B per user\n", n, b, float64(b)/float64(s.Users))
+			}
+		}
 	}
 	writeChecks(w, r.Targets, r.ServerLog, r.Unexpected, "WARN/ERROR lines usher serve logged")
 }
