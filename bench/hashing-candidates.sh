@@ -16,6 +16,25 @@ rounds=${1:-2}
 out=${OUT:-hashing-runs}
 mkdir -p "$out"
 go build -o "$out/bench" .
+
+# idle_share prints the share of CPU time the machine left idle over 3 s.
+idle_share() {
+	a=$(awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8, $5}' /proc/stat)
+	sleep 3
+	b=$(awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8, $5}' /proc/stat)
+	echo "$a $b" | awk '{printf "%.0f", 100 * ($4 - $2) / ($3 - $1)}'
+}
+# On a shared machine, wait (at most QUIET_WAIT seconds) for the others to
+# leave the CPUs at least QUIET_IDLE % idle before each run.
+quiet() {
+	waited=0
+	while [ "$waited" -lt "${QUIET_WAIT:-120}" ]; do
+		s=$(idle_share)
+		[ "$s" -ge "${QUIET_IDLE:-80}" ] && break
+		waited=$((waited + 3))
+	done
+	echo "   (idle ${s:-?} % after ${waited} s of waiting)"
+}
 i=1
 while [ "$i" -le "$rounds" ]; do
 	for cand in low idle normal old; do
@@ -23,6 +42,7 @@ while [ "$i" -le "$rounds" ]; do
 		old) env="USHER_HASH_PRIORITY=normal USHER_HASH_WORKERS=$(($(nproc) > 1 ? $(nproc) - 1 : 1))" ;;
 		*) env="USHER_HASH_PRIORITY=$cand" ;;
 		esac
+		quiet
 		echo "== round $i, candidate $cand ($env), load $(cut -d' ' -f1 /proc/loadavg)"
 		"$out/bench" -scenarios login,checkpw -conns 8,16,32 -duration 8s -flood 20s -users 200 \
 			-usher-env "$env" -out "$out/$cand-$i.json" "$@" >"$out/$cand-$i.txt" 2>&1 || true
