@@ -66,7 +66,12 @@ type versionCmd struct{}
 
 // logOut is the buffer every log line goes through on its way to stderr
 // (api.LogWriter); main writes what is left before the process exits.
-var logOut = api.NewLogWriter(os.Stderr)
+var logOut = api.NewLogWriter(stderr{})
+
+// stderr writes to whatever os.Stderr is at the time (tests replace it).
+type stderr struct{}
+
+func (stderr) Write(p []byte) (int, error) { return os.Stderr.Write(p) }
 
 func main() {
 	code := run(os.Args[1:])
