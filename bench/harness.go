@@ -39,9 +39,14 @@ func fullConfig() Config {
 		Users: 1000, Tokens: 64, Restarts: 5, Settle: 3 * time.Second}
 }
 
+// The smoke run hashes in Usher's process (hash-priority normal): it checks
+// answers, not speed, and runs in CI and beside test suites, where a hashing
+// process at the lowest priority may get no CPU for seconds and Usher would
+// rightly answer 503. The child process's own path is proven end to end by
+// cmd/usher's tests, which run the real binary with production hashing.
 func smokeConfig() Config {
 	return Config{Smoke: true, Duration: 1500 * time.Millisecond, Conns: []int{8}, Flood: 3 * time.Second, FloodGetRate: 50,
-		Users: 40, Tokens: 16, Restarts: 2, Settle: time.Second}
+		Users: 40, Tokens: 16, Restarts: 2, Settle: time.Second, UsherEnv: []string{"USHER_HASH_PRIORITY=normal"}}
 }
 
 // env is the state of a harness run.

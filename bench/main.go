@@ -130,7 +130,10 @@ func cli(args []string) int {
 			}
 			cfg.Conns = levels[0]
 		}
-		cfg.Repo, cfg.Keep, cfg.UsherEnv = *repo, *keep, env
+		cfg.Repo, cfg.Keep = *repo, *keep
+		if *usherEnv != "" {
+			cfg.UsherEnv = env
+		}
 		return runOperatorsCLI(cfg, *out)
 	default:
 		fmt.Fprintf(os.Stderr, "bench: -mode: load or operators, not %q\n", *mode)
@@ -175,7 +178,10 @@ func cli(args []string) int {
 		cfg.Users = *users
 		cfg.Tokens = min(cfg.Tokens, cfg.Users)
 	}
-	cfg.Repo, cfg.Keep, cfg.UsherEnv, cfg.NoLog = *repo, *keep, env, *noLog
+	cfg.Repo, cfg.Keep, cfg.NoLog = *repo, *keep, *noLog
+	if *usherEnv != "" {
+		cfg.UsherEnv = env
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -66,8 +66,10 @@ func opsFullConfig() OpsConfig {
 }
 
 func opsSmokeConfig() OpsConfig {
+	// Hashing in Usher's process, as in the load harness's smoke run
+	// (smokeConfig says why).
 	return OpsConfig{Smoke: true, Users: 300, Plain: 4, Engine: "sqlite", PGURL: defaultPGURL, Yard: 500 * time.Millisecond,
-		ConcDur: time.Second, Conns: 4, Finds: 20}
+		ConcDur: time.Second, Conns: 4, Finds: 20, UsherEnv: []string{"USHER_HASH_PRIORITY=normal"}}
 }
 
 // Targets of issue 13, in users per second.
