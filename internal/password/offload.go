@@ -42,13 +42,20 @@ const maxOffloadPassword = 1 << 16
 // ErrOffload is returned when the hashing process could not answer.
 var ErrOffload = errors.New("the password hashing process failed")
 
+// offloadIdle is how long the child lives without a computation: an idle
+// Usher keeps no second process (about 8 MiB of its own memory), and the
+// first hash after a quiet spell pays the child's start (tens of ms).
+var offloadIdle = time.Minute
+
 // Offload computes argon2 keys in a child process.
 type Offload struct {
 	argv []string
 
-	mu    sync.Mutex
-	child *offloadChild // nil or dead: the next call starts one
-	next  uint64
+	mu       sync.Mutex
+	child    *offloadChild // nil or dead: the next call starts one
+	next     uint64
+	inflight int         // calls between current and their answer
+	idle     *time.Timer // ends the child when no call came for offloadIdle
 }
 
 type offloadChild struct {
@@ -76,6 +83,10 @@ func (o *Offload) Start() error {
 func (o *Offload) current() (*offloadChild, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	return o.currentLocked()
+}
+
+func (o *Offload) currentLocked() (*offloadChild, error) {
 	if c := o.child; c != nil {
 		select {
 		case <-c.done:
@@ -99,7 +110,29 @@ func (o *Offload) current() (*offloadChild, error) {
 	c := &offloadChild{cmd: cmd, in: in, wait: map[uint64]chan []byte{}, done: make(chan struct{})}
 	go c.read(out)
 	o.child = c
+	o.armIdle()
 	return c, nil
+}
+
+// armIdle (o.mu held) ends the child once no call has been in flight for
+// offloadIdle. The decision is taken under o.mu, where calls register, so
+// no call is ever sent to a child that is being ended.
+func (o *Offload) armIdle() {
+	if o.idle == nil {
+		o.idle = time.AfterFunc(offloadIdle, o.endIdle)
+		return
+	}
+	o.idle.Reset(offloadIdle)
+}
+
+func (o *Offload) endIdle() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.inflight > 0 || o.child == nil {
+		return
+	}
+	_ = o.child.in.Close() // the child exits at the end of its input
+	o.child = nil
 }
 
 // read hands each answer to its caller until the child's output ends; then
@@ -146,14 +179,23 @@ func (o *Offload) key(id bool, password, salt []byte, time, memory uint32, threa
 	if len(password) > maxOffloadPassword || len(salt) > maxSaltLen || keyLen > maxKeyLen {
 		return nil, errors.New("argon2 input over the hashing process's limits")
 	}
-	c, err := o.current()
+	o.mu.Lock()
+	c, err := o.currentLocked()
 	if err != nil {
+		o.mu.Unlock()
 		return nil, errors.Join(ErrOffload, err)
 	}
-	o.mu.Lock()
 	o.next++
 	n := o.next
+	o.inflight++
 	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		if o.inflight--; o.inflight == 0 {
+			o.armIdle()
+		}
+		o.mu.Unlock()
+	}()
 	ch := make(chan []byte, 1)
 	c.mu.Lock()
 	if c.err != nil {
@@ -200,6 +242,9 @@ func (o *Offload) Close() error {
 	o.mu.Lock()
 	c := o.child
 	o.child = nil
+	if o.idle != nil {
+		o.idle.Stop()
+	}
 	o.mu.Unlock()
 	if c == nil {
 		return nil

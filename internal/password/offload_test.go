@@ -198,3 +198,33 @@ func TestLowerPriorityLowersEveryThread(t *testing.T) {
 		_ = off.Close()
 	}
 }
+
+// TestOffloadEndsAnIdleChild: with no computation for offloadIdle the
+// child exits, and the next computation starts a new one.
+func TestOffloadEndsAnIdleChild(t *testing.T) {
+	defer func(d time.Duration) { offloadIdle = d }(offloadIdle)
+	offloadIdle = 100 * time.Millisecond
+	off := startTestOffload(t, "low")
+	salt := []byte("0123456789abcdef")
+	if _, err := off.key(true, []byte("pw"), salt, 1, 64, 1, 32); err != nil {
+		t.Fatal(err)
+	}
+	off.mu.Lock()
+	first := off.child
+	off.mu.Unlock()
+	select {
+	case <-first.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the idle child did not exit")
+	}
+	key, err := off.key(true, []byte("pw"), salt, 1, 64, 1, 32)
+	if err != nil || !bytes.Equal(key, argon2.IDKey([]byte("pw"), salt, 1, 64, 1, 32)) {
+		t.Fatalf("after the idle child exited: %x, %v", key, err)
+	}
+	off.mu.Lock()
+	second := off.child
+	off.mu.Unlock()
+	if second == nil || second == first {
+		t.Error("no new child for the call after the idle one ended")
+	}
+}
