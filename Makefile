@@ -8,7 +8,7 @@ GO ?= go
 # 30000 executions take 2-7 s per target on a 2-CPU machine.
 FUZZTIME ?= 30000x
 
-.PHONY: run test test-postgres fuzz vet build js-deps bench bench-smoke bench-scale bench-hashing
+.PHONY: run test test-postgres fuzz vet build js-deps bench bench-smoke bench-scale bench-hashing bench-reads
 
 run:
 	$(GO) run ./cmd/usher serve
@@ -72,6 +72,12 @@ bench-scale:
 HASHING_ROUNDS ?= 2
 bench-hashing:
 	cd bench && ./hashing-candidates.sh $(HASHING_ROUNDS)
+
+# Reads with the request log on (as shipped) and off, in turn; BEFORE=<git
+# ref> adds that tree's Usher with its log on.
+READS_ROUNDS ?= 2
+bench-reads:
+	cd bench && BEFORE=$(BEFORE) ./reads-compare.sh $(READS_ROUNDS)
 
 # A short run of every fuzz target (go test -fuzz takes one target at a time).
 FUZZ_TARGETS = \

@@ -16,7 +16,8 @@ for path in sys.argv[1:]:
                 continue
             for ra in run.get("ratios") or []:
                 errs = sum((run.get("errors") or {}).values())
-                cells.append("%s@%d %.2f (drift %.0f%%, load %.1f%s)" % (run["name"], run["conns"], ra["ratio"],
+                cells.append("%s@%d %.2f×%s, %.0f/s, cpu %.0f µs/req (drift %.0f%%, load %.1f%s)" % (run["name"], run["conns"], ra["ratio"],
+                             ra["yardstick"], run["rps"], run.get("server_cpu_us_per_req", 0),
                              100 * ra["yardstick_drift"], run.get("load1", 0), ", %d errors" % errs if errs else ""))
     f = r.get("flood") or {}
     fl = "n/a"
