@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -133,6 +134,9 @@ func treeKB(pids []int, field string) (uint64, error) {
 	var sum uint64
 	for i, p := range pids {
 		v, err := statusKBs(p, field, "RssFile")
+		if err != nil && i > 0 {
+			continue // a child that has exited: its figures went with it
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -155,8 +159,15 @@ func beginWindow(pid int) *procWindow {
 	return w
 }
 
-// end returns the CPU time used since begin and the peak RSS (bytes).
+// end returns the CPU time used since begin and the peak RSS (bytes). A
+// child started during the window (Usher starts its hashing process again
+// after an idle one exited) counts with all its CPU and its whole peak.
 func (w *procWindow) end() (cpu time.Duration, peak uint64, exact bool) {
+	for _, p := range processTree(w.pids[0]) {
+		if !slices.Contains(w.pids, p) {
+			w.pids = append(w.pids, p)
+		}
+	}
 	cpu = treeCPU(w.pids) - w.cpu0
 	if w.resetOK {
 		if hwm, err := treeKB(w.pids, "VmHWM"); err == nil {

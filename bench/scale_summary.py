@@ -22,7 +22,7 @@ def row(r, res):
         "page p99 first/mid/last": "/".join("%.2f" % p for p in pages),
         "login p50": (sc.get("login") or {}).get("p50_ms", 0),
         "export s": exp.get("wall_s", 0), "export RSS MiB": exp.get("peak_rss_bytes", 0) / 2**20,
-        "B/user": sz.get("per_user", 0), "serve RSS MiB": res.get("serve_peak_rss_bytes", 0) / 2**20,
+        "B/user": sz.get("bytes_per_user", 0), "serve RSS MiB": res.get("serve_peak_rss_bytes", 0) / 2**20,
         "load": r.get("load_before", ""),
     }
 
