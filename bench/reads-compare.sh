@@ -15,7 +15,7 @@ if [ -n "${BEFORE:-}" ]; then
 	rm -rf "$out/before-tree" && mkdir -p "$out/before-tree"
 	git -C "$root" archive "$BEFORE" | tar -x -C "$out/before-tree"
 fi
-flags="-scenarios backend-get,public-me -flood 0 -users 200"
+flags="-scenarios backend-get,me -flood 0 -users 200"
 i=1
 while [ "$i" -le "$rounds" ]; do
 	for cand in ${BEFORE:+before} on off; do
