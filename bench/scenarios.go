@@ -57,7 +57,7 @@ var scenarios = []*scenario{
 	{name: "backend-put-data", about: "backend PUT /users/{id}/data over mTLS (a database write)", status: 204, tls: true,
 		yards: []yardTarget{{yardBareMTLS, 0}}, target: (*env).putDataTargeter},
 	{name: "me", about: "public GET /me with a bearer token", status: 200,
-		yards: []yardTarget{{yardBarePlain, 0.4}}, target: (*env).meTargeter, check: contains(`"userId"`)},
+		yards: []yardTarget{{yardBarePlain, 0.45}}, target: (*env).meTargeter, check: contains(`"userId"`)},
 	{name: "thunder-get-nocheck", about: "Thunder GET /users?email= on --no-thunder-header-check (no hash)", status: 200,
 		server: usherNoHeaderCheck, yards: []yardTarget{{yardBarePlain, 0}}, target: thunderTargeter(false), check: contains(`"email"`)},
 }
