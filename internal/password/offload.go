@@ -39,6 +39,10 @@ import (
 // (password-max) is far lower.
 const maxOffloadPassword = 1 << 16
 
+// sporadicGap is how long the hashing process must have been idle for a
+// hash to count as sporadic (see ServeOffload).
+const sporadicGap = 100 * time.Millisecond
+
 // ErrOffload is returned when the hashing process could not answer.
 var ErrOffload = errors.New("the password hashing process failed")
 
@@ -273,6 +277,7 @@ func ServeOffload(in io.Reader, out io.Writer, workers int) error {
 	// When no hash has run for a second, the memory the last ones held
 	// goes back to the system: an idle process keeps only its runtime.
 	var running atomic.Int64
+	var idleSince atomic.Int64 // when running last fell to zero (Unix ns)
 	idle := time.AfterFunc(time.Hour, debug.FreeOSMemory)
 	defer idle.Stop()
 	var wg sync.WaitGroup
@@ -281,7 +286,9 @@ func ServeOffload(in io.Reader, out io.Writer, workers int) error {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				running.Add(1)
+				// A hash that starts after the process sat idle for a
+				// while is a sporadic one, not part of a burst.
+				sporadic := running.Add(1) == 1 && time.Since(time.Unix(0, idleSince.Load())) > sporadicGap
 				idle.Stop()
 				var key []byte
 				if j.argonID {
@@ -290,6 +297,20 @@ func ServeOffload(in io.Reader, out io.Writer, workers int) error {
 					key = argon2.Key(j.password, j.salt, j.time, j.memory, j.threads, j.keyLen)
 				}
 				clear(j.password)
+				if running.Add(-1) == 0 {
+					if sporadic {
+						// Return this hash's memory before answering, so
+						// that the next one (which may come as soon as the
+						// answer is read) does not add its own beside it
+						// while a background collection frees this one:
+						// the process's peak stays one hash. It costs the
+						// next hash its page faults (a millisecond or
+						// two), so hashes in a burst skip it.
+						debug.FreeOSMemory()
+					}
+					idleSince.Store(time.Now().UnixNano())
+					idle.Reset(time.Second)
+				}
 				var hdr [12]byte
 				binary.LittleEndian.PutUint64(hdr[:8], j.id)
 				binary.LittleEndian.PutUint32(hdr[8:], uint32(len(key)))
@@ -298,9 +319,6 @@ func ServeOffload(in io.Reader, out io.Writer, workers int) error {
 				_, _ = w.Write(key)
 				_ = w.Flush()
 				wmu.Unlock()
-				if running.Add(-1) == 0 {
-					idle.Reset(time.Second)
-				}
 			}
 		}()
 	}
