@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 
 	"github.com/usherhq/usher/internal/config"
 	"github.com/usherhq/usher/internal/password"
@@ -47,7 +48,15 @@ func startHashProcess(c *config.Config) (*password.Offload, error) {
 	if c.HashPriority == "idle" {
 		argv = append(argv, "--idle")
 	}
-	off := password.NewOffload(argv)
+	// The child reads no setting: it gets none, and so cannot warn again
+	// about a misspelt one each time it starts.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "USHER_") {
+			env = append(env, kv)
+		}
+	}
+	off := password.NewOffload(argv, env)
 	if err := off.Start(); err != nil {
 		return nil, err
 	}

@@ -54,6 +54,7 @@ var offloadIdle = time.Minute
 // Offload computes argon2 keys in a child process.
 type Offload struct {
 	argv []string
+	env  []string // the child's environment (nil: this process's)
 
 	mu       sync.Mutex
 	child    *offloadChild // nil or dead: the next call starts one
@@ -66,15 +67,16 @@ type offloadChild struct {
 	cmd  *exec.Cmd
 	in   io.WriteCloser
 	wmu  sync.Mutex // one frame at a time on in
-	mu   sync.Mutex // guards pending and err
+	mu   sync.Mutex // guards wait and err
 	wait map[uint64]chan []byte
 	err  error // set once the child is gone
 	done chan struct{}
 }
 
 // NewOffload returns an Offload that runs argv (a command that calls
-// ServeOffload, such as `usher hash-worker`) when it is first needed.
-func NewOffload(argv []string) *Offload { return &Offload{argv: argv} }
+// ServeOffload, such as `usher hash-worker`) with the environment env (nil:
+// this process's) when it is first needed.
+func NewOffload(argv, env []string) *Offload { return &Offload{argv: argv, env: env} }
 
 // Start starts the child now, so that a command that cannot run is found at
 // start-up rather than at the first login.
@@ -99,6 +101,7 @@ func (o *Offload) currentLocked() (*offloadChild, error) {
 		}
 	}
 	cmd := exec.Command(o.argv[0], o.argv[1:]...)
+	cmd.Env = o.env
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -178,19 +181,15 @@ func (c *offloadChild) read(out io.Reader) {
 	close(c.done)
 }
 
-// key computes argon2id (id) or argon2i in the child.
+// key computes argon2id (id) or argon2i in the child. A child found dead
+// when the call is sent or answered (it was killed, or it crashed; the
+// reader may not have noticed yet) is replaced and the computation sent once
+// more: it is a pure function of its input, so a second try is safe.
 func (o *Offload) key(id bool, password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) ([]byte, error) {
 	if len(password) > maxOffloadPassword || len(salt) > maxSaltLen || keyLen > maxKeyLen {
 		return nil, errors.New("argon2 input over the hashing process's limits")
 	}
 	o.mu.Lock()
-	c, err := o.currentLocked()
-	if err != nil {
-		o.mu.Unlock()
-		return nil, errors.Join(ErrOffload, err)
-	}
-	o.next++
-	n := o.next
 	o.inflight++
 	o.mu.Unlock()
 	defer func() {
@@ -200,17 +199,8 @@ func (o *Offload) key(id bool, password, salt []byte, time, memory uint32, threa
 		}
 		o.mu.Unlock()
 	}()
-	ch := make(chan []byte, 1)
-	c.mu.Lock()
-	if c.err != nil {
-		c.mu.Unlock()
-		return nil, ErrOffload
-	}
-	c.wait[n] = ch
-	c.mu.Unlock()
-
-	frame := make([]byte, 0, 34+len(password)+len(salt))
-	frame = binary.LittleEndian.AppendUint64(frame, n)
+	frame := make([]byte, 0, 30+len(password)+len(salt))
+	frame = binary.LittleEndian.AppendUint64(frame, 0) // the call's number, set per try
 	v := byte(0)
 	if id {
 		v = 1
@@ -223,19 +213,54 @@ func (o *Offload) key(id bool, password, salt []byte, time, memory uint32, threa
 	frame = binary.LittleEndian.AppendUint32(frame, uint32(len(salt)))
 	frame = append(frame, password...)
 	frame = append(frame, salt...)
+	defer clear(frame) // the password
+	var err error
+	for range 2 {
+		var key []byte
+		if key, err = o.try(frame); err == nil {
+			return key, nil
+		}
+	}
+	return nil, err
+}
+
+// try sends frame to the live child (starting one if needed) and waits for
+// its answer. On failure it returns once that child is gone, so that the
+// next try starts a new one.
+func (o *Offload) try(frame []byte) ([]byte, error) {
+	o.mu.Lock()
+	c, err := o.currentLocked()
+	if err != nil {
+		o.mu.Unlock()
+		return nil, errors.Join(ErrOffload, err)
+	}
+	o.next++
+	n := o.next
+	o.mu.Unlock()
+	binary.LittleEndian.PutUint64(frame[:8], n)
+	ch := make(chan []byte, 1)
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		<-c.done
+		return nil, ErrOffload
+	}
+	c.wait[n] = ch
+	c.mu.Unlock()
 	c.wmu.Lock()
 	_, err = c.in.Write(frame)
 	c.wmu.Unlock()
-	clear(frame) // the password
 	if err != nil {
 		c.mu.Lock()
 		delete(c.wait, n)
 		c.mu.Unlock()
 		_ = c.cmd.Process.Kill() // a half-written frame: this child is no use any more
+		<-c.done
 		return nil, ErrOffload
 	}
 	key, ok := <-ch
 	if !ok {
+		<-c.done // closed right after the calls in flight are failed
 		return nil, ErrOffload
 	}
 	return key, nil

@@ -41,7 +41,7 @@ func startTestOffload(t *testing.T, mode string) *Offload {
 	if err != nil {
 		t.Fatal(err)
 	}
-	off := NewOffload([]string{exe})
+	off := NewOffload([]string{exe}, nil)
 	if err := off.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -87,9 +87,9 @@ func TestOffloadComputesWhatArgon2Computes(t *testing.T) {
 	}
 }
 
-// TestOffloadSurvivesItsChild: when the hashing process dies, a call fails
-// with ErrOffload (never a wrong answer) and the next call starts a new
-// process.
+// TestOffloadSurvivesItsChild: when the hashing process dies, the next
+// call starts a new one, and a call in flight when it died is sent again to
+// the new one: never a wrong answer, and no failure while a child can run.
 func TestOffloadSurvivesItsChild(t *testing.T) {
 	off := startTestOffload(t, "low")
 	c, err := off.current()
@@ -99,7 +99,6 @@ func TestOffloadSurvivesItsChild(t *testing.T) {
 	if err := c.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	<-c.done
 	salt := []byte("0123456789abcdef")
 	key, err := off.key(true, []byte("pw"), salt, 1, 64, 1, 32)
 	if err != nil {
@@ -108,20 +107,34 @@ func TestOffloadSurvivesItsChild(t *testing.T) {
 	if !bytes.Equal(key, argon2.IDKey([]byte("pw"), salt, 1, 64, 1, 32)) {
 		t.Error("wrong key from the new child")
 	}
-	// A call in flight when the child dies fails.
 	c2, _ := off.current()
 	if c2 == c {
 		t.Fatal("no new child")
 	}
 	errc := make(chan error, 1)
+	var inFlight []byte
 	go func() {
-		_, err := off.key(true, []byte("pw"), salt, 16, 256*1024, 1, 32) // long enough to be killed mid-way
+		var err error
+		inFlight, err = off.key(true, []byte("pw"), salt, 3, 32*1024, 1, 32) // long enough to be killed mid-way
 		errc <- err
 	}()
 	time.Sleep(50 * time.Millisecond)
 	_ = c2.cmd.Process.Kill()
-	if err := <-errc; !errors.Is(err, ErrOffload) {
-		t.Errorf("a call in flight when the child died = %v, want ErrOffload", err)
+	if err := <-errc; err != nil {
+		t.Fatalf("a call in flight when the child died = %v, want it answered by a new child", err)
+	}
+	if !bytes.Equal(inFlight, argon2.IDKey([]byte("pw"), salt, 3, 32*1024, 1, 32)) {
+		t.Error("wrong key for the call in flight when its child died")
+	}
+}
+
+// TestOffloadFailsWhenNoChildCanRun: a hashing process that dies at once
+// every time gives ErrOffload (the caller answers 500), after one retry.
+func TestOffloadFailsWhenNoChildCanRun(t *testing.T) {
+	off := NewOffload([]string{"/bin/false"}, nil)
+	t.Cleanup(func() { _ = off.Close() })
+	if _, err := off.key(true, []byte("pw"), []byte("0123456789abcdef"), 1, 64, 1, 32); !errors.Is(err, ErrOffload) {
+		t.Errorf("key with a child that cannot run = %v, want ErrOffload", err)
 	}
 }
 
