@@ -8,7 +8,7 @@ GO ?= go
 # 30000 executions take 2-7 s per target on a 2-CPU machine.
 FUZZTIME ?= 30000x
 
-.PHONY: run test test-postgres fuzz vet build js-deps bench bench-smoke thunder-suites thunder-suites-selftest swagger-ui swagger-ui-check
+.PHONY: run test test-postgres fuzz vet build js-deps bench bench-smoke thunder-suites thunder-suites-selftest swagger-ui swagger-ui-check bench-scale bench-hashing bench-reads
 
 run:
 	$(GO) run ./cmd/usher serve
@@ -55,6 +55,32 @@ bench:
 # (it asserts nothing about speed). Part of `make test`.
 bench-smoke:
 	cd bench && $(GO) test -count=1 ./...
+
+# A million users (BENCHMARKS.md): the operators mode at 1,000, 100,000 and
+# 1,000,000 users imported with pre-hashed passwords into a fresh database,
+# on SQLite and on PostgreSQL (SCALE_PG: a server on which a database is
+# created and dropped), then one table of every figure.
+SCALE_USERS ?= 1000 100000 1000000
+SCALE_ENGINES ?= sqlite postgres
+SCALE_PG ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+bench-scale:
+	cd bench && $(GO) build -o scale-bench . && set -e; for e in $(SCALE_ENGINES); do for n in $(SCALE_USERS); do \
+		./scale-bench -mode operators -engine $$e -pg '$(SCALE_PG)' -users $$n -plain 0 -out scale-$$e-$$n.json > scale-$$e-$$n.txt 2>&1 \
+			|| { tail -20 scale-$$e-$$n.txt; exit 1; }; \
+		echo "$$e $$n: done (load $$(cut -d' ' -f1 /proc/loadavg))"; done; done; \
+	python3 scale_summary.py scale-*.json
+
+# The hashing candidates side by side (hash-priority low, idle, normal and
+# the previous default), in turn, HASHING_ROUNDS times.
+HASHING_ROUNDS ?= 2
+bench-hashing:
+	cd bench && ./hashing-candidates.sh $(HASHING_ROUNDS)
+
+# Reads with the request log on (as shipped) and off, in turn; BEFORE=<git
+# ref> adds that tree's Usher with its log on.
+READS_ROUNDS ?= 2
+bench-reads:
+	cd bench && BEFORE=$(BEFORE) ./reads-compare.sh $(READS_ROUNDS)
 
 # A short run of every fuzz target (go test -fuzz takes one target at a time).
 FUZZ_TARGETS = \

@@ -39,6 +39,9 @@ type Run struct {
 	HashingFailure string      `json:"hashing_failure,omitempty"`
 	ServerLog      *LogDigest  `json:"server_log,omitempty"` // WARN/ERROR lines the server logged meanwhile
 	Failure        string      `json:"failure,omitempty"`    // why the run could not be done
+	// Load1 is the machine's 1-minute load average as the run began
+	// (/proc/loadavg): the other work beside it, for a figure's context.
+	Load1 float64 `json:"load1"`
 }
 
 // Ratio compares a scenario's rate with a yardstick's, measured just before

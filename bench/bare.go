@@ -52,6 +52,9 @@ func runHiddenRole(args []string) {
 	if burnArg(args) {
 		runBurn() // never returns; the harness kills it
 	}
+	if d, ok := hashRateArg(args); ok {
+		os.Exit(runHashRate(d))
+	}
 }
 
 // runBurn spins one goroutine on one CPU until the process is killed.

@@ -25,6 +25,8 @@
 //	-users 1000       users seeded, and the N of bytes per user
 //	-out FILE         also write the report as JSON
 //	-repo DIR         the Usher repository (default: found above the working directory)
+//	-no-log-requests  run Usher with its request log off, for a comparison (default: on, as shipped,
+//	                  to a pipe the harness reads)
 //	-keep             keep the temporary directory (Usher's data and logs; always kept after an unexpected answer)
 //	-mode load        load: the scenarios above; operators: see operators.go (it reads -users, default
 //	                  100000, smoke 300; -duration, each yardstick and concurrent run, default 5s; the first
@@ -86,6 +88,7 @@ func cli(args []string) int {
 	mode := fs.String("mode", "load", "load: the load harness; operators: import, export, list and find on a large tenant")
 	engine := fs.String("engine", "sqlite", "operators mode: sqlite or postgres")
 	pg := fs.String("pg", defaultPGURL, "operators mode: the PostgreSQL server on which to create (and drop) the run's database")
+	noLog := fs.Bool("no-log-requests", false, "run Usher with its request log off (a comparison; the default run uses Usher's defaults, log on)")
 	plain := fs.Int("plain", -1, "operators mode: users imported with plain passwords (default 200, smoke 4)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -127,7 +130,10 @@ func cli(args []string) int {
 			}
 			cfg.Conns = levels[0]
 		}
-		cfg.Repo, cfg.Keep, cfg.UsherEnv = *repo, *keep, env
+		cfg.Repo, cfg.Keep = *repo, *keep
+		if *usherEnv != "" {
+			cfg.UsherEnv = env
+		}
 		return runOperatorsCLI(cfg, *out)
 	default:
 		fmt.Fprintf(os.Stderr, "bench: -mode: load or operators, not %q\n", *mode)
@@ -172,7 +178,10 @@ func cli(args []string) int {
 		cfg.Users = *users
 		cfg.Tokens = min(cfg.Tokens, cfg.Users)
 	}
-	cfg.Repo, cfg.Keep, cfg.UsherEnv = *repo, *keep, env
+	cfg.Repo, cfg.Keep, cfg.NoLog = *repo, *keep, *noLog
+	if *usherEnv != "" {
+		cfg.UsherEnv = env
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

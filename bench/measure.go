@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -37,9 +39,13 @@ type StartupResult struct {
 	// The idle RSS's two parts: anonymous memory (heap, stacks) and pages
 	// of files mapped in, nearly all of them the usher binary's own code
 	// and read-only data (clean pages the kernel can drop and reread).
-	IdleAnon uint64  `json:"idle_rss_anon_bytes"`
-	IdleFile uint64  `json:"idle_rss_file_bytes"`
-	SettleS  float64 `json:"settle_s"` // idle time before IdleRSS was read
+	IdleAnon uint64 `json:"idle_rss_anon_bytes"`
+	IdleFile uint64 `json:"idle_rss_file_bytes"`
+	// The hashing process's RSS and anonymous part at the same moment
+	// (0: Usher hashes in its own process).
+	HashProcRSS  uint64  `json:"hash_process_rss_bytes"`
+	HashProcAnon uint64  `json:"hash_process_rss_anon_bytes"`
+	SettleS      float64 `json:"settle_s"` // idle time before IdleRSS was read
 }
 
 func (e *env) dbPath() string { return filepath.Join(e.data, "usher.db") }
@@ -101,6 +107,17 @@ func (e *env) compactSize() (file, compact int64, method string, err error) {
 		out, err := exec.Command(sqlite, "-bail", e.dbPath(), "VACUUM INTO '"+dst+"'").CombinedOutput()
 		if err == nil {
 			defer os.Remove(dst)
+			// Bytes per table and index (dbstat), for what each costs a user.
+			if out, err := exec.Command(sqlite, "-bail", "-separator", "|", dst,
+				"SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").Output(); err == nil {
+				e.dbObjects = map[string]int64{}
+				for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+					name, n, _ := strings.Cut(line, "|")
+					if v, err := strconv.ParseInt(n, 10, 64); err == nil {
+						e.dbObjects[name] = v
+					}
+				}
+			}
 			if vi, err := os.Stat(dst); err == nil {
 				return file, vi.Size(), "VACUUM INTO a copy (sqlite3)", nil
 			}
@@ -171,6 +188,13 @@ func (e *env) measureStartup() error {
 		return err
 	}
 	res.IdleRSS, res.IdleAnon, res.IdleFile = rss[0], rss[1], rss[2]
+	// The hashing process (hash-priority low or idle), on its own: its
+	// file-backed pages are the binary's, shared with Usher's.
+	for _, c := range processTree(e.usher.pid())[1:] {
+		if v, err := statusKBs(c, "VmRSS", "RssAnon", "RssFile"); err == nil {
+			res.HashProcRSS, res.HashProcAnon = res.HashProcRSS+v[0], res.HashProcAnon+v[1]
+		}
+	}
 	e.report.Startup = res
 	return nil
 }

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
 	"text/tabwriter"
 	"time"
 )
@@ -36,10 +38,14 @@ type OpsResult struct {
 	PlainVsPool float64 `json:"plain_vs_pool"`
 	PlainVsAll  float64 `json:"plain_vs_all_cpus"`
 
-	Export      *CmdRun     `json:"export,omitempty"`
-	ExportLines int         `json:"export_lines"`
-	List        *ListResult `json:"list,omitempty"`
-	Size        *SizeResult `json:"size,omitempty"`
+	Export      *CmdRun      `json:"export,omitempty"`
+	ExportLines int          `json:"export_lines"`
+	List        *ListResult  `json:"list,omitempty"`
+	Scale       *ScaleResult `json:"scale,omitempty"`
+	Size        *SizeResult  `json:"size,omitempty"`
+	// ServePeakRSS is usher serve's peak RSS (its hashing process's
+	// anonymous memory added) from its start through every measurement.
+	ServePeakRSS uint64 `json:"serve_peak_rss_bytes"`
 }
 
 // OpsReport is the report of the operators mode. -out writes it as JSON.
@@ -91,6 +97,25 @@ func (r *OpsReport) finish() {
 			fmt.Sprintf("%s (%.1f vs %.1f hashes/s, yardstick drift %.0f%%); %s × every CPU (%.1f/s)",
 				ratioString(res.PlainVsPool), p.Rate, res.PoolRate, 100*res.PoolDrift, ratioString(res.PlainVsAll), res.AllRate),
 			fmt.Sprintf("≥ %.2f", plainImportTarget), res.PlainVsPool >= plainImportTarget)
+	}
+	if sc := res.Scale; sc != nil {
+		for _, p := range []*Probe{sc.FirstPage, sc.MiddlePage, sc.LastPage} {
+			check("list, "+p.Query+", p99", fmt.Sprintf("%.2f ms (%d requests)", p.P99Ms, p.N), "≤ 5 ms", p.N > 0 && p.P99Ms <= 5)
+		}
+	}
+	if res.ServePeakRSS > 0 {
+		check("usher serve peak RSS", fmt.Sprintf("%.1f MiB", mib(res.ServePeakRSS)), "≤ 80 MiB", res.ServePeakRSS <= 80<<20)
+	}
+	for name, c := range map[string]*CmdRun{"usher users import": res.Import, "usher users export": res.Export} {
+		if c != nil && c.PeakRSS > 0 {
+			check(name+" peak RSS", fmt.Sprintf("%.1f MiB", mib(c.PeakRSS)), "≤ 80 MiB", c.PeakRSS <= 80<<20)
+		}
+	}
+	if x := res.Export; x != nil && res.Users >= 1000000 {
+		check("export of 1M users", fmt.Sprintf("%.1f s", x.WallS), "≤ 30 s", x.WallS <= 30)
+	}
+	if s := res.Size; s != nil && s.Users > 0 && res.Engine == "sqlite" {
+		check("SQLite bytes per user", fmt.Sprintf("%.0f B", s.PerUser), "≤ 300 B", s.PerUser <= 300)
 	}
 	if x := res.Export; x != nil {
 		check("export --with-hashes", fmt.Sprintf("%.0f users/s (%d lines in %.2fs)", x.Rate, res.ExportLines, x.WallS),
@@ -175,12 +200,34 @@ func (r *OpsReport) print(w io.Writer) {
 			}
 		}
 	}
+	if sc := res.Scale; sc != nil {
+		fmt.Fprintf(w, "\n== reads at %d users (one keep-alive connection; repeated) ==\n", res.Users+res.Plain)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "request\tn\tp50 ms\tp99 ms\tmax ms\tanswer")
+		for _, p := range []*Probe{sc.GetByID, sc.FirstPage, sc.MiddlePage, sc.LastPage, sc.Login} {
+			if p != nil {
+				fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%s\n", p.Query, p.N, p.P50Ms, p.P99Ms, p.MaxMs, p.Answer)
+			}
+		}
+		tw.Flush()
+		if c := sc.GetByIDConc; c != nil {
+			fmt.Fprintf(w, "concurrent GET /users/{id} at %d connections (%.1fs): %.0f req/s, p50 %.2f ms, p99 %.2f ms, Usher CPU %s per request, errors %s\n",
+				c.Conns, c.Seconds, c.RPS, c.P50Ms, c.P99Ms, cpuString(c.ServerCPUPerReqUs), errorString(c.Errors))
+		}
+		fmt.Fprintf(w, "usher serve's peak RSS (its hashing process's own memory added), start to the end of these: %.1f MiB\n", mib(res.ServePeakRSS))
+	}
 	if s := res.Size; s != nil && s.Users > 0 {
 		fmt.Fprintf(w, "\n== database size (%s) ==\n%d users: %d B, empty %d B: %.0f B per user", s.Method, s.Users, s.Bytes, s.EmptyBytes, s.PerUser)
 		if s.TableBytes > 0 {
 			fmt.Fprintf(w, "; the users table with its indexes %d B, %.0f B per user", s.TableBytes, s.TablePerUser)
 		}
 		fmt.Fprintln(w)
+		names := slices.Sorted(maps.Keys(s.Objects))
+		for _, n := range names {
+			if b := s.Objects[n]; b >= 64<<10 {
+				fmt.Fprintf(w, "  %-28s %12d B  %6.1f B per user\n", n, b, float64(b)/float64(s.Users))
+			}
+		}
 	}
 	writeChecks(w, r.Targets, r.ServerLog, r.Unexpected, "WARN/ERROR lines usher serve logged")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,33 +85,106 @@ func resetPeakRSS(pid int) error {
 	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
 }
 
-// procWindow measures one process over a phase: its CPU time and its peak
-// RSS. When the peak cannot be reset it falls back to the larger of VmRSS at
-// the start and at the end, and says so.
+// procWindow measures a process and its children over a phase: their CPU
+// time and peak RSS. Usher hashes passwords in a child process of its own
+// (hash-priority), so its CPU and memory are both processes'. The peak is
+// the process's peak plus each child's peak less its file-backed pages at
+// the end (the child is the same binary: those pages are the parent's
+// too), an upper bound, since the peaks need not fall at the same moment.
+// When a peak cannot be reset it falls back to the larger of VmRSS at the
+// start and at the end, and says so.
 type procWindow struct {
-	pid      int
+	pids     []int
 	cpu0     time.Duration
 	resetOK  bool
 	rssStart uint64
 }
 
+// processTree is pid and its children (/proc/PID/task/TID/children).
+func processTree(pid int) []int {
+	pids := []int{pid}
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		for f := range strings.FieldsSeq(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, c)
+			}
+		}
+	}
+	return pids
+}
+
+// treeCPU is the CPU time of pids together.
+func treeCPU(pids []int) time.Duration {
+	var sum time.Duration
+	for _, p := range pids {
+		c, _ := cpuTime(p)
+		sum += c
+	}
+	return sum
+}
+
+// treeKB sums a "kB" field of /proc/PID/status over pids, less the
+// children's file-backed pages (see procWindow).
+func treeKB(pids []int, field string) (uint64, error) {
+	var sum uint64
+	for i, p := range pids {
+		v, err := statusKBs(p, field, "RssFile")
+		if err != nil && i > 0 {
+			continue // a child that has exited: its figures went with it
+		}
+		if err != nil {
+			return 0, err
+		}
+		sum += v[0]
+		if i > 0 {
+			sum -= min(v[0], v[1])
+		}
+	}
+	return sum, nil
+}
+
 func beginWindow(pid int) *procWindow {
-	w := &procWindow{pid: pid}
-	w.cpu0, _ = cpuTime(pid)
-	w.resetOK = resetPeakRSS(pid) == nil
-	w.rssStart, _ = statusKB(pid, "VmRSS")
+	w := &procWindow{pids: processTree(pid)}
+	w.cpu0 = treeCPU(w.pids)
+	w.resetOK = true
+	for _, p := range w.pids {
+		w.resetOK = resetPeakRSS(p) == nil && w.resetOK
+	}
+	w.rssStart, _ = treeKB(w.pids, "VmRSS")
 	return w
 }
 
-// end returns the CPU time used since begin and the peak RSS (bytes).
+// end returns the CPU time used since begin and the peak RSS (bytes). A
+// child started during the window (Usher starts its hashing process again
+// after an idle one exited) counts with all its CPU and its whole peak.
 func (w *procWindow) end() (cpu time.Duration, peak uint64, exact bool) {
-	c, _ := cpuTime(w.pid)
-	cpu = c - w.cpu0
+	for _, p := range processTree(w.pids[0]) {
+		if !slices.Contains(w.pids, p) {
+			w.pids = append(w.pids, p)
+		}
+	}
+	cpu = treeCPU(w.pids) - w.cpu0
 	if w.resetOK {
-		if hwm, err := statusKB(w.pid, "VmHWM"); err == nil {
+		if hwm, err := treeKB(w.pids, "VmHWM"); err == nil {
 			return cpu, hwm, true
 		}
 	}
-	rss, _ := statusKB(w.pid, "VmRSS")
+	rss, _ := treeKB(w.pids, "VmRSS")
 	return cpu, max(rss, w.rssStart), false
+}
+
+// loadAvg is the machine's 1-minute load average (0 when unreadable).
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f, _, _ := strings.Cut(string(b), " ")
+	v, _ := strconv.ParseFloat(f, 64)
+	return v
 }

@@ -24,6 +24,7 @@ type Report struct {
 	Rate       int       `json:"rate"`       // 0: max-rate mode; N: constant-rate mode at N requests/s
 	Conns      []int     `json:"conns"`
 	UsherEnv   []string  `json:"usher_env,omitempty"` // added to Usher's environment (-usher-env)
+	NoLog      bool      `json:"no_log_requests"`     // Usher ran with --no-log-requests (default: its request log on)
 
 	DB         *DBResult      `json:"db,omitempty"`
 	Startup    *StartupResult `json:"startup,omitempty"`
@@ -60,7 +61,7 @@ type TargetCheck struct {
 
 func newReport(cfg Config) *Report {
 	return &Report{Started: time.Now().UTC(), Smoke: cfg.Smoke, NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		GoVersion: runtime.Version(), DurationS: cfg.Duration.Seconds(), Rate: cfg.Rate, Conns: cfg.Conns, UsherEnv: cfg.UsherEnv, Levels: []*Level{}}
+		GoVersion: runtime.Version(), DurationS: cfg.Duration.Seconds(), Rate: cfg.Rate, Conns: cfg.Conns, UsherEnv: cfg.UsherEnv, NoLog: cfg.NoLog, Levels: []*Level{}}
 }
 
 func (r *Report) mergeServerLog(d *LogDigest) { r.ServerLog.merge(d) }
@@ -120,7 +121,10 @@ func (r *Report) finish() {
 		if f.Logins == 0 {
 			r.Unexpected = append(r.Unexpected, "flood: no login was sent")
 		}
-		check("flood: backend GET p99 vs idle", fmt.Sprintf("%.2f× (%.1f vs %.1f ms)", f.GetP99Ratio, f.FloodGet.P99Ms, f.IdleGet.P99Ms), "≤ 2×", f.GetP99Ratio > 0 && f.GetP99Ratio <= 2)
+		check("flood: backend GET p99 vs idle", fmt.Sprintf("%.2f× (%.1f vs %.1f ms)", f.GetP99Ratio, f.FloodGet.P99Ms, f.IdleGet.P99Ms), "≤ 3×", f.GetP99Ratio > 0 && f.GetP99Ratio <= 3)
+		if f.BusyGet != nil && f.BusyGet.P99Ms > 0 {
+			check("flood: backend GET p99 vs beside a busy CPU", fmt.Sprintf("%.2f× (%.1f vs %.1f ms)", f.FloodVsBusy, f.FloodGet.P99Ms, f.BusyGet.P99Ms), "≤ 1.5×", f.FloodVsBusy > 0 && f.FloodVsBusy <= 1.5)
+		}
 		check("flood: refusals' p99 latency", fmt.Sprintf("%.1f ms (%d of %d refused, %.0f%%)", f.RefusalP99Ms, f.Refused, f.Logins, 100*f.RefusedShare),
 			"≤ 50 ms", f.Refused > 0 && f.RefusalP99Ms <= 50)
 		check("flood: peak RSS", fmt.Sprintf("%.1f MiB", mib(f.PeakRSS)), "≤ 150 MiB", f.PeakRSS <= 150<<20)
@@ -131,7 +135,8 @@ func (r *Report) finish() {
 		check("flood: errors other than 503/429", fmt.Sprint(other), "0", other == 0)
 	}
 	if s := r.Startup; s != nil {
-		check("idle RSS", fmt.Sprintf("%.1f MiB (anonymous %.1f, file-backed %.1f)", mib(s.IdleRSS), mib(s.IdleAnon), mib(s.IdleFile)), "≤ 20 MiB", s.IdleRSS <= 20<<20)
+		check("idle RSS", fmt.Sprintf("%.1f MiB (anonymous %.1f, file-backed %.1f); hashing process %.1f MiB (anonymous %.1f)",
+			mib(s.IdleRSS), mib(s.IdleAnon), mib(s.IdleFile), mib(s.HashProcRSS), mib(s.HashProcAnon)), "≤ 25 MiB (Usher's own; was 20)", s.IdleRSS <= 25<<20)
 	}
 	if g := r.GetLoadRSS; g != nil {
 		check(fmt.Sprintf("RSS under backend GET @%d", g.Conns), fmt.Sprintf("%.1f MiB", mib(g.ServerPeakRSS)), "≤ 40 MiB", g.Failure == "" && g.ServerPeakRSS <= 40<<20)
@@ -196,18 +201,23 @@ func (r *Report) print(w io.Writer) {
 	if len(r.UsherEnv) > 0 {
 		fmt.Fprintf(w, "Usher ran with %s added to its environment (-usher-env)\n", strings.Join(r.UsherEnv, " "))
 	}
-	fmt.Fprintln(w, "cpu/req and peak RSS are the measured process's: Usher for scenarios, the bare server for bare-*, the harness for argon2id.")
+	logs := "on, as shipped (to a pipe the harness reads)"
+	if r.NoLog {
+		logs = "off (-no-log-requests)"
+	}
+	fmt.Fprintf(w, "Usher's settings are its defaults (hashing pool included) but for the rate limits and lockout; request log %s\n", logs)
+	fmt.Fprintln(w, "cpu/req and peak RSS are the measured process's: Usher for scenarios, the bare server for bare-*, the argon2id yardstick's own process (every CPU).")
 	for _, l := range r.Levels {
 		fmt.Fprintf(w, "\n== %d connections ==\n", l.Conns)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "run\treq/s\tp50 ms\tp90 ms\tp99 ms\terrors\tcpu/req\tpeak RSS\t vs yardstick\t")
+		fmt.Fprintln(tw, "run\treq/s\tp50 ms\tp90 ms\tp99 ms\terrors\tcpu/req\tpeak RSS\tload\t vs yardstick\t")
 		for _, run := range l.Runs {
 			name := run.Name
 			if run.Kind == "yardstick" {
 				name = "[" + name + "]"
 			}
 			if run.Failure != "" {
-				fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\t FAILED: %s\t\n", name, run.Failure)
+				fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\t\t FAILED: %s\t\n", name, run.Failure)
 				continue
 			}
 			var ratios []string
@@ -218,8 +228,8 @@ func (r *Report) print(w io.Writer) {
 				}
 				ratios = append(ratios, s)
 			}
-			fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%s\t%s\t%s\t%.1f MiB\t %s\t\n", name, run.RPS, latString(run.P50Ms), latString(run.P90Ms),
-				latString(run.P99Ms), errorString(run.Errors), cpuString(run.ServerCPUPerReqUs), mib(run.ServerPeakRSS), strings.Join(ratios, ", "))
+			fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%s\t%s\t%s\t%.1f MiB\t%.2f\t %s\t\n", name, run.RPS, latString(run.P50Ms), latString(run.P90Ms),
+				latString(run.P99Ms), errorString(run.Errors), cpuString(run.ServerCPUPerReqUs), mib(run.ServerPeakRSS), run.Load1, strings.Join(ratios, ", "))
 		}
 		tw.Flush()
 	}

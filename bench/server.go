@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,8 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,9 +41,10 @@ const (
 // 0) because the harness sends everything from 127.0.0.1 and measures
 // throughput: the limits would answer 429 after 60 logins a minute.
 // Lockout is off (--lockout-max 0) so that no account state can change what a
-// password check costs or answers during a run. The per-request access log is
-// off (--no-log-requests) so the figures are the service's, not those of
-// writing a log line per request to a pipe.
+// password check costs or answers during a run. Everything else is Usher's
+// default: the hashing pool's size, and the per-request access log, which
+// goes to a pipe the harness reads (-no-log-requests turns it off, for a
+// comparison).
 //
 // The public URL is fixed (--public-url) because it is the tokens' issuer by
 // default: left to Usher, it would be http://127.0.0.1:<port>, a new port
@@ -54,18 +54,12 @@ func usherArgs(data string, kind serverKind) []string {
 	args := []string{"serve", "--data", data,
 		"--backend-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0", "--no-admin-console", "--public-url", "http://usher-bench.test",
 		"--thunder-addr", "127.0.0.1:0", "--thunder-app", thunderApp + ":" + thunderSecret,
-		"--rate-auth", "0", "--rate-public", "0", "--no-log-requests", "--lockout-max", "0",
-		"--hash-workers", strconv.Itoa(usherHashWorkers())}
+		"--rate-auth", "0", "--rate-public", "0", "--lockout-max", "0"}
 	if kind == usherNoHeaderCheck {
 		args = append(args, "--no-thunder-header-check")
 	}
 	return args
 }
-
-// usherHashWorkers is the size of Usher's hashing pool in a measurement run:
-// Usher's default (one per CPU but one, at least one), passed explicitly so
-// that the argon2id yardstick runs on exactly as many workers.
-func usherHashWorkers() int { return max(1, runtime.GOMAXPROCS(0)-1) }
 
 // proc is a server process started by the harness: Usher or the bare server.
 type proc struct {
@@ -121,6 +115,11 @@ func (d *LogDigest) merge(o *LogDigest) {
 	}
 }
 
+var (
+	levelWarn  = []byte(`"level":"WARN"`)
+	levelError = []byte(`"level":"ERROR"`)
+)
+
 // logLine is the part of a JSON log line the harness reads.
 type logLine struct {
 	Level     string `json:"level"`
@@ -168,10 +167,20 @@ func startProc(name, bin string, args []string, env []string, logPath string) (*
 		defer readDone.Done()
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		// Usher's request log is on, as shipped: tens of thousands of
+		// lines a second go through here, on the CPUs Usher is measured
+		// on, so they are copied in large writes and only the lines that
+		// may matter are decoded.
+		bw := bufio.NewWriterSize(logFile, 256<<10)
+		defer bw.Flush()
 		signalled := false
 		for sc.Scan() {
 			line := sc.Bytes()
-			fmt.Fprintf(logFile, "%s\n", line)
+			bw.Write(line)
+			bw.WriteByte('\n')
+			if signalled && !bytes.Contains(line, levelWarn) && !bytes.Contains(line, levelError) {
+				continue
+			}
 			var l logLine
 			if json.Unmarshal(line, &l) != nil {
 				continue

@@ -64,8 +64,9 @@ type Main struct {
 	Keys     *token.Keyring
 	Relay    *outbox.Relay
 	Webhooks *outbox.WebhookRelay
-	DevCA    server.DevFiles // set when the development CA is in use
-	events   *accountEvents  // the use cases' events, counted for /metrics
+	DevCA    server.DevFiles   // set when the development CA is in use
+	events   *accountEvents    // the use cases' events, counted for /metrics
+	hashProc *password.Offload // the hashing process (hash-priority low or idle); nil: hashing in this process
 
 	backend, public, thunder *server.Listener // thunder is nil when off
 	thunderAdmin             *server.Listener // nil when off
@@ -121,7 +122,15 @@ func (m *Main) Start(ctx context.Context) error {
 			"event", "config_warning", "setting", "public-url")
 	}
 	m.events = newAccountEvents()
-	k, err := openCore(ctx, c, coreOptions{HashParams: m.HashParams, Now: m.Now, Log: m.Log, Notify: m.notify, Issuer: issuer, Events: m.events})
+	if m.HashParams == nil && c.HashPriority != "normal" {
+		var err error
+		if m.hashProc, err = startHashProcess(c); err != nil {
+			m.Log.Warn("password hashing stays in this process, at the priority of everything else", "event", "config_warning",
+				"setting", "hash-priority", "error", err.Error())
+		}
+	}
+	k, err := openCore(ctx, c, coreOptions{HashParams: m.HashParams, Now: m.Now, Log: m.Log, Notify: m.notify, Issuer: issuer,
+		Events: m.events, HashOffload: m.hashProc})
 	if err != nil {
 		return err
 	}
@@ -462,6 +471,9 @@ func (m *Main) Close() error {
 	}
 	if m.Store != nil {
 		errs = append(errs, m.Store.Close())
+	}
+	if m.hashProc != nil {
+		errs = append(errs, m.hashProc.Close())
 	}
 	err := errors.Join(errs...)
 	if err == nil && m.Log != nil {

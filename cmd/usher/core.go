@@ -46,6 +46,9 @@ type coreOptions struct {
 	// (or migrate) made, and must not make an empty database by accident.
 	Existing bool
 	Events   account.Events // observes the use cases (metrics); nil outside serve
+	// HashOffload, when set, computes the hasher's argon2 keys in a
+	// process of lower priority (serve with hash-priority low or idle).
+	HashOffload *password.Offload
 }
 
 // openCore opens the data directory and the store (migrating it), and
@@ -91,13 +94,10 @@ func buildCore(ctx context.Context, c *config.Config, st *store.Store, o coreOpt
 	if o.HashParams != nil {
 		params = *o.HashParams
 	}
-	workers := c.HashWorkers
-	if workers == 0 {
-		// Leave one CPU to everything else, so a login flood cannot take
-		// the latency of the other endpoints with it.
-		workers = max(1, runtime.GOMAXPROCS(0)-1)
+	k.Hasher = password.NewHasher(params, password.NewPool(hashWorkers(c), c.HashQueue, c.HashMaxWait))
+	if o.HashOffload != nil {
+		k.Hasher.OffloadTo(o.HashOffload)
 	}
-	k.Hasher = password.NewHasher(params, password.NewPool(workers, c.HashQueue, c.HashMaxWait))
 	k.Accounts = account.New(account.Config{
 		Store:      st,
 		Hasher:     k.Hasher,
@@ -121,6 +121,16 @@ func buildCore(ctx context.Context, c *config.Config, st *store.Store, o coreOpt
 		return nil, fmt.Errorf("default tenant: %w", err)
 	}
 	return k, nil
+}
+
+// hashWorkers is the size of the hashing pool: hash-workers, or one per
+// CPU Usher may use. Every CPU may hash, because hashing yields to the
+// other requests by its priority (hash-priority), not by leaving CPUs idle.
+func hashWorkers(c *config.Config) int {
+	if c.HashWorkers > 0 {
+		return c.HashWorkers
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // SQLitePath is the database file inside the data directory.

@@ -35,6 +35,9 @@ func findUnknownEnv(app *kong.Application, environ []string) []unknownEnv {
 			}
 		}
 		for _, c := range n.Children {
+			if c.Hidden {
+				continue // hash-worker: serve starts it with no USHER_ variable
+			}
 			walk(c)
 		}
 	}

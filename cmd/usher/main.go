@@ -52,7 +52,8 @@ type cli struct {
 		Delete adminDeleteCmd `cmd:"" help:"Remove a console admin and end their sessions."`
 		Reset  adminResetCmd  `cmd:"" help:"Void an admin's password, second factor and sessions; prints a new setup link."`
 	} `cmd:"" help:"Admin console accounts."`
-	Version versionCmd `cmd:"" help:"Print the version."`
+	Version    versionCmd    `cmd:"" help:"Print the version."`
+	HashWorker hashWorkerCmd `cmd:"" hidden:"" name:"hash-worker" help:"The password hashing process serve starts (hash-priority): argon2 on stdin and stdout."`
 }
 
 type keysRotateCmd struct {
@@ -69,8 +70,19 @@ type migrateCmd struct {
 
 type versionCmd struct{}
 
+// logOut is the buffer every log line goes through on its way to stderr
+// (api.LogWriter); main writes what is left before the process exits.
+var logOut = api.NewLogWriter(stderr{})
+
+// stderr writes to whatever os.Stderr is at the time (tests replace it).
+type stderr struct{}
+
+func (stderr) Write(p []byte) (int, error) { return os.Stderr.Write(p) }
+
 func main() {
-	os.Exit(run(os.Args[1:]))
+	code := run(os.Args[1:])
+	_ = logOut.Flush()
+	os.Exit(code)
 }
 
 func run(args []string) int {
@@ -158,6 +170,8 @@ func run(args []string) int {
 	case "version":
 		fmt.Println(versionString())
 		return 0
+	case "hash-worker":
+		return c.HashWorker.run()
 	}
 	return 2
 }
@@ -165,7 +179,7 @@ func run(args []string) int {
 func newLogger(level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level)) // the flag's enum already checked it
-	return slog.New(api.LogHandler{Handler: slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})})
+	return api.NewLogger(logOut, l)
 }
 
 func serve(cfg config.Config, thunderIgnored, thunderMoved []config.Ignored) int {

@@ -82,23 +82,43 @@ func RequestID(ctx context.Context) string {
 
 // LogHandler is a slog.Handler that adds the request id of the context to
 // every record, so any layer's log line can be tied to its request.
-type LogHandler struct{ slog.Handler }
+type LogHandler struct {
+	slog.Handler
+	// out, when set, is the buffer Handler writes to: every line but the
+	// access log's is flushed at once (see LogWriter).
+	out *LogWriter
+	// derived is set on the handlers WithAttrs and WithGroup make, whose
+	// lines the access log's direct path would not match.
+	derived bool
+}
+
+// accessLogMsg is the message of the access log's lines, the only ones left
+// in the buffer.
+const accessLogMsg = "request"
 
 // Handle adds request_id to r.
 func (h LogHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
 	}
-	return h.Handler.Handle(ctx, r)
+	err := h.Handler.Handle(ctx, r)
+	if h.out != nil && (r.Message != accessLogMsg || r.Level != slog.LevelInfo) {
+		if ferr := h.out.Flush(); err == nil {
+			err = ferr
+		}
+	}
+	return err
 }
 
 // WithAttrs keeps the wrapper around the derived handler.
 func (h LogHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return LogHandler{h.Handler.WithAttrs(as)}
+	return LogHandler{h.Handler.WithAttrs(as), h.out, true}
 }
 
 // WithGroup keeps the wrapper around the derived handler.
-func (h LogHandler) WithGroup(name string) slog.Handler { return LogHandler{h.Handler.WithGroup(name)} }
+func (h LogHandler) WithGroup(name string) slog.Handler {
+	return LogHandler{h.Handler.WithGroup(name), h.out, true}
+}
 
 // Metrics are the HTTP metrics of all surfaces.
 type Metrics struct {
@@ -130,6 +150,7 @@ var (
 // recovery, Cache-Control: no-store, metrics and the access log.
 func common(surface string, h http.Handler, fail errorWriter, m *Metrics, accessLog bool, trusted []netip.Prefix) http.Handler {
 	log := fail.log
+	direct := accessWriter(log)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-ID")
@@ -173,11 +194,17 @@ func common(surface string, h http.Handler, fail errorWriter, m *Metrics, access
 				m.requests.WithLabelValues(surface, route, strconv.Itoa(status)).Inc()
 				m.duration.WithLabelValues(surface, route).Observe(elapsed.Seconds())
 			}
-			if accessLog {
+			if accessLog && direct != nil {
 				// The path only: query strings may carry keys or tokens.
-				log.InfoContext(ctx, "request", "event", "http_request", "surface", surface, "method", r.Method,
-					"path", r.URL.Path, "status", status, "duration_ms", float64(elapsed.Microseconds())/1000,
-					"remote", r.RemoteAddr)
+				if log.Enabled(ctx, slog.LevelInfo) {
+					direct.writeAccess(&accessEntry{surface: surface, method: r.Method, path: r.URL.Path, remote: r.RemoteAddr,
+						requestID: id, status: status, elapsed: elapsed})
+				}
+			} else if accessLog {
+				// Typed attributes: no value boxed into an interface.
+				log.LogAttrs(ctx, slog.LevelInfo, accessLogMsg, slog.String("event", "http_request"), slog.String("surface", surface),
+					slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
+					slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000), slog.String("remote", r.RemoteAddr))
 			}
 		}()
 		h.ServeHTTP(sw, r)

@@ -53,7 +53,7 @@ func testSurface(t *testing.T, render Renderer, noRoute func(http.ResponseWriter
 	}
 	var logs bytes.Buffer
 	m := NewMetrics(prometheus.NewRegistry())
-	h, err := s.Handler(slog.New(LogHandler{slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})}), m, false)
+	h, err := s.Handler(slog.New(LogHandler{Handler: slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})}), m, false)
 	if err != nil {
 		t.Fatal(err)
 	}

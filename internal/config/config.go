@@ -64,9 +64,10 @@ type Config struct {
 	LockoutAccountMax int           `name:"lockout-account-max" default:"100" help:"Failed password checks from all addresses together that lock an account for everyone."`
 	LockoutWindow     time.Duration `name:"lockout-window" default:"15m" help:"Window in which failed checks count; the lock lifts when it has passed."`
 
-	HashWorkers int           `name:"hash-workers" default:"0" help:"Password hashes computed at once (0: one per CPU but one, at least 1, so hashing never takes every CPU)."`
-	HashQueue   int           `name:"hash-queue" default:"64" help:"Requests that may wait for a hashing worker; more get 503 at once."`
-	HashMaxWait time.Duration `name:"hash-max-wait" default:"5s" help:"Longest wait for a hashing worker; a request whose expected wait is longer gets 503 + Retry-After at once."`
+	HashWorkers  int           `name:"hash-workers" default:"0" help:"Password hashes computed at once (0: one per CPU)."`
+	HashPriority string        `name:"hash-priority" default:"low" enum:"low,idle,normal" help:"low: hash in a child process whose threads run at nice 19, so other requests take a CPU from hashing at once; idle: the same under Linux's SCHED_IDLE; normal: hash in Usher's own process. low and idle are Linux only (elsewhere: normal)."`
+	HashQueue    int           `name:"hash-queue" default:"64" help:"Requests that may wait for a hashing worker; more get 503 at once."`
+	HashMaxWait  time.Duration `name:"hash-max-wait" default:"5s" help:"Longest wait for a hashing worker; a request whose expected wait is longer gets 503 + Retry-After at once."`
 
 	ReadHeaderTimeout time.Duration `name:"http-read-header-timeout" default:"5s" help:"Time to read request headers."`
 	ReadTimeout       time.Duration `name:"http-read-timeout" default:"30s" help:"Time to read a whole request."`

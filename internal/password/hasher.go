@@ -45,6 +45,9 @@ type Hasher struct {
 	// needs no hashing to make, so start-up holds no hashing memory.
 	dummy string
 	runs  atomic.Int64
+	// off, when set, computes argon2 keys in a process of lower priority
+	// (offload.go); nil: in this process.
+	off *Offload
 }
 
 // NewHasher returns a Hasher that makes new hashes with params.
@@ -53,6 +56,13 @@ func NewHasher(params Params, pool *Pool) *Hasher {
 	rand.Read(salt)
 	rand.Read(key)
 	return &Hasher{params: params, pool: pool, dummy: phc(params, salt, key)}
+}
+
+// OffloadTo makes h compute its argon2 keys through off, in a process of
+// lower priority. Call it before h is used.
+func (h *Hasher) OffloadTo(off *Offload) *Hasher {
+	h.off = off
+	return h
 }
 
 // Runs returns how many hash computations this Hasher has run, dummies
@@ -65,16 +75,36 @@ func (h *Hasher) Stats() PoolStats { return h.pool.Stats() }
 // Hash returns a PHC string for password.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	var out string
-	err := h.pool.Do(ctx, func() { out = h.encode(password) })
-	return out, err
+	var herr error
+	err := h.pool.Do(ctx, func() { out, herr = h.encode(password) })
+	if err != nil {
+		return "", err
+	}
+	return out, herr
 }
 
-func (h *Hasher) encode(password string) string {
+func (h *Hasher) encode(password string) (string, error) {
 	h.runs.Add(1)
 	p := h.params
 	salt := make([]byte, p.SaltLen)
 	rand.Read(salt)
-	return phc(p, salt, argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen))
+	key, err := h.argon2Key(true, password, salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	if err != nil {
+		return "", err
+	}
+	return phc(p, salt, key), nil
+}
+
+// argon2Key computes argon2id (id) or argon2i, in the hashing process when
+// there is one.
+func (h *Hasher) argon2Key(id bool, password string, salt []byte, time, memory uint32, threads uint8, keyLen uint32) ([]byte, error) {
+	if h.off != nil {
+		return h.off.key(id, []byte(password), salt, time, memory, threads, keyLen)
+	}
+	if id {
+		return argon2.IDKey([]byte(password), salt, time, memory, threads, keyLen), nil
+	}
+	return argon2.Key([]byte(password), salt, time, memory, threads, keyLen), nil
 }
 
 func phc(p Params, salt, key []byte) string {
@@ -109,11 +139,18 @@ func (h *Hasher) verify(password, encoded string) (ok, rehash bool, err error) {
 	if err != nil {
 		return false, false, err
 	}
+	if a, own := s.(argon2Hash); own {
+		key, err := h.argon2Key(a.variant == "argon2id", password, a.salt, a.p.Time, a.p.Memory, a.p.Threads, uint32(len(a.key)))
+		if err != nil {
+			return false, false, err
+		}
+		if subtle.ConstantTimeCompare(key, a.key) != 1 {
+			return false, false, nil
+		}
+		return true, a.outdated(h.params), nil
+	}
 	if !s.match(password) {
 		return false, false, nil
-	}
-	if a, own := s.(argon2Hash); own {
-		return true, a.outdated(h.params), nil
 	}
 	// Every other format is imported: replace it with argon2id.
 	return true, true, nil

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/usherhq/usher/internal/config"
+	"github.com/usherhq/usher/internal/password"
+)
+
+// hashWorkerCmd is the process serve hashes passwords in when hash-priority
+// is low or idle: it lowers the priority of its every thread, then computes
+// the argon2 keys serve sends on stdin until stdin ends (serve closes it, or
+// exits). It reads no configuration, opens nothing and logs nothing.
+type hashWorkerCmd struct {
+	Workers int  `name:"workers" default:"1" help:"Hashes computed at once."`
+	Idle    bool `name:"idle" help:"SCHED_IDLE instead of nice 19."`
+}
+
+func (h *hashWorkerCmd) run() int {
+	// The heap is the hashes' memory (19 MiB each, no pointers, freed when
+	// the hash ends), so a collection costs little and collecting at half
+	// the live heap, not all of it, keeps the process's peak near what the
+	// hashes in flight hold.
+	debug.SetGCPercent(50)
+	if err := password.LowerPriority(h.Idle); err != nil {
+		fmt.Fprintln(os.Stderr, "usher hash-worker:", err)
+		return 1
+	}
+	if err := password.ServeOffload(os.Stdin, os.Stdout, h.Workers); err != nil {
+		fmt.Fprintln(os.Stderr, "usher hash-worker:", err)
+		return 1
+	}
+	return 0
+}
+
+// startHashProcess starts the hashing process for serve: this binary,
+// re-executed as `usher hash-worker`, with as many workers as the pool.
+func startHashProcess(c *config.Config) (*password.Offload, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	argv := []string{exe, "hash-worker", "--workers", strconv.Itoa(hashWorkers(c))}
+	if c.HashPriority == "idle" {
+		argv = append(argv, "--idle")
+	}
+	// The child reads no setting: it gets none, and so cannot warn again
+	// about a misspelt one each time it starts.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "USHER_") {
+			env = append(env, kv)
+		}
+	}
+	off := password.NewOffload(argv, env)
+	if err := off.Start(); err != nil {
+		return nil, err
+	}
+	return off, nil
+}

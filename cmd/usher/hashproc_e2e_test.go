@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeHashesInALowPriorityProcess: the real binary, as shipped
+// (hash-priority low), hashes in a child `usher hash-worker` whose every
+// thread runs 19 nice steps below serve and whose environment holds no
+// USHER_ variable; a registration and a sign-in go through it; when the
+// child is killed, serve starts a new one at the next hash.
+func TestServeHashesInALowPriorityProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the usher binary")
+	}
+	p := startChild(t, childOpts{Env: []string{"USHER_PASSWORD_MIN=8", "USHER_HASH_PRIORITY=low"}})
+	pub := p.publicAPI(p.publicKey(t))
+	pub.mustRegister(t, "first@example.com", "correct horse battery")
+
+	child := hashWorkerOf(t, p.Cmd.Process.Pid)
+	self := niceOf(t, fmt.Sprintf("/proc/%d/stat", p.Cmd.Process.Pid))
+	want := min(19, self+19)
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", child))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		if n := niceOf(t, fmt.Sprintf("/proc/%d/task/%s/stat", child, task.Name())); n != want {
+			t.Errorf("hash-worker thread %s has nice %d, want %d", task.Name(), n, want)
+		}
+	}
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", child))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range bytes.Split(env, []byte{0}) {
+		if bytes.HasPrefix(kv, []byte("USHER_")) {
+			t.Errorf("hash-worker's environment holds %s", kv)
+		}
+	}
+
+	// A dead child costs nothing but the hashes in flight: the next
+	// registration starts a new one.
+	proc, _ := os.FindProcess(child)
+	if err := proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d/stat", child)); err != nil || zombie(child) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the killed hash-worker is still there")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pub.mustRegister(t, "second@example.com", "correct horse battery")
+	if next := hashWorkerOf(t, p.Cmd.Process.Pid); next == child {
+		t.Errorf("no new hash-worker after the first was killed")
+	}
+}
+
+// hashWorkerOf returns the pid of serve's `usher hash-worker` child.
+func hashWorkerOf(t *testing.T, serve int) int {
+	t.Helper()
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", serve))
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, s := range strings.Fields(string(b)) {
+			pid, _ := strconv.Atoi(s)
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			if bytes.Contains(cmdline, []byte("hash-worker")) && !zombie(pid) {
+				return pid
+			}
+		}
+	}
+	t.Fatalf("serve (pid %d) has no hash-worker child", serve)
+	return 0
+}
+
+// niceOf reads the nice value (field 19) of a /proc stat file.
+func niceOf(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	n, err := strconv.Atoi(f[19-3])
+	if err != nil {
+		t.Fatalf("%s: nice %q", path, f[19-3])
+	}
+	return n
+}
+
+// zombie reports whether pid has exited and waits to be reaped.
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return len(f) > 0 && f[0] == "Z"
+}

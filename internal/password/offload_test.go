@@ -1,0 +1,243 @@
+package password
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// offloadChildEnv makes this test binary the hashing process (TestMain).
+const offloadChildEnv = "USHER_TEST_HASH_WORKER"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(offloadChildEnv); mode != "" {
+		if err := LowerPriority(mode == "idle"); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		if err := ServeOffload(os.Stdin, os.Stdout, 2); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// startTestOffload starts this test binary as the hashing process.
+func startTestOffload(t *testing.T, mode string) *Offload {
+	t.Helper()
+	t.Setenv(offloadChildEnv, mode) // inherited by the child only: TestMain read it at start
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := NewOffload([]string{exe}, nil)
+	if err := off.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = off.Close() })
+	return off
+}
+
+var cheap = Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// TestOffloadComputesWhatArgon2Computes: keys from the hashing process are
+// x/crypto's, for argon2id and argon2i, and a Hasher through it hashes and
+// verifies (a right password matches, a wrong one does not).
+func TestOffloadComputesWhatArgon2Computes(t *testing.T) {
+	off := startTestOffload(t, "low")
+	salt := []byte("0123456789abcdef")
+	for _, id := range []bool{true, false} {
+		got, err := off.key(id, []byte("correct horse"), salt, 2, 64, 2, 24)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := argon2.Key([]byte("correct horse"), salt, 2, 64, 2, 24)
+		if id {
+			want = argon2.IDKey([]byte("correct horse"), salt, 2, 64, 2, 24)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("id=%v: key %x, want %x", id, got, want)
+		}
+	}
+	h := NewHasher(cheap, NewPool(2, 4, time.Second)).OffloadTo(off)
+	enc, err := h.Hash(context.Background(), "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The hash verifies in this process too: the same function computed it.
+	if ok, _, err := NewHasher(cheap, NewPool(1, 1, time.Second)).Verify(context.Background(), "correct horse", enc); !ok || err != nil {
+		t.Errorf("in-process Verify of the offloaded hash = %v, %v", ok, err)
+	}
+	if ok, _, err := h.Verify(context.Background(), "correct horse", enc); !ok || err != nil {
+		t.Errorf("Verify right password = %v, %v", ok, err)
+	}
+	if ok, _, err := h.Verify(context.Background(), "wrong horse", enc); ok || err != nil {
+		t.Errorf("Verify wrong password = %v, %v", ok, err)
+	}
+}
+
+// TestOffloadSurvivesItsChild: when the hashing process dies, the next
+// call starts a new one, and a call in flight when it died is sent again to
+// the new one: never a wrong answer, and no failure while a child can run.
+func TestOffloadSurvivesItsChild(t *testing.T) {
+	off := startTestOffload(t, "low")
+	c, err := off.current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	salt := []byte("0123456789abcdef")
+	key, err := off.key(true, []byte("pw"), salt, 1, 64, 1, 32)
+	if err != nil {
+		t.Fatalf("the call after the child died = %v; want a new child to answer", err)
+	}
+	if !bytes.Equal(key, argon2.IDKey([]byte("pw"), salt, 1, 64, 1, 32)) {
+		t.Error("wrong key from the new child")
+	}
+	c2, _ := off.current()
+	if c2 == c {
+		t.Fatal("no new child")
+	}
+	errc := make(chan error, 1)
+	var inFlight []byte
+	go func() {
+		var err error
+		inFlight, err = off.key(true, []byte("pw"), salt, 3, 32*1024, 1, 32) // long enough to be killed mid-way
+		errc <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	_ = c2.cmd.Process.Kill()
+	if err := <-errc; err != nil {
+		t.Fatalf("a call in flight when the child died = %v, want it answered by a new child", err)
+	}
+	if !bytes.Equal(inFlight, argon2.IDKey([]byte("pw"), salt, 3, 32*1024, 1, 32)) {
+		t.Error("wrong key for the call in flight when its child died")
+	}
+}
+
+// TestOffloadFailsWhenNoChildCanRun: a hashing process that dies at once
+// every time gives ErrOffload (the caller answers 500), after one retry.
+func TestOffloadFailsWhenNoChildCanRun(t *testing.T) {
+	off := NewOffload([]string{"/bin/false"}, nil)
+	t.Cleanup(func() { _ = off.Close() })
+	if _, err := off.key(true, []byte("pw"), []byte("0123456789abcdef"), 1, 64, 1, 32); !errors.Is(err, ErrOffload) {
+		t.Errorf("key with a child that cannot run = %v, want ErrOffload", err)
+	}
+}
+
+// TestServeOffloadRefusesMalformedFrames: parameters past the caps, or a
+// frame cut short, end the process with an error and compute nothing.
+func TestServeOffloadRefusesMalformedFrames(t *testing.T) {
+	frame := func(memory uint32, pwLen uint32) []byte {
+		var b []byte
+		b = binary.LittleEndian.AppendUint64(b, 1)
+		b = append(b, 1, 1)
+		b = binary.LittleEndian.AppendUint32(b, 1)
+		b = binary.LittleEndian.AppendUint32(b, memory)
+		b = binary.LittleEndian.AppendUint32(b, 32)
+		b = binary.LittleEndian.AppendUint32(b, pwLen)
+		b = binary.LittleEndian.AppendUint32(b, 16)
+		return b
+	}
+	for name, in := range map[string][]byte{
+		"memory over the cap":   frame(maxMemory+1, 2),
+		"password over the cap": frame(64, maxOffloadPassword+1),
+		"cut short":             append(frame(64, 2), 'p'),
+	} {
+		var out bytes.Buffer
+		if err := ServeOffload(bytes.NewReader(in), &out, 1); err == nil {
+			t.Errorf("%s: ServeOffload = nil, want an error", name)
+		}
+		if out.Len() != 0 {
+			t.Errorf("%s: answered %d bytes", name, out.Len())
+		}
+	}
+}
+
+// TestLowerPriorityLowersEveryThread: every thread of the hashing process
+// runs 19 steps below this process's nice, at most 19 (and under SCHED_IDLE
+// with idle), read from /proc.
+func TestLowerPriorityLowersEveryThread(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("per-thread priorities are Linux's")
+	}
+	self, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, _ := strconv.Atoi(strings.Fields(string(self[bytes.LastIndexByte(self, ')')+1:]))[19-3])
+	wantNice := strconv.Itoa(min(19, own+19))
+	for _, mode := range []string{"low", "idle"} {
+		off := startTestOffload(t, mode)
+		// A computation makes the child start its workers' threads.
+		if _, err := off.key(true, []byte("pw"), []byte("0123456789abcdef"), 1, 1024, 4, 32); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := off.current()
+		dir := filepath.Join("/proc", strconv.Itoa(c.cmd.Process.Pid), "task")
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name(), "stat"))
+			if err != nil {
+				continue // the thread ended
+			}
+			// Fields after the command's closing parenthesis: state is
+			// field 3, nice field 19, policy field 41.
+			f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+			nice, policy := f[19-3], f[41-3]
+			if nice != wantNice {
+				t.Errorf("%s: thread %s has nice %s, want %s", mode, e.Name(), nice, wantNice)
+			}
+			if want := map[string]string{"low": "0", "idle": "5"}[mode]; policy != want {
+				t.Errorf("%s: thread %s has policy %s, want %s", mode, e.Name(), policy, want)
+			}
+		}
+		_ = off.Close()
+	}
+}
+
+// TestOffloadEndsAnIdleChild: with no computation for offloadIdle the
+// child exits, and the next computation starts a new one.
+func TestOffloadEndsAnIdleChild(t *testing.T) {
+	defer func(d time.Duration) { offloadIdle = d }(offloadIdle)
+	offloadIdle = 100 * time.Millisecond
+	off := startTestOffload(t, "low")
+	salt := []byte("0123456789abcdef")
+	if _, err := off.key(true, []byte("pw"), salt, 1, 64, 1, 32); err != nil {
+		t.Fatal(err)
+	}
+	off.mu.Lock()
+	first := off.child
+	off.mu.Unlock()
+	select {
+	case <-first.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the idle child did not exit")
+	}
+	key, err := off.key(true, []byte("pw"), salt, 1, 64, 1, 32)
+	if err != nil || !bytes.Equal(key, argon2.IDKey([]byte("pw"), salt, 1, 64, 1, 32)) {
+		t.Fatalf("after the idle child exited: %x, %v", key, err)
+	}
+	off.mu.Lock()
+	second := off.child
+	off.mu.Unlock()
+	if second == nil || second == first {
+		t.Error("no new child for the call after the idle one ended")
+	}
+}
