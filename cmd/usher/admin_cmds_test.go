@@ -15,8 +15,10 @@ func TestAdminAccountCommands(t *testing.T) {
 	if !strings.Contains(out, "https://console.example/setup?token=") {
 		t.Fatalf("admin create printed no setup link:\n%s", out)
 	}
-	if code, _, _ := runInProcess(t, "admin", "create", "OPS@example.com", "--data", dir); code != 1 {
-		t.Fatalf("admin create of a taken address: exit %d, want 1", code)
+	// A refusal prints its own message, not the database's wording of it.
+	if code, _, errOut := runInProcess(t, "admin", "create", "OPS@example.com", "--data", dir); code != 1 ||
+		!strings.HasSuffix(errOut, "usher: An admin with this email address already exists.\n") || strings.Contains(errOut, "constraint") {
+		t.Fatalf("admin create of a taken address: exit %d, stderr %q; want 1 and the refusal alone", code, errOut)
 	}
 	code, out, _ = runInProcess(t, "admin", "list", "--data", dir)
 	if code != 0 || !strings.Contains(out, "ops@example.com") || !strings.Contains(out, "awaiting setup") {

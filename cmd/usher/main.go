@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -263,10 +264,21 @@ func admin(cfg config.Config, fn func(context.Context, *config.Config, *core) er
 	}
 	defer k.Store.Close()
 	if err := fn(ctx, &cfg, k); err != nil {
-		fmt.Fprintln(os.Stderr, "usher:", err)
+		fmt.Fprintln(os.Stderr, "usher:", commandError(err))
 		return 1
 	}
 	return 0
+}
+
+// commandError is what a command prints of err: a refusal's own message
+// (an email taken, a tenant not found), without the database's wording of
+// its cause; anything else in full, for the operator to act on.
+func commandError(err error) string {
+	var e *usher.Error
+	if errors.As(err, &e) && e.Code != usher.Internal && e.Code != usher.Unavailable && e.Message != "" {
+		return e.Message
+	}
+	return err.Error()
 }
 
 func keysRotate(ctx context.Context, cfg *config.Config, k *core) error {
