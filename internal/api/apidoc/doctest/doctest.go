@@ -19,6 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 
 	"github.com/usherhq/usher/internal/api"
+	"github.com/usherhq/usher/internal/api/apidoc"
 )
 
 // Load parses and validates a document; it must be OpenAPI 3.1.
@@ -69,6 +70,20 @@ func RouteOperations(routes []api.Route) []string {
 	}
 	slices.Sort(ops)
 	return ops
+}
+
+// CheckSurface loads src, a surface's document (failing on one that is not
+// valid OpenAPI 3.1), and holds it to routes together with the routes that
+// serve the document itself behind guard. It returns the document.
+func CheckSurface(t testing.TB, src []byte, routes []api.Route, guard api.Guard) *openapi3.T {
+	t.Helper()
+	doc := Load(t, src)
+	d, err := apidoc.New(src, apidoc.Info{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	CheckRoutes(t, doc, append(routes, d.Routes(guard)...))
+	return doc
 }
 
 // CheckRoutes fails t for each route the document does not describe and
