@@ -121,7 +121,9 @@ func (c *Console) Routes() []api.Route {
 		{Pattern: "POST /setup", Guard: c.preSession(), Limit: auth, Handler: c.setup},
 		{Pattern: "GET /install", Guard: api.Open, Handler: c.installPage},
 		{Pattern: "POST /install", Guard: c.preSession(), Limit: auth, Handler: c.install},
-		{Pattern: "POST /logout", Guard: s, Handler: c.logout},
+		// Signing out needs no second factor: an admin the server still
+		// waits on to turn one on must be able to end the session.
+		{Pattern: "POST /logout", Guard: c.sessionAllowingNoTOTP(), Handler: c.logout},
 
 		{Pattern: "GET /{$}", Guard: s, Handler: redirectTo("/users")},
 		{Pattern: "GET /account", Guard: c.sessionAllowingNoTOTP(), Handler: c.accountPage},

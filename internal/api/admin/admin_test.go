@@ -504,3 +504,24 @@ func TestRequiredTOTP(t *testing.T) {
 		t.Fatalf("/users with TOTP: %d", r.Status)
 	}
 }
+
+// An admin who has not yet turned on a required second factor can still
+// sign out: the session must not outlive the admin's wish to end it.
+func TestSignOutWithoutRequiredTOTP(t *testing.T) {
+	e := newEnvAccount(t, func(c *account.Config) { c.Admin.RequireTOTP = true })
+	page := e.get(t, "/install?token=install-token-for-tests")
+	pre := preField.FindStringSubmatch(page.Body)[1]
+	e.post(t, "/install", url.Values{"pre": {pre}, "token": {"install-token-for-tests"}, "email": {adminEmail}, "password": {adminPassword}})
+	if r := e.post(t, "/login", url.Values{"pre": {pre}, "email": {adminEmail}, "password": {adminPassword}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", r.Status)
+	}
+	if r := e.get(t, "/account"); r.Status != 200 || !strings.Contains(r.Body, `action="/logout"`) {
+		t.Fatalf("/account: %d, or no sign-out form", r.Status)
+	}
+	if r := e.post(t, "/logout", url.Values{}); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+		t.Fatalf("sign-out without TOTP: %d to %q, want 303 to /login", r.Status, r.Header.Get("Location"))
+	}
+	if r := e.get(t, "/account"); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+		t.Fatalf("/account after sign-out: %d to %q, want 303 to /login", r.Status, r.Header.Get("Location"))
+	}
+}
