@@ -57,9 +57,14 @@ type Config struct {
 	Transfer Transfer
 	Keys     Keys
 	Pool     func() PoolLoad
-	// Secure is set when the listener speaks TLS: cookies get the Secure
-	// flag and the __Host- prefix. Plain HTTP is allowed on loopback only.
+	// Secure is set when browsers reach the console over TLS (its own, or
+	// a TLS proxy's): cookies get the Secure flag and the __Host- prefix.
+	// Plain HTTP is allowed on loopback only.
 	Secure bool
+	// Origin is the console's origin as browsers see it (scheme://host),
+	// when a proxy in front may make it differ from the listener's own;
+	// state changes from it are accepted as well. "": the listener's only.
+	Origin string
 	// InstallToken lets the first admin of a fresh install sign up; "" once
 	// an admin exists.
 	InstallToken string

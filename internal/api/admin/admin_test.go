@@ -525,3 +525,25 @@ func TestSignOutWithoutRequiredTOTP(t *testing.T) {
 		t.Fatalf("/account after sign-out: %d to %q, want 303 to /login", r.Status, r.Header.Get("Location"))
 	}
 }
+
+// Behind a TLS proxy the browser's origin is the proxy's (Config.Origin),
+// which need not match the listener's scheme or the Host the proxy sends:
+// state changes from it are accepted, from any other origin refused.
+func TestOriginBehindAProxy(t *testing.T) {
+	e := newEnv(t, func(c *admin.Config) { c.Origin = "https://console.example.com" })
+	e.signIn(t)
+	u, err := e.Service.Create(t.Context(), e.Tenant.ID, account.NewUser{Email: "p@example.com", Password: "first-Secret-8451", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/users/" + u.ID + "/enabled?t=" + e.Tenant.ID
+	if r := e.post(t, path, url.Values{"enabled": {"false"}}, "Origin", "https://evil.example.com"); r.Status != http.StatusForbidden {
+		t.Fatalf("another origin: %d, want 403", r.Status)
+	}
+	if r := e.post(t, path, url.Values{"enabled": {"false"}}, "Origin", "https://console.example.com"); r.Status != http.StatusSeeOther {
+		t.Fatalf("the proxy's origin: %d, want 303", r.Status)
+	}
+	if got, _ := e.Service.User(t.Context(), e.Tenant.ID, u.ID); got.Enabled {
+		t.Fatal("not disabled")
+	}
+}
