@@ -68,8 +68,8 @@ type Config struct {
 	// InstallToken lets the first admin of a fresh install sign up; "" once
 	// an admin exists.
 	InstallToken string
-	// RateAuth limits sign-in, setup and install posts per client IP per
-	// minute (0: no limit).
+	// RateAuth limits sign-in posts and setup and install pages and posts,
+	// together, per client IP per minute (0: no limit).
 	RateAuth int
 	Log      *slog.Logger
 	Now      func() time.Time
@@ -122,9 +122,11 @@ func (c *Console) Routes() []api.Route {
 		{Pattern: "GET /healthz", Guard: api.Open, Handler: healthz, Exempt: true},
 		{Pattern: "GET /login", Guard: api.Open, Handler: c.loginPage},
 		{Pattern: "POST /login", Guard: c.preSession(), Limit: auth, Handler: c.login},
-		{Pattern: "GET /setup", Guard: api.Open, Handler: c.setupPage},
+		// The setup and install pages look their link up (the setup link in
+		// a write transaction): limited like the posts, being open.
+		{Pattern: "GET /setup", Guard: api.Open, Limit: auth, Handler: c.setupPage},
 		{Pattern: "POST /setup", Guard: c.preSession(), Limit: auth, Handler: c.setup},
-		{Pattern: "GET /install", Guard: api.Open, Handler: c.installPage},
+		{Pattern: "GET /install", Guard: api.Open, Limit: auth, Handler: c.installPage},
 		{Pattern: "POST /install", Guard: c.preSession(), Limit: auth, Handler: c.install},
 		// Signing out needs no second factor: an admin the server still
 		// waits on to turn one on must be able to end the session.

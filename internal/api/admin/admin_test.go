@@ -547,3 +547,20 @@ func TestOriginBehindAProxy(t *testing.T) {
 		t.Fatal("not disabled")
 	}
 }
+
+// The setup and install pages check their link in the store (a write
+// transaction for the setup link): unauthenticated, they are rate limited
+// per client like the posts, so nobody can flood the store through them.
+func TestSetupAndInstallPagesRateLimited(t *testing.T) {
+	e := newEnv(t, func(c *admin.Config) { c.RateAuth = 3 })
+	for _, path := range []string{"/setup?token=guess", "/install?token=guess", "/setup?token=guess"} {
+		if r := e.get(t, path); r.Status != http.StatusBadRequest {
+			t.Fatalf("GET %s: %d, want 400", path, r.Status)
+		}
+	}
+	for _, path := range []string{"/setup?token=guess", "/install?token=guess"} {
+		if r := e.get(t, path); r.Status != http.StatusTooManyRequests {
+			t.Fatalf("GET %s over the limit: %d, want 429", path, r.Status)
+		}
+	}
+}
