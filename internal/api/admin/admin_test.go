@@ -564,3 +564,25 @@ func TestSetupAndInstallPagesRateLimited(t *testing.T) {
 		}
 	}
 }
+
+// A console export hands every user's address and data to a browser: the
+// tenant's audit log records who took it and how many users it held.
+func TestExportAudited(t *testing.T) {
+	e := newEnv(t)
+	e.signIn(t)
+	for _, m := range []string{"x1@example.com", "x2@example.com"} {
+		if _, err := e.Service.Create(t.Context(), e.Tenant.ID, account.NewUser{Email: m, Password: "first-Secret-8451", Enabled: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := e.get(t, "/export?t="+e.Tenant.ID); r.Status != 200 || strings.Count(r.Body, "\n") != 2 {
+		t.Fatalf("export: %d", r.Status)
+	}
+	evs, err := e.Service.Events(t.Context(), e.Tenant.ID, account.EventQuery{Types: []string{account.AuditUserExported}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs.Events) != 1 || !strings.HasPrefix(evs.Events[0].Actor, "admin:") || !strings.Contains(string(evs.Events[0].Detail), `"count":2`) {
+		t.Fatalf("audit of the export: %+v", evs.Events)
+	}
+}
