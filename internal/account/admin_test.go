@@ -301,3 +301,28 @@ func TestCreateFirstAdminOnceUnderRace(t *testing.T) {
 		t.Fatalf("%d creations succeeded, %d admins exist; want 1 and 1", ok, len(as))
 	}
 }
+
+// At the shortest idle limit (admin-session-idle 1m) a session in use
+// lives on: each use moves its idle expiry, though last-seen is written
+// at most once a minute otherwise.
+func TestAdminSessionShortIdle(t *testing.T) {
+	h := newTestService(t, func(c *account.Config) {
+		c.Admin = account.AdminRules{Idle: time.Minute, MaxAge: time.Hour}
+	})
+	ctx := t.Context()
+	setUpAdmin(t, h, "ops@example.com")
+	in, err := h.svc.SignInAdmin(ctx, "ops@example.com", adminPassword, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		h.clock.Advance(40 * time.Second)
+		if _, _, err := h.svc.AdminSession(ctx, in.Token); err != nil {
+			t.Fatalf("used every 40 s, use %d: %v", i+1, err)
+		}
+	}
+	h.clock.Advance(time.Minute)
+	if _, _, err := h.svc.AdminSession(ctx, in.Token); usher.ErrorCode(err) != usher.Unauthorized {
+		t.Fatalf("idle for a minute: got %v, want unauthorized", err)
+	}
+}
