@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/netip"
+	"net/url"
+	"strings"
 
 	console "github.com/usherhq/usher/internal/api/admin"
 	"github.com/usherhq/usher/internal/server"
@@ -58,12 +60,14 @@ func (m *Main) buildConsole(ctx context.Context) (*console.Console, error) {
 	if !has {
 		m.installToken = rand.Text()
 	}
+	origin := m.consoleOrigin()
 	return console.New(console.Config{
 		Accounts:     m.Accounts,
 		Transfer:     &transfer.Transfer{Accounts: m.Accounts},
 		Keys:         consoleKeys{m},
 		Pool:         m.poolLoad,
-		Secure:       m.admin.TLS != nil,
+		Secure:       m.admin.TLS != nil || origin.Scheme == "https",
+		Origin:       origin.String(),
 		InstallToken: m.installToken,
 		RateAuth:     m.Config.AdminRate,
 		Log:          m.Log,
@@ -93,6 +97,26 @@ func (k consoleKeys) List(ctx context.Context) ([]console.Key, error) {
 
 func (k consoleKeys) Rotate(ctx context.Context) (string, error) {
 	return k.m.Keys.Rotate(ctx, k.m.Now().UTC())
+}
+
+// consoleOrigin is admin-url's origin: behind a TLS proxy it is https,
+// though this listener speaks plain HTTP, and the console's cookies must
+// then be Secure (else a forged http:// request to that host carries the
+// session in clear). Zero without admin-url.
+func (m *Main) consoleOrigin() *url.URL {
+	u, err := url.Parse(m.Config.AdminURL)
+	if m.Config.AdminURL == "" || err != nil { // validated at start: not reached
+		return &url.URL{}
+	}
+	// As browsers write an Origin: lower case, no default port.
+	host := strings.ToLower(u.Host)
+	if u.Port() == map[string]string{"http": "80", "https": "443"}[u.Scheme] {
+		host = strings.ToLower(u.Hostname())
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+	}
+	return &url.URL{Scheme: strings.ToLower(u.Scheme), Host: host}
 }
 
 // adminURL is the console's base URL.

@@ -73,3 +73,22 @@ func TestConsoleInstallLinkOnlyWithoutAdmins(t *testing.T) {
 		t.Fatalf("an install link with an admin present:\n%s", again.String())
 	}
 }
+
+// Behind a TLS proxy (admin-url https://…, the listener plain HTTP on
+// loopback) the browser speaks HTTPS: cookies must be Secure with the
+// __Host- prefix, or a forged http:// request would carry the session in
+// clear.
+func TestConsoleBehindTLSProxyCookiesSecure(t *testing.T) {
+	s := startServer(t, func(m *Main) { m.Config.AdminURL = "https://console.example.com" })
+	res, err := http.Get("http://" + s.AdminAddr() + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	cookie := res.Header.Get("Set-Cookie")
+	for _, want := range []string{"__Host-usher_pre=", "Secure", "HttpOnly", "SameSite=Strict"} {
+		if !strings.Contains(cookie, want) {
+			t.Errorf("cookie %q lacks %q", cookie, want)
+		}
+	}
+}

@@ -148,6 +148,12 @@ func (s *Service) CreateFirstAdmin(ctx context.Context, email, pw string) (usher
 	now := s.now()
 	a := usher.Admin{ID: usher.NewID(now), Email: email, EmailKey: key, Hash: hash, CreatedAt: now, UpdatedAt: now}
 	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		// Creations queue on the default tenant's row, which always
+		// exists: under PostgreSQL's read committed, two could otherwise
+		// both count no admin and both insert one.
+		if _, err := tx.LockTenant(ctx, usher.DefaultTenantID); err != nil {
+			return err
+		}
 		n, err := tx.CountAdmins(ctx)
 		if err != nil {
 			return err

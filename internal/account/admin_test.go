@@ -266,3 +266,63 @@ func TestSetConfirmed(t *testing.T) {
 type addr string
 
 func (a addr) ClientAddr() string { return string(a) }
+
+// Concurrent first-admin creations (the install link posted twice at once,
+// with different addresses) make one admin: the "none exists yet" check
+// and the insert must not interleave, on either engine.
+func TestCreateFirstAdminOnceUnderRace(t *testing.T) {
+	h := newTestService(t)
+	const n = 24
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for i := range n {
+		go func() {
+			<-start
+			_, err := h.svc.CreateFirstAdmin(context.Background(), "ops"+string(rune('a'+i))+"@example.com", adminPassword)
+			errs <- err
+		}()
+	}
+	close(start)
+	ok := 0
+	for range n {
+		switch err := <-errs; usher.ErrorCode(err) {
+		case "":
+			ok++
+		case usher.Conflict:
+		default:
+			t.Errorf("CreateFirstAdmin: %v, want success or conflict", err)
+		}
+	}
+	as, err := h.svc.Admins(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok != 1 || len(as) != 1 {
+		t.Fatalf("%d creations succeeded, %d admins exist; want 1 and 1", ok, len(as))
+	}
+}
+
+// At the shortest idle limit (admin-session-idle 1m) a session in use
+// lives on: each use moves its idle expiry, though last-seen is written
+// at most once a minute otherwise.
+func TestAdminSessionShortIdle(t *testing.T) {
+	h := newTestService(t, func(c *account.Config) {
+		c.Admin = account.AdminRules{Idle: time.Minute, MaxAge: time.Hour}
+	})
+	ctx := t.Context()
+	setUpAdmin(t, h, "ops@example.com")
+	in, err := h.svc.SignInAdmin(ctx, "ops@example.com", adminPassword, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		h.clock.Advance(40 * time.Second)
+		if _, _, err := h.svc.AdminSession(ctx, in.Token); err != nil {
+			t.Fatalf("used every 40 s, use %d: %v", i+1, err)
+		}
+	}
+	h.clock.Advance(time.Minute)
+	if _, _, err := h.svc.AdminSession(ctx, in.Token); usher.ErrorCode(err) != usher.Unauthorized {
+		t.Fatalf("idle for a minute: got %v, want unauthorized", err)
+	}
+}

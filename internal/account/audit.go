@@ -17,6 +17,7 @@ const (
 	AuditUserUpdated           = "user.updated" // detail.fields names what changed
 	AuditUserDeleted           = "user.deleted"
 	AuditUserImported          = "user.imported" // one per import batch: detail counts
+	AuditUserExported          = "user.exported" // a console download of a tenant's users: detail.count
 	AuditUserEmailChanged      = "user.email_changed"
 	AuditUserPasswordChanged   = "user.password_changed"
 	AuditUserEnabled           = "user.enabled"
@@ -57,7 +58,7 @@ var AuditTypes = []string{
 	AuditMFAEnabled, AuditMFADisabled, AuditMFARecoveryRegenerate, AuditMFAVerified, AuditMFAFailed,
 	AuditAdminCreated, AuditAdminSetUp, AuditAdminReset, AuditAdminDeleted, AuditAdminSignedIn,
 	AuditAdminSignInFailed, AuditAdminSignedOut, AuditAdminMFAEnabled, AuditUserUnconfirmed,
-	AuditEmailRetried, AuditEmailDiscarded,
+	AuditEmailRetried, AuditEmailDiscarded, AuditUserExported,
 }
 
 // eventIDs makes this node's event ids: UUIDv7s that also increase within

@@ -101,3 +101,11 @@ func (s *Service) KeyRotated(ctx context.Context, kid string) error {
 		return s.audit(ctx, tx, usher.DefaultTenantID, AuditKeyRotated, "", detail{"kid": kid})
 	})
 }
+
+// UsersExported records that count users of a tenant were downloaded (the
+// console's export): the data left Usher, and the log says who took it.
+func (s *Service) UsersExported(ctx context.Context, tenantID string, count int) error {
+	return s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		return s.audit(ctx, tx, tenantID, AuditUserExported, "", detail{"count": count})
+	})
+}

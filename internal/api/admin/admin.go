@@ -57,14 +57,19 @@ type Config struct {
 	Transfer Transfer
 	Keys     Keys
 	Pool     func() PoolLoad
-	// Secure is set when the listener speaks TLS: cookies get the Secure
-	// flag and the __Host- prefix. Plain HTTP is allowed on loopback only.
+	// Secure is set when browsers reach the console over TLS (its own, or
+	// a TLS proxy's): cookies get the Secure flag and the __Host- prefix.
+	// Plain HTTP is allowed on loopback only.
 	Secure bool
+	// Origin is the console's origin as browsers see it (scheme://host),
+	// when a proxy in front may make it differ from the listener's own;
+	// state changes from it are accepted as well. "": the listener's only.
+	Origin string
 	// InstallToken lets the first admin of a fresh install sign up; "" once
 	// an admin exists.
 	InstallToken string
-	// RateAuth limits sign-in, setup and install posts per client IP per
-	// minute (0: no limit).
+	// RateAuth limits sign-in posts and setup and install pages and posts,
+	// together, per client IP per minute (0: no limit).
 	RateAuth int
 	Log      *slog.Logger
 	Now      func() time.Time
@@ -117,11 +122,15 @@ func (c *Console) Routes() []api.Route {
 		{Pattern: "GET /healthz", Guard: api.Open, Handler: healthz, Exempt: true},
 		{Pattern: "GET /login", Guard: api.Open, Handler: c.loginPage},
 		{Pattern: "POST /login", Guard: c.preSession(), Limit: auth, Handler: c.login},
-		{Pattern: "GET /setup", Guard: api.Open, Handler: c.setupPage},
+		// The setup and install pages look their link up (the setup link in
+		// a write transaction): limited like the posts, being open.
+		{Pattern: "GET /setup", Guard: api.Open, Limit: auth, Handler: c.setupPage},
 		{Pattern: "POST /setup", Guard: c.preSession(), Limit: auth, Handler: c.setup},
-		{Pattern: "GET /install", Guard: api.Open, Handler: c.installPage},
+		{Pattern: "GET /install", Guard: api.Open, Limit: auth, Handler: c.installPage},
 		{Pattern: "POST /install", Guard: c.preSession(), Limit: auth, Handler: c.install},
-		{Pattern: "POST /logout", Guard: s, Handler: c.logout},
+		// Signing out needs no second factor: an admin the server still
+		// waits on to turn one on must be able to end the session.
+		{Pattern: "POST /logout", Guard: c.sessionAllowingNoTOTP(), Handler: c.logout},
 
 		{Pattern: "GET /{$}", Guard: s, Handler: redirectTo("/users")},
 		{Pattern: "GET /account", Guard: c.sessionAllowingNoTOTP(), Handler: c.accountPage},

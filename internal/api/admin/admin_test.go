@@ -504,3 +504,85 @@ func TestRequiredTOTP(t *testing.T) {
 		t.Fatalf("/users with TOTP: %d", r.Status)
 	}
 }
+
+// An admin who has not yet turned on a required second factor can still
+// sign out: the session must not outlive the admin's wish to end it.
+func TestSignOutWithoutRequiredTOTP(t *testing.T) {
+	e := newEnvAccount(t, func(c *account.Config) { c.Admin.RequireTOTP = true })
+	page := e.get(t, "/install?token=install-token-for-tests")
+	pre := preField.FindStringSubmatch(page.Body)[1]
+	e.post(t, "/install", url.Values{"pre": {pre}, "token": {"install-token-for-tests"}, "email": {adminEmail}, "password": {adminPassword}})
+	if r := e.post(t, "/login", url.Values{"pre": {pre}, "email": {adminEmail}, "password": {adminPassword}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", r.Status)
+	}
+	if r := e.get(t, "/account"); r.Status != 200 || !strings.Contains(r.Body, `action="/logout"`) {
+		t.Fatalf("/account: %d, or no sign-out form", r.Status)
+	}
+	if r := e.post(t, "/logout", url.Values{}); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+		t.Fatalf("sign-out without TOTP: %d to %q, want 303 to /login", r.Status, r.Header.Get("Location"))
+	}
+	if r := e.get(t, "/account"); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+		t.Fatalf("/account after sign-out: %d to %q, want 303 to /login", r.Status, r.Header.Get("Location"))
+	}
+}
+
+// Behind a TLS proxy the browser's origin is the proxy's (Config.Origin),
+// which need not match the listener's scheme or the Host the proxy sends:
+// state changes from it are accepted, from any other origin refused.
+func TestOriginBehindAProxy(t *testing.T) {
+	e := newEnv(t, func(c *admin.Config) { c.Origin = "https://console.example.com" })
+	e.signIn(t)
+	u, err := e.Service.Create(t.Context(), e.Tenant.ID, account.NewUser{Email: "p@example.com", Password: "first-Secret-8451", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/users/" + u.ID + "/enabled?t=" + e.Tenant.ID
+	if r := e.post(t, path, url.Values{"enabled": {"false"}}, "Origin", "https://evil.example.com"); r.Status != http.StatusForbidden {
+		t.Fatalf("another origin: %d, want 403", r.Status)
+	}
+	if r := e.post(t, path, url.Values{"enabled": {"false"}}, "Origin", "https://console.example.com"); r.Status != http.StatusSeeOther {
+		t.Fatalf("the proxy's origin: %d, want 303", r.Status)
+	}
+	if got, _ := e.Service.User(t.Context(), e.Tenant.ID, u.ID); got.Enabled {
+		t.Fatal("not disabled")
+	}
+}
+
+// The setup and install pages check their link in the store (a write
+// transaction for the setup link): unauthenticated, they are rate limited
+// per client like the posts, so nobody can flood the store through them.
+func TestSetupAndInstallPagesRateLimited(t *testing.T) {
+	e := newEnv(t, func(c *admin.Config) { c.RateAuth = 3 })
+	for _, path := range []string{"/setup?token=guess", "/install?token=guess", "/setup?token=guess"} {
+		if r := e.get(t, path); r.Status != http.StatusBadRequest {
+			t.Fatalf("GET %s: %d, want 400", path, r.Status)
+		}
+	}
+	for _, path := range []string{"/setup?token=guess", "/install?token=guess"} {
+		if r := e.get(t, path); r.Status != http.StatusTooManyRequests {
+			t.Fatalf("GET %s over the limit: %d, want 429", path, r.Status)
+		}
+	}
+}
+
+// A console export hands every user's address and data to a browser: the
+// tenant's audit log records who took it and how many users it held.
+func TestExportAudited(t *testing.T) {
+	e := newEnv(t)
+	e.signIn(t)
+	for _, m := range []string{"x1@example.com", "x2@example.com"} {
+		if _, err := e.Service.Create(t.Context(), e.Tenant.ID, account.NewUser{Email: m, Password: "first-Secret-8451", Enabled: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := e.get(t, "/export?t="+e.Tenant.ID); r.Status != 200 || strings.Count(r.Body, "\n") != 2 {
+		t.Fatalf("export: %d", r.Status)
+	}
+	evs, err := e.Service.Events(t.Context(), e.Tenant.ID, account.EventQuery{Types: []string{account.AuditUserExported}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs.Events) != 1 || !strings.HasPrefix(evs.Events[0].Actor, "admin:") || !strings.Contains(string(evs.Events[0].Detail), `"count":2`) {
+		t.Fatalf("audit of the export: %+v", evs.Events)
+	}
+}

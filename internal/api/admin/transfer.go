@@ -155,6 +155,9 @@ func (c *Console) exportUsers(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Content-Disposition", "attachment; filename=\""+url.PathEscape(name)+"\"")
 	n, err := c.c.Transfer.Export(r.Context(), t.ID, w, false)
+	if err == nil {
+		err = c.c.Accounts.UsersExported(r.Context(), t.ID, n)
+	}
 	c.logAction(r, "users_export", t.ID, err)
 	if err != nil {
 		// Headers are gone: a cut-off download is all that can tell.
