@@ -32,9 +32,12 @@ type browser struct {
 	ctx context.Context
 }
 
-// newBrowser starts headless Chromium with a fresh profile. Without
-// Chromium the test skips, except in CI (CI=true), where it fails.
-func newBrowser(t *testing.T) *browser {
+// chromiumAllocator starts nothing yet: it gives the context from which
+// chromedp starts Debian's Chromium (apt-get install chromium; nothing is
+// downloaded) headless, with a fresh profile and the flags this machine
+// needs. Without Chromium the test skips, except in CI (CI=true), where it
+// fails.
+func chromiumAllocator(t *testing.T) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -54,10 +57,19 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	return actx
+}
+
+// newBrowser starts headless Chromium with a fresh profile. Without
+// Chromium the test skips, except in CI (CI=true), where it fails.
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	actx := chromiumAllocator(t)
 	ctx, cancel := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	t.Cleanup(func() { cancelTimeout(); cancel() })
 	// The first action starts the browser on ctx itself: a context derived
 	// from it (a step's timeout) would stop the browser when cancelled.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,10 +19,6 @@ import (
 	"github.com/usherhq/usher/internal/api/thunder"
 )
 
-// chromium is Debian's browser (apt-get install chromium); chromedp drives
-// it, nothing is downloaded.
-const chromium = "/usr/bin/chromium"
-
 // cspWatch records, in the page, every Content-Security-Policy violation:
 // a script or style the page's policy blocked would leave Swagger UI
 // broken or incomplete.
@@ -38,16 +33,8 @@ document.addEventListener("securitypolicyviolation", function (e) {
 // no policy violation and no script error. (The backend's page is the same
 // page behind mutual TLS.)
 func TestSwaggerUIRendersUnderItsCSP(t *testing.T) {
-	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI: %v", chromium, err)
-		}
-		t.Skipf("%s not found (apt-get install chromium): the browser check of Swagger UI is skipped", chromium)
-	}
+	alloc := chromiumAllocator(t)
 	s := startServer(t, withThunder)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
 
 	for _, sf := range []struct {
 		name, base string
