@@ -48,6 +48,17 @@ type Dialect struct {
 	// Unbounded is run first in a long read (an export) to lift the
 	// engine's per-statement time limit for it; "" when there is none.
 	Unbounded string
+	// EmailIndex is put after "FROM users" to make a search scan the
+	// (tenant_id, email_key) index: " INDEXED BY users_tenant_email" on
+	// SQLite, whose planner has no statistics to choose between reading
+	// users in creation order and that scan. "" where the planner chooses
+	// with the table's statistics (PostgreSQL): a search is then one query.
+	EmailIndex string
+	// AnonymousParams writes the parameters of a long list (an IN list, a
+	// many-row INSERT) as "?", numbered by position, instead of "$N":
+	// SQLite looks each named parameter up in a list when binding it, so a
+	// statement's cost grows with the square of its named parameters.
+	AnonymousParams bool
 	// BinaryIDs stores IDs (user, tenant, session, message) as their 16
 	// bytes instead of 36 characters of text. PostgreSQL's UUID columns
 	// take and return the text form and store 16 bytes themselves.
@@ -66,6 +77,8 @@ type Store struct {
 	// compiling a query than running it. Preparing later, inside a
 	// transaction, could wait forever for the writer's one connection.
 	rstmts, wstmts map[string]*sql.Stmt
+	searchWindow   int    // see SetSearchWindow
+	qInsertUsers   string // an INSERT of insertRows users, in the dialect's parameters
 }
 
 var _ account.Store = (*Store)(nil)
@@ -75,6 +88,7 @@ var _ account.Store = (*Store)(nil)
 // that stops answering costs a request a 503, never a hang.
 func New(ctx context.Context, w, r *sql.DB, d Dialect, timeout time.Duration) (*Store, error) {
 	s := &Store{w: w, r: r, d: d, timeout: timeout, rstmts: map[string]*sql.Stmt{}, wstmts: map[string]*sql.Stmt{}}
+	s.qInsertUsers = s.insertUsersSQL(insertRows)
 	prepare := func(db *sql.DB, into map[string]*sql.Stmt, queries ...string) error {
 		for _, q := range queries {
 			st, err := db.PrepareContext(ctx, q)
@@ -88,7 +102,7 @@ func New(ctx context.Context, w, r *sql.DB, d Dialect, timeout time.Duration) (*
 	err := prepare(r, s.rstmts, qUserByID, qUserByEmail, qSessionUser)
 	if err == nil {
 		err = prepare(w, s.wstmts, qUserByID, qUserByEmail, qUserByID+d.ForUpdate, qCreateUser, qUpdateUser,
-			qRecordFailure, qCreateSession, qInsertUsers)
+			qRecordFailure, qCreateSession, s.qInsertUsers)
 	}
 	if err != nil {
 		s.closeStmts()

@@ -270,11 +270,7 @@ func testListUsersFilters(t *testing.T, s *store.Store) {
 	locked := func(on bool) usher.UserQuery {
 		return usher.UserQuery{Locked: &on, LockedMin: 3, LockedSince: lockSince}
 	}
-	tests := []struct {
-		name string
-		q    usher.UserQuery
-		want []string
-	}{
+	tests := []filterCase{
 		{"All", usher.UserQuery{}, all},
 		{"EmailPercentIsLiteral", usher.UserQuery{EmailContains: "a%b"}, []string{"a%b@example.com"}},
 		{"EmailUnderscoreIsLiteral", usher.UserQuery{EmailContains: "a_b"}, []string{"a_b@example.com"}},
@@ -298,7 +294,34 @@ func testListUsersFilters(t *testing.T, s *store.Store) {
 		{"CreatedAfterJustBefore", usher.UserQuery{CreatedAfter: at(3).Add(-ms)}, all[3:]},
 		{"CreatedBeforeJustAfter", usher.UserQuery{CreatedBefore: at(3).Add(ms)}, all[:4]},
 		{"Combined", usher.UserQuery{EmailContains: "new", Enabled: ptr(false)}, []string{"off-new@example.com"}},
+		{"EmailLocked", usher.UserQuery{EmailContains: "lock", Locked: ptr(true), LockedMin: 3, LockedSince: lockSince},
+			[]string{"locked@example.com"}},
+		{"EmailCreatedBetween", usher.UserQuery{EmailContains: "example", CreatedAfter: at(3), CreatedBefore: at(9)}, all[4:9]},
+		{"EmailCreatedBetweenRare", usher.UserQuery{EmailContains: "-", CreatedAfter: at(0), CreatedBefore: at(11)},
+			[]string{"off-new@example.com", "at-min@example.com", "window-start@example.com"}},
 	}
+	// A search reads a window of users in creation order, then turns to
+	// the email index: the default window holds every user here, a window
+	// of 1 or 3 makes most searches take the index.
+	for _, window := range []int{0, 1, 3} {
+		s.SetSearchWindow(window)
+		t.Run(fmt.Sprintf("Window%d", window), func(t *testing.T) { listFilters(t, s, tenant, tests, len(specs)) })
+	}
+	s.SetSearchWindow(0)
+}
+
+// filterCase is a query of testListUsersFilters and the email keys it
+// selects.
+type filterCase struct {
+	name string
+	q    usher.UserQuery
+	want []string
+}
+
+// listFilters runs the cases against the tenant's users, created a second
+// apart from base on.
+func listFilters(t *testing.T, s *store.Store, tenant string, tests []filterCase, users int) {
+	at := func(i int) time.Time { return base.Add(time.Duration(i) * time.Second) }
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := tt.q
@@ -311,7 +334,7 @@ func testListUsersFilters(t *testing.T, s *store.Store) {
 				t.Errorf("ListUsers by pages of 2: got %q, want %q", keys(paged), tt.want)
 			}
 			// CountUsers ignores the cursor and the limit.
-			q.Limit, q.After = 1, cursorOf(usher.User{CreatedAt: at(len(specs)), ID: idWith(0xff, 0xff)})
+			q.Limit, q.After = 1, cursorOf(usher.User{CreatedAt: at(users), ID: idWith(0xff, 0xff)})
 			n, err := s.CountUsers(ctx(t), q)
 			if err != nil {
 				t.Fatalf("CountUsers: %v", err)
