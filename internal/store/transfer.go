@@ -42,7 +42,7 @@ func (s *Store) usersWhereIn(ctx context.Context, q querier, cond string, first 
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("$" + strconv.Itoa(len(first)+i+1))
+		b.WriteString(s.param(len(first) + i + 1))
 	}
 	b.WriteByte(')')
 	b.WriteString(suffix)
@@ -69,11 +69,12 @@ func (t *tx) UsersByIDs(ctx context.Context, ids []string) ([]usher.User, error)
 	return t.s.usersWhereIn(ctx, t.q, "", nil, "id", vals, "")
 }
 
-// insertRows is how many users one INSERT statement writes. SQLite looks
-// a numbered parameter up in a list, so a statement's cost grows with the
-// square of its parameters: 16 rows (192 parameters) a statement measured
-// fastest (8: 22,000 users a second; 16: 23,000; 32: 19,000; 500: 2,200).
-const insertRows = 16
+// insertRows is how many users one INSERT statement writes. With named
+// parameters ($N) SQLite's binding cost grows with the square of their
+// number, which made 16 rows (192 parameters) the fastest; with
+// positional ones (AnonymousParams) it does not (BENCHMARKS.md, "A
+// million users").
+const insertRows = 128
 
 // CreateUsers inserts users, a few dozen a statement. A taken email or id
 // fails the statement (usher.EmailTaken), and with it the transaction.
@@ -89,9 +90,9 @@ func (t *tx) CreateUsers(ctx context.Context, us []*usher.User) error {
 }
 
 func (t *tx) insertUsers(ctx context.Context, us []*usher.User) error {
-	q := qInsertUsers
+	q := t.s.qInsertUsers
 	if len(us) != insertRows {
-		q = insertUsersSQL(len(us))
+		q = t.s.insertUsersSQL(len(us))
 	}
 	args := make([]any, 0, len(us)*len(userCols))
 	for _, u := range us {
@@ -108,11 +109,18 @@ func (t *tx) insertUsers(ctx context.Context, us []*usher.User) error {
 	return t.s.wrap(err)
 }
 
-// qInsertUsers writes insertRows users; it is prepared once, at New.
-var qInsertUsers = insertUsersSQL(insertRows)
+// param is the n-th parameter of a statement built with the
+// dialect's list parameters: "$n", or "?" (which SQLite numbers one more
+// than the parameter before it, so a list may follow "$1").
+func (s *Store) param(n int) string {
+	if s.d.AnonymousParams {
+		return "?"
+	}
+	return "$" + strconv.Itoa(n)
+}
 
 // insertUsersSQL is an INSERT of n users.
-func insertUsersSQL(n int) string {
+func (s *Store) insertUsersSQL(n int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO users (` + userColumns + `) VALUES `)
 	for i := range n {
@@ -124,7 +132,7 @@ func insertUsersSQL(n int) string {
 			if j > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString("$" + strconv.Itoa(i*len(userCols)+j+1))
+			b.WriteString(s.param(i*len(userCols) + j + 1))
 		}
 		b.WriteByte(')')
 	}

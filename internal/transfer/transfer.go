@@ -75,58 +75,107 @@ func (t *Transfer) Import(ctx context.Context, tenantID string, r io.Reader, opt
 		}
 		fb = &p
 	}
-	cr := &countingReader{r: r}
-	br := bufio.NewReaderSize(cr, 64<<10)
-	var batch []account.ImportUser
-	var refused []account.ImportResult
-	lineNo, held := 0, 0 // lines read; bytes of the lines in batch
-	flush := func() error {
-		results, err := t.Accounts.Import(ctx, tenantID, batch, opts.OnConflict)
-		if err != nil {
-			return err
+	// One goroutine reads and parses the lines while this one writes the
+	// batch before: on two CPUs the reading no longer waits for the
+	// database, nor the database for the reading.
+	batches := make(chan readBatch, 1)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(batches)
+		readBatches(ctx, r, fb, batches, stop)
+	}()
+	defer func() {
+		close(stop)
+		<-done // r is the caller's: nothing reads it after Import returns
+	}()
+	for b := range batches {
+		if len(b.batch) > 0 || b.final {
+			results, err := t.Accounts.Import(ctx, tenantID, b.batch, opts.OnConflict)
+			if err != nil {
+				return sum, err
+			}
+			b.refused = append(b.refused, results...)
 		}
-		all := append(refused, results...)
-		sortByLine(all)
-		for _, res := range all {
+		sortByLine(b.refused)
+		for _, res := range b.refused {
 			sum.Add(res)
 			if res.Outcome == account.Refused && report != nil {
 				report(res)
 			}
 		}
-		batch, refused, held = batch[:0], refused[:0], 0
-		if t.Progress != nil {
-			t.Progress(lineNo, cr.n-int64(br.Buffered()))
+		if b.err != nil {
+			return sum, b.err
 		}
-		return nil
+		if t.Progress != nil {
+			t.Progress(b.lines, b.bytes)
+		}
+	}
+	return sum, nil
+}
+
+// readBatch is a batch of parsed lines, with the lines refused while
+// reading them, and where the stream stood after them.
+type readBatch struct {
+	batch   []account.ImportUser
+	refused []account.ImportResult
+	lines   int   // lines read so far
+	bytes   int64 // bytes of the stream consumed so far
+	final   bool  // the stream ended after this batch
+	err     error // what stops the import once this batch is written
+}
+
+// readBatches reads r's lines into batches and sends them on out until
+// the stream ends, ctx ends, or stop is closed.
+func readBatches(ctx context.Context, r io.Reader, fb *password.FirebaseParams, out chan<- readBatch, stop <-chan struct{}) {
+	cr := &countingReader{r: r}
+	br := bufio.NewReaderSize(cr, 64<<10)
+	var b readBatch
+	held := 0 // bytes of the lines in b.batch
+	send := func() bool {
+		b.bytes = cr.n - int64(br.Buffered())
+		select {
+		case out <- b:
+		case <-stop:
+			return false
+		}
+		b = readBatch{lines: b.lines}
+		held = 0
+		return true
 	}
 	for {
 		raw, tooLong, err := readLine(br)
 		if err != nil && !errors.Is(err, io.EOF) {
-			return sum, usher.Wrap(usher.Invalid, "The import stream could not be read.", err)
+			b.err = usher.Wrap(usher.Invalid, "The import stream could not be read.", err)
+			b.batch = nil // a broken stream writes no partial batch
+			send()
+			return
 		}
 		switch blank := !tooLong && len(bytes.TrimSpace(raw)) == 0; {
 		case !blank:
-			lineNo++
+			b.lines++
 			if in, lerr := parseLine(raw, tooLong, fb); lerr != nil {
-				refused = append(refused, account.ImportResult{Line: lineNo, Outcome: account.Refused, Err: lerr})
+				b.refused = append(b.refused, account.ImportResult{Line: b.lines, Outcome: account.Refused, Err: lerr})
 			} else {
-				in.Line = lineNo
-				batch = append(batch, in)
+				in.Line = b.lines
+				b.batch = append(b.batch, in)
 				held += len(raw)
 			}
 		case len(raw) > 0 || err == nil:
-			lineNo++ // a blank line is skipped, and keeps the numbering of the file
+			b.lines++ // a blank line is skipped, and keeps the numbering of the file
 		}
-		if len(batch)+len(refused) >= BatchSize || held >= batchBytes || errors.Is(err, io.EOF) {
-			if ferr := flush(); ferr != nil {
-				return sum, ferr
+		eof := errors.Is(err, io.EOF)
+		if len(b.batch)+len(b.refused) >= BatchSize || held >= batchBytes || eof {
+			b.final = eof
+			if !send() || eof {
+				return
 			}
 		}
-		if errors.Is(err, io.EOF) {
-			return sum, nil
-		}
 		if err := ctx.Err(); err != nil {
-			return sum, err
+			b.err, b.batch = err, nil
+			send()
+			return
 		}
 	}
 }

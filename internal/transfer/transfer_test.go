@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -380,6 +382,41 @@ func TestImportStops(t *testing.T) {
 	}
 	if len(f.batches) != 0 {
 		t.Errorf("batches with a cancelled context: got %d, want 0", len(f.batches))
+	}
+}
+
+// watchedReader notes a Read that comes after the import returned.
+type watchedReader struct {
+	r        io.Reader
+	returned atomic.Bool
+	late     atomic.Int32
+}
+
+func (w *watchedReader) Read(p []byte) (int, error) {
+	if w.returned.Load() {
+		w.late.Add(1)
+	}
+	return w.r.Read(p)
+}
+
+// TestImportReadsNothingAfterItReturns: the lines are read on a goroutine
+// of their own while the batch before is written; when the import stops
+// early, that goroutine has stopped reading the caller's stream (a request
+// body, say) before Import returns.
+func TestImportReadsNothingAfterItReturns(t *testing.T) {
+	errDown := usher.Errorf(usher.Unavailable, "The database is unavailable.")
+	for _, failAt := range []int{1, 2} {
+		r := &watchedReader{r: strings.NewReader(strings.Repeat(user("a@x.test")+"\n", transfer.BatchSize*20))}
+		f := &fakeAccounts{failAt: failAt, err: errDown}
+		_, err := (&transfer.Transfer{Accounts: f}).Import(t.Context(), "tenant", r, account.ImportOptions{OnConflict: account.ConflictSkip}, nil)
+		r.returned.Store(true)
+		if !errors.Is(err, errDown) {
+			t.Fatalf("Import failing at batch %d: got %v, want %v", failAt, err, errDown)
+		}
+		time.Sleep(20 * time.Millisecond) // a stray reader would read on meanwhile
+		if n := r.late.Load(); n != 0 {
+			t.Errorf("failing at batch %d: the stream was read %d times after Import returned", failAt, n)
+		}
 	}
 }
 
