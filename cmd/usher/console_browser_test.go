@@ -376,7 +376,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	// Two-factor sign-in: turn it on, then sign in with and without a code.
+	// Setting it up asks for the password again.
 	b.do(chromedp.Navigate(p.Admin + "/account"))
+	b.fill("#totp-password", "not-the-password-1234")
+	b.submit("#totp-enroll", "#totp-password")
+	if got := b.text(".flash.error"); got != "The password is not right." {
+		t.Fatalf("setting up TOTP with a wrong password: %q", got)
+	}
+	b.fill("#totp-password", pw)
 	b.submit("#totp-enroll", "#totp-secret")
 	secret := b.text("#totp-secret")
 	code, err := otptotp.GenerateCode(secret, time.Now())

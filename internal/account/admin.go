@@ -57,6 +57,7 @@ var (
 	errAdminSetup    = usher.Errorf(usher.InvalidCode, "This setup link is invalid, expired or used.")
 	errAdminSession  = usher.Errorf(usher.Unauthorized, "Your session has ended; sign in again.")
 	errAdminMFA      = usher.Errorf(usher.MFARequired, "Enter the code from your authenticator app.")
+	errAdminPassword = usher.Errorf(usher.Forbidden, "The password is not right.")
 	errAdminExists   = usher.Errorf(usher.Conflict, "An admin exists already: ask them for a setup link (usher admin create).")
 )
 

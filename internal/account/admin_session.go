@@ -58,45 +58,9 @@ func (s *Service) SignInAdmin(ctx context.Context, email, pw, code string) (Admi
 	if err != nil {
 		return AdminSignIn{}, err
 	}
-	// Reserve the attempt as a failure before hashing: concurrent guesses
-	// queue on the admin's row and at most the limit are verified.
-	source := sourceKey(ctx, "admin-login", a.ID)
-	locked := false
-	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		cur, err := tx.LockAdmin(ctx, a.ID)
-		if err != nil {
-			return err
-		}
-		now := s.c.Now().UTC()
-		locked = false
-		if s.c.Lockout.Max <= 0 {
-			return nil
-		}
-		n, err := tx.Count(ctx, source, now, now.Add(-s.c.Lockout.Window))
-		if err != nil {
-			return err
-		}
-		if locked = n > s.c.Lockout.Max || s.adminLocked(cur, now); locked {
-			return nil
-		}
-		s.countAdminFailure(&cur, now)
-		return tx.UpdateAdmin(ctx, cur)
-	})
+	source, err := s.checkAdminPassword(ctx, a, pw, "")
 	if err != nil {
 		return AdminSignIn{}, err
-	}
-	if locked {
-		if err := s.c.Hasher.DummyVerify(ctx, pw); err != nil {
-			return AdminSignIn{}, hashErr(err)
-		}
-		return AdminSignIn{}, s.adminFailed(ctx, a.ID, "locked", errAdminLogin)
-	}
-	match, _, err := s.c.Hasher.Verify(ctx, pw, a.Hash)
-	if err != nil {
-		return AdminSignIn{}, hashErr(err)
-	}
-	if !match {
-		return AdminSignIn{}, s.adminFailed(ctx, a.ID, "wrong_password", errAdminLogin)
 	}
 	var out AdminSignIn
 	reason := ""
@@ -123,12 +87,10 @@ func (s *Service) SignInAdmin(ctx context.Context, email, pw, code string) (Admi
 			}
 			cur.TOTPStep = step
 		}
-		if s.c.Lockout.Max > 0 {
-			if err := tx.ClearCount(ctx, source); err != nil {
-				return err
-			}
+		if err := s.clearAdminFailures(ctx, tx, &cur, source); err != nil {
+			return err
 		}
-		cur.FailedChecks, cur.FailedSince, cur.UpdatedAt = 0, time.Time{}, s.now()
+		cur.UpdatedAt = s.now()
 		if err := tx.UpdateAdmin(ctx, cur); err != nil {
 			return err
 		}
@@ -153,6 +115,67 @@ func (s *Service) SignInAdmin(ctx context.Context, email, pw, code string) (Admi
 	}
 	s.c.Log.InfoContext(ctx, "admin signed in", "event", "admin_login", "admin_id", a.ID)
 	return out, nil
+}
+
+// checkAdminPassword verifies an admin's password under the sign-in's
+// lockout: the attempt is counted as a failure before the hash (so that
+// concurrent guesses queue on the admin's row and at most the limit are
+// verified), and a locked admin costs a dummy hash. It returns the
+// attempt's per-address counter, which the caller clears once the whole
+// attempt succeeds, or errAdminLogin (recorded with the reason, prefixed
+// by what the attempt was for).
+func (s *Service) checkAdminPassword(ctx context.Context, a usher.Admin, pw, what string) (source string, err error) {
+	source = sourceKey(ctx, "admin-login", a.ID)
+	locked := false
+	err = s.c.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		cur, err := tx.LockAdmin(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		now := s.c.Now().UTC()
+		locked = false
+		if s.c.Lockout.Max <= 0 {
+			return nil
+		}
+		n, err := tx.Count(ctx, source, now, now.Add(-s.c.Lockout.Window))
+		if err != nil {
+			return err
+		}
+		if locked = n > s.c.Lockout.Max || s.adminLocked(cur, now); locked {
+			return nil
+		}
+		s.countAdminFailure(&cur, now)
+		return tx.UpdateAdmin(ctx, cur)
+	})
+	if err != nil {
+		return "", err
+	}
+	if locked {
+		if err := s.c.Hasher.DummyVerify(ctx, pw); err != nil {
+			return "", hashErr(err)
+		}
+		return "", s.adminFailed(ctx, a.ID, what+"locked", errAdminLogin)
+	}
+	match, _, err := s.c.Hasher.Verify(ctx, pw, a.Hash)
+	if err != nil {
+		return "", hashErr(err)
+	}
+	if !match {
+		return "", s.adminFailed(ctx, a.ID, what+"wrong_password", errAdminLogin)
+	}
+	return source, nil
+}
+
+// clearAdminFailures ends the failures counted against an admin once an
+// attempt has succeeded.
+func (s *Service) clearAdminFailures(ctx context.Context, tx Tx, cur *usher.Admin, source string) error {
+	if s.c.Lockout.Max > 0 {
+		if err := tx.ClearCount(ctx, source); err != nil {
+			return err
+		}
+	}
+	cur.FailedChecks, cur.FailedSince = 0, time.Time{}
+	return nil
 }
 
 // countAdminFailure adds a failure to a's count in the current window.
@@ -239,14 +262,27 @@ func (s *Service) SignOutAdmin(ctx context.Context, raw string) error {
 }
 
 // EnrollAdminTOTP gives an admin a new TOTP secret, in force once
-// ConfirmAdminTOTP has its first code.
-func (s *Service) EnrollAdminTOTP(ctx context.Context, id string) (totp.Key, error) {
+// ConfirmAdminTOTP has its first code. It asks for the admin's password.
+func (s *Service) EnrollAdminTOTP(ctx context.Context, id, pw string) (totp.Key, error) {
 	a, err := s.c.Store.AdminByID(ctx, id)
 	if err != nil {
 		return totp.Key{}, err
 	}
 	if a.TOTPConfirmed {
 		return totp.Key{}, errMFAOn
+	}
+	// The password again, under the sign-in's lockout: a session alone
+	// (a browser left open, a stolen cookie) must not be able to put a
+	// second factor of its choosing on the account.
+	if err := s.checkLength(pw); err != nil {
+		return totp.Key{}, errAdminPassword
+	}
+	source, err := s.checkAdminPassword(ctx, a, pw, "totp_enroll_")
+	if usher.ErrorCode(err) == usher.Unauthorized {
+		return totp.Key{}, errAdminPassword
+	}
+	if err != nil {
+		return totp.Key{}, err
 	}
 	k, err := totp.Generate(totpIssuer+" console", a.Email)
 	if err != nil {
@@ -259,6 +295,12 @@ func (s *Service) EnrollAdminTOTP(ctx context.Context, id string) (totp.Key, err
 		}
 		if cur.TOTPConfirmed {
 			return errMFAOn
+		}
+		if cur.Hash != a.Hash {
+			return errAdminPassword // changed since it was checked
+		}
+		if err := s.clearAdminFailures(ctx, tx, &cur, source); err != nil {
+			return err
 		}
 		cur.TOTPSecret, cur.TOTPStep, cur.UpdatedAt = s.c.Box.Seal([]byte(k.Secret), adminTOTPContext(id)), 0, s.now()
 		return tx.UpdateAdmin(ctx, cur)

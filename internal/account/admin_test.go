@@ -139,6 +139,29 @@ func TestAdminLockout(t *testing.T) {
 	}
 }
 
+// Wrong passwords given to set up a second factor count against the
+// admin as wrong sign-ins do: a session cannot be used to guess.
+func TestAdminTOTPEnrolmentCountsFailures(t *testing.T) {
+	h := newTestService(t) // lockout after 3 failures per address
+	ctx := t.Context()
+	a := setUpAdmin(t, h, "ops@example.com")
+	for range 3 {
+		if _, err := h.svc.EnrollAdminTOTP(ctx, a.ID, wrongPassword); usher.ErrorCode(err) != usher.Forbidden {
+			t.Fatalf("wrong password: got %v, want forbidden", err)
+		}
+	}
+	if _, err := h.svc.EnrollAdminTOTP(ctx, a.ID, adminPassword); usher.ErrorCode(err) != usher.Forbidden {
+		t.Fatalf("right password while locked: got %v, want forbidden", err)
+	}
+	if _, err := h.svc.SignInAdmin(ctx, "ops@example.com", adminPassword, ""); usher.ErrorCode(err) != usher.Unauthorized {
+		t.Fatalf("sign-in while locked by enrolment guesses: got %v, want unauthorized", err)
+	}
+	h.clock.Advance(16 * time.Minute)
+	if _, err := h.svc.EnrollAdminTOTP(ctx, a.ID, adminPassword); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+}
+
 func TestAdminTOTP(t *testing.T) {
 	h := newTestService(t)
 	ctx := t.Context()
@@ -147,7 +170,13 @@ func TestAdminTOTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := h.svc.EnrollAdminTOTP(ctx, a.ID)
+	if _, err := h.svc.EnrollAdminTOTP(ctx, a.ID, wrongPassword); usher.ErrorCode(err) != usher.Forbidden {
+		t.Fatalf("EnrollAdminTOTP with a wrong password: got %v, want forbidden", err)
+	}
+	if got, _ := h.svc.Admin(ctx, a.ID); got.TOTPSecret != "" {
+		t.Fatalf("a refused enrolment stored a secret")
+	}
+	k, err := h.svc.EnrollAdminTOTP(ctx, a.ID, adminPassword)
 	if err != nil {
 		t.Fatalf("EnrollAdminTOTP: %v", err)
 	}

@@ -485,7 +485,18 @@ func TestRequiredTOTP(t *testing.T) {
 	if r := e.post(t, "/keys/rotate", url.Values{}); r.Status != http.StatusForbidden {
 		t.Fatalf("a change without TOTP: %d, want 403", r.Status)
 	}
-	r = e.post(t, "/account/totp", url.Values{})
+	// The password again: a session alone cannot put a second factor on
+	// the account; a wrong one changes nothing.
+	for _, pw := range []string{"", "not-the-password-1234"} {
+		r = e.post(t, "/account/totp", url.Values{"password": {pw}})
+		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/account" {
+			t.Fatalf("enrol with password %q: %d to %q, want 303 to /account", pw, r.Status, r.Header.Get("Location"))
+		}
+		if page := e.get(t, "/account"); !strings.Contains(page.Body, "The password is not right.") || strings.Contains(page.Body, "totp-secret") {
+			t.Fatalf("enrol with password %q: the account page shows no refusal, or a secret", pw)
+		}
+	}
+	r = e.post(t, "/account/totp", url.Values{"password": {adminPassword}})
 	secret := regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`).FindStringSubmatch(r.Body)
 	if r.Status != 200 || secret == nil {
 		t.Fatalf("enrol: %d", r.Status)

@@ -146,7 +146,7 @@ func (c *Console) accountPage(w http.ResponseWriter, r *http.Request) error {
 
 func (c *Console) enrollTOTP(w http.ResponseWriter, r *http.Request) error {
 	who := whoOf(r)
-	k, err := c.c.Accounts.EnrollAdminTOTP(r.Context(), who.Admin.ID)
+	k, err := c.c.Accounts.EnrollAdminTOTP(r.Context(), who.Admin.ID, r.PostForm.Get("password"))
 	if err != nil {
 		return c.failed(w, r, "/account", err)
 	}
