@@ -111,6 +111,11 @@ func (t *Transfer) Import(ctx context.Context, tenantID string, r io.Reader, opt
 		if t.Progress != nil {
 			t.Progress(b.lines, b.bytes)
 		}
+		// A context ended while the batch was written stops the import
+		// before the next batch, read meanwhile, is written.
+		if err := ctx.Err(); err != nil && !b.final {
+			return sum, err
+		}
 	}
 	return sum, nil
 }

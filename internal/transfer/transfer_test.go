@@ -476,3 +476,67 @@ func TestExport(t *testing.T) {
 		t.Errorf("export of no users: got %d, %v, %q; want nothing", n, err, out.String())
 	}
 }
+
+// hookAccounts is fakeAccounts with a hook run inside each batch's Import.
+type hookAccounts struct {
+	fakeAccounts
+	hook func(batch int) error
+}
+
+func (h *hookAccounts) Import(ctx context.Context, tenantID string, batch []account.ImportUser, on account.OnConflict) ([]account.ImportResult, error) {
+	h.mu.Lock()
+	n := len(h.batches) + 1
+	h.mu.Unlock()
+	if err := h.hook(n); err != nil {
+		h.mu.Lock()
+		h.batches = append(h.batches, batch)
+		h.mu.Unlock()
+		return nil, err
+	}
+	return h.fakeAccounts.Import(ctx, tenantID, batch, on)
+}
+
+// notifyingReader closes eof when its reader has ended.
+type notifyingReader struct {
+	r    io.Reader
+	eof  chan struct{}
+	once sync.Once
+}
+
+func (n *notifyingReader) Read(p []byte) (int, error) {
+	k, err := n.r.Read(p)
+	if err != nil {
+		n.once.Do(func() { close(n.eof) })
+	}
+	return k, err
+}
+
+// TestImportStopsWhenCancelledDuringABatch: a context cancelled while a
+// batch is written stops the import there, as it did before the lines
+// were read ahead: the next batch, already read, is not written, and the
+// import answers the context's error.
+func TestImportStopsWhenCancelledDuringABatch(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	r := &notifyingReader{r: strings.NewReader(strings.Repeat(user("a@x.test")+"\n", transfer.BatchSize+10)), eof: make(chan struct{})}
+	f := &hookAccounts{hook: func(batch int) error {
+		if batch == 1 {
+			select { // let a reader that reads ahead read the rest
+			case <-r.eof:
+			case <-time.After(time.Second):
+			}
+			cancel() // the batch is written all the same
+		}
+		return nil
+	}}
+	sum, err := (&transfer.Transfer{Accounts: f}).Import(ctx, "tenant", r, account.ImportOptions{OnConflict: account.ConflictSkip}, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Import cancelled during batch 1: got %v, want context.Canceled", err)
+	}
+	if len(f.batches) != 1 {
+		t.Errorf("batches: got %d, want 1", len(f.batches))
+	}
+	if want := (account.ImportSummary{Created: transfer.BatchSize}); sum != want {
+		t.Errorf("summary: got %+v, want %+v", sum, want)
+	}
+}
