@@ -153,7 +153,9 @@ func readBatches(ctx context.Context, r io.Reader, fb *password.FirebaseParams, 
 		raw, tooLong, err := readLine(br)
 		if err != nil && !errors.Is(err, io.EOF) {
 			b.err = usher.Wrap(usher.Invalid, "The import stream could not be read.", err)
-			b.batch = nil // a broken stream writes no partial batch
+			// A broken stream writes nothing of its last batch, and
+			// reports nothing of it either.
+			b.batch, b.refused = nil, nil
 			send()
 			return
 		}
@@ -178,7 +180,7 @@ func readBatches(ctx context.Context, r io.Reader, fb *password.FirebaseParams, 
 			}
 		}
 		if err := ctx.Err(); err != nil {
-			b.err, b.batch = err, nil
+			b.err, b.batch, b.refused = err, nil, nil
 			send()
 			return
 		}

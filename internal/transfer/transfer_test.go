@@ -540,3 +540,32 @@ func TestImportStopsWhenCancelledDuringABatch(t *testing.T) {
 		t.Errorf("summary: got %+v, want %+v", sum, want)
 	}
 }
+
+// TestImportBreakReportsNothingOfItsBatch: a stream that breaks stops the
+// import with nothing of the unfinished batch written or reported, its
+// refused lines included (the summary counts the batches written).
+func TestImportBreakReportsNothingOfItsBatch(t *testing.T) {
+	f := &fakeAccounts{}
+	var reported []account.ImportResult
+	sum, err := (&transfer.Transfer{Accounts: f}).Import(t.Context(), "tenant",
+		failingReader{strings.NewReader("{bad\n" + user("a@x.test") + "\n")}, account.ImportOptions{OnConflict: account.ConflictSkip},
+		func(r account.ImportResult) { reported = append(reported, r) })
+	if usher.ErrorCode(err) != usher.Invalid {
+		t.Errorf("Import of a stream that breaks: got %v, want invalid_request", err)
+	}
+	if len(reported) != 0 || sum != (account.ImportSummary{}) || len(f.batches) != 0 {
+		t.Errorf("the broken batch: reported %v, summary %+v, %d batches written; want nothing", refusals(reported), sum, len(f.batches))
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	reported = nil
+	sum, err = (&transfer.Transfer{Accounts: f}).Import(ctx, "tenant", strings.NewReader("{bad\n"+user("a@x.test")+"\n"+user("b@x.test")+"\n"),
+		account.ImportOptions{OnConflict: account.ConflictSkip}, func(r account.ImportResult) { reported = append(reported, r) })
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Import with a cancelled context: got %v, want context.Canceled", err)
+	}
+	if len(reported) != 0 || sum != (account.ImportSummary{}) {
+		t.Errorf("a cancelled import: reported %v, summary %+v; want nothing", refusals(reported), sum)
+	}
+}
