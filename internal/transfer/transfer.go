@@ -184,6 +184,11 @@ func readBatches(ctx context.Context, r io.Reader, fb *password.FirebaseParams, 
 			send()
 			return
 		}
+		select { // the import has stopped: read no further line
+		case <-stop:
+			return
+		default:
+		}
 	}
 }
 

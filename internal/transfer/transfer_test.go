@@ -569,3 +569,57 @@ func TestImportBreakReportsNothingOfItsBatch(t *testing.T) {
 		t.Errorf("a cancelled import: reported %v, summary %+v; want nothing", refusals(reported), sum)
 	}
 }
+
+// gatedReader serves one line a Read; at line gate it waits for release.
+// Once failed is set, each Read is slow and counted in late.
+type gatedReader struct {
+	line    []byte
+	served  int
+	gate    int
+	reached chan struct{}
+	release chan struct{}
+	failed  atomic.Bool
+	late    atomic.Int32
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	if g.served == transfer.BatchSize*4 {
+		return 0, io.EOF
+	}
+	if g.served == g.gate {
+		close(g.reached)
+		<-g.release
+	}
+	if g.failed.Load() {
+		g.late.Add(1)
+		time.Sleep(time.Millisecond)
+	}
+	g.served++
+	return copy(p, g.line), nil
+}
+
+// TestImportStopsReadingWhenAWriteFails: when a batch cannot be written,
+// the import returns without reading the rest of the next batch from the
+// caller's stream first (a slow client's body, or a terminal's stdin, kept
+// the error waiting for up to 500 more lines).
+func TestImportStopsReadingWhenAWriteFails(t *testing.T) {
+	errDown := usher.Errorf(usher.Unavailable, "The database is unavailable.")
+	g := &gatedReader{line: []byte(user("a@x.test") + "\n"), gate: transfer.BatchSize + 10,
+		reached: make(chan struct{}), release: make(chan struct{})}
+	f := &hookAccounts{hook: func(int) error {
+		select { // a reader that reads ahead is in the next batch now
+		case <-g.reached:
+		case <-time.After(time.Second):
+		}
+		g.failed.Store(true)
+		close(g.release)
+		return errDown
+	}}
+	_, err := (&transfer.Transfer{Accounts: f}).Import(t.Context(), "tenant", g, account.ImportOptions{OnConflict: account.ConflictSkip}, nil)
+	if !errors.Is(err, errDown) {
+		t.Fatalf("Import failing at batch 1: got %v, want %v", err, errDown)
+	}
+	if n := g.late.Load(); n > 50 {
+		t.Errorf("the stream was read %d times after the write failed, want a line's reads at most", n)
+	}
+}
