@@ -81,14 +81,19 @@ func (t *Transfer) Import(ctx context.Context, tenantID string, r io.Reader, opt
 	batches := make(chan readBatch, 1)
 	stop := make(chan struct{})
 	done := make(chan struct{})
+	var panicked any // the reading goroutine's panic, the caller's to recover
 	go func() {
 		defer close(done)
 		defer close(batches)
+		defer func() { panicked = recover() }()
 		readBatches(ctx, r, fb, batches, stop)
 	}()
 	defer func() {
 		close(stop)
 		<-done // r is the caller's: nothing reads it after Import returns
+		if panicked != nil {
+			panic(panicked)
+		}
 	}()
 	for b := range batches {
 		if len(b.batch) > 0 || b.final {

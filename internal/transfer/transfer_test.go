@@ -623,3 +623,24 @@ func TestImportStopsReadingWhenAWriteFails(t *testing.T) {
 		t.Errorf("the stream was read %d times after the write failed, want a line's reads at most", n)
 	}
 }
+
+// panickyReader panics when read.
+type panickyReader struct{}
+
+func (panickyReader) Read([]byte) (int, error) { panic("panickyReader") }
+
+// TestImportPanicReachesTheCaller: a panic while reading or parsing (on
+// the reading goroutine) is the caller's to recover, as it was when the
+// lines were read on the caller's goroutine (an HTTP server recovers a
+// handler's panic; a goroutine's would end the process).
+func TestImportPanicReachesTheCaller(t *testing.T) {
+	var got any
+	func() {
+		defer func() { got = recover() }()
+		_, _ = (&transfer.Transfer{Accounts: &fakeAccounts{}}).Import(t.Context(), "tenant", panickyReader{},
+			account.ImportOptions{OnConflict: account.ConflictSkip}, nil)
+	}()
+	if got == nil || !strings.Contains(fmt.Sprint(got), "panickyReader") {
+		t.Errorf("Import reading a stream that panics: recovered %v, want the reader's panic", got)
+	}
+}
