@@ -81,14 +81,19 @@ func (t *Transfer) Import(ctx context.Context, tenantID string, r io.Reader, opt
 	batches := make(chan readBatch, 1)
 	stop := make(chan struct{})
 	done := make(chan struct{})
+	var panicked any // the reading goroutine's panic, the caller's to recover
 	go func() {
 		defer close(done)
 		defer close(batches)
+		defer func() { panicked = recover() }()
 		readBatches(ctx, r, fb, batches, stop)
 	}()
 	defer func() {
 		close(stop)
 		<-done // r is the caller's: nothing reads it after Import returns
+		if panicked != nil {
+			panic(panicked)
+		}
 	}()
 	for b := range batches {
 		if len(b.batch) > 0 || b.final {
@@ -110,6 +115,11 @@ func (t *Transfer) Import(ctx context.Context, tenantID string, r io.Reader, opt
 		}
 		if t.Progress != nil {
 			t.Progress(b.lines, b.bytes)
+		}
+		// A context ended while the batch was written stops the import
+		// before the next batch, read meanwhile, is written.
+		if err := ctx.Err(); err != nil && !b.final {
+			return sum, err
 		}
 	}
 	return sum, nil
@@ -148,7 +158,9 @@ func readBatches(ctx context.Context, r io.Reader, fb *password.FirebaseParams, 
 		raw, tooLong, err := readLine(br)
 		if err != nil && !errors.Is(err, io.EOF) {
 			b.err = usher.Wrap(usher.Invalid, "The import stream could not be read.", err)
-			b.batch = nil // a broken stream writes no partial batch
+			// A broken stream writes nothing of its last batch, and
+			// reports nothing of it either.
+			b.batch, b.refused = nil, nil
 			send()
 			return
 		}
@@ -173,9 +185,14 @@ func readBatches(ctx context.Context, r io.Reader, fb *password.FirebaseParams, 
 			}
 		}
 		if err := ctx.Err(); err != nil {
-			b.err, b.batch = err, nil
+			b.err, b.batch, b.refused = err, nil, nil
 			send()
 			return
+		}
+		select { // the import has stopped: read no further line
+		case <-stop:
+			return
+		default:
 		}
 	}
 }

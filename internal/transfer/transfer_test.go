@@ -476,3 +476,171 @@ func TestExport(t *testing.T) {
 		t.Errorf("export of no users: got %d, %v, %q; want nothing", n, err, out.String())
 	}
 }
+
+// hookAccounts is fakeAccounts with a hook run inside each batch's Import.
+type hookAccounts struct {
+	fakeAccounts
+	hook func(batch int) error
+}
+
+func (h *hookAccounts) Import(ctx context.Context, tenantID string, batch []account.ImportUser, on account.OnConflict) ([]account.ImportResult, error) {
+	h.mu.Lock()
+	n := len(h.batches) + 1
+	h.mu.Unlock()
+	if err := h.hook(n); err != nil {
+		h.mu.Lock()
+		h.batches = append(h.batches, batch)
+		h.mu.Unlock()
+		return nil, err
+	}
+	return h.fakeAccounts.Import(ctx, tenantID, batch, on)
+}
+
+// notifyingReader closes eof when its reader has ended.
+type notifyingReader struct {
+	r    io.Reader
+	eof  chan struct{}
+	once sync.Once
+}
+
+func (n *notifyingReader) Read(p []byte) (int, error) {
+	k, err := n.r.Read(p)
+	if err != nil {
+		n.once.Do(func() { close(n.eof) })
+	}
+	return k, err
+}
+
+// TestImportStopsWhenCancelledDuringABatch: a context cancelled while a
+// batch is written stops the import there, as it did before the lines
+// were read ahead: the next batch, already read, is not written, and the
+// import answers the context's error.
+func TestImportStopsWhenCancelledDuringABatch(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	r := &notifyingReader{r: strings.NewReader(strings.Repeat(user("a@x.test")+"\n", transfer.BatchSize+10)), eof: make(chan struct{})}
+	f := &hookAccounts{hook: func(batch int) error {
+		if batch == 1 {
+			select { // let a reader that reads ahead read the rest
+			case <-r.eof:
+			case <-time.After(time.Second):
+			}
+			cancel() // the batch is written all the same
+		}
+		return nil
+	}}
+	sum, err := (&transfer.Transfer{Accounts: f}).Import(ctx, "tenant", r, account.ImportOptions{OnConflict: account.ConflictSkip}, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Import cancelled during batch 1: got %v, want context.Canceled", err)
+	}
+	if len(f.batches) != 1 {
+		t.Errorf("batches: got %d, want 1", len(f.batches))
+	}
+	if want := (account.ImportSummary{Created: transfer.BatchSize}); sum != want {
+		t.Errorf("summary: got %+v, want %+v", sum, want)
+	}
+}
+
+// TestImportBreakReportsNothingOfItsBatch: a stream that breaks stops the
+// import with nothing of the unfinished batch written or reported, its
+// refused lines included (the summary counts the batches written).
+func TestImportBreakReportsNothingOfItsBatch(t *testing.T) {
+	f := &fakeAccounts{}
+	var reported []account.ImportResult
+	sum, err := (&transfer.Transfer{Accounts: f}).Import(t.Context(), "tenant",
+		failingReader{strings.NewReader("{bad\n" + user("a@x.test") + "\n")}, account.ImportOptions{OnConflict: account.ConflictSkip},
+		func(r account.ImportResult) { reported = append(reported, r) })
+	if usher.ErrorCode(err) != usher.Invalid {
+		t.Errorf("Import of a stream that breaks: got %v, want invalid_request", err)
+	}
+	if len(reported) != 0 || sum != (account.ImportSummary{}) || len(f.batches) != 0 {
+		t.Errorf("the broken batch: reported %v, summary %+v, %d batches written; want nothing", refusals(reported), sum, len(f.batches))
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	reported = nil
+	sum, err = (&transfer.Transfer{Accounts: f}).Import(ctx, "tenant", strings.NewReader("{bad\n"+user("a@x.test")+"\n"+user("b@x.test")+"\n"),
+		account.ImportOptions{OnConflict: account.ConflictSkip}, func(r account.ImportResult) { reported = append(reported, r) })
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Import with a cancelled context: got %v, want context.Canceled", err)
+	}
+	if len(reported) != 0 || sum != (account.ImportSummary{}) {
+		t.Errorf("a cancelled import: reported %v, summary %+v; want nothing", refusals(reported), sum)
+	}
+}
+
+// gatedReader serves one line a Read; at line gate it waits for release.
+// Once failed is set, each Read is slow and counted in late.
+type gatedReader struct {
+	line    []byte
+	served  int
+	gate    int
+	reached chan struct{}
+	release chan struct{}
+	failed  atomic.Bool
+	late    atomic.Int32
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	if g.served == transfer.BatchSize*4 {
+		return 0, io.EOF
+	}
+	if g.served == g.gate {
+		close(g.reached)
+		<-g.release
+	}
+	if g.failed.Load() {
+		g.late.Add(1)
+		time.Sleep(time.Millisecond)
+	}
+	g.served++
+	return copy(p, g.line), nil
+}
+
+// TestImportStopsReadingWhenAWriteFails: when a batch cannot be written,
+// the import returns without reading the rest of the next batch from the
+// caller's stream first (a slow client's body, or a terminal's stdin, kept
+// the error waiting for up to 500 more lines).
+func TestImportStopsReadingWhenAWriteFails(t *testing.T) {
+	errDown := usher.Errorf(usher.Unavailable, "The database is unavailable.")
+	g := &gatedReader{line: []byte(user("a@x.test") + "\n"), gate: transfer.BatchSize + 10,
+		reached: make(chan struct{}), release: make(chan struct{})}
+	f := &hookAccounts{hook: func(int) error {
+		select { // a reader that reads ahead is in the next batch now
+		case <-g.reached:
+		case <-time.After(time.Second):
+		}
+		g.failed.Store(true)
+		close(g.release)
+		return errDown
+	}}
+	_, err := (&transfer.Transfer{Accounts: f}).Import(t.Context(), "tenant", g, account.ImportOptions{OnConflict: account.ConflictSkip}, nil)
+	if !errors.Is(err, errDown) {
+		t.Fatalf("Import failing at batch 1: got %v, want %v", err, errDown)
+	}
+	if n := g.late.Load(); n > 50 {
+		t.Errorf("the stream was read %d times after the write failed, want a line's reads at most", n)
+	}
+}
+
+// panickyReader panics when read.
+type panickyReader struct{}
+
+func (panickyReader) Read([]byte) (int, error) { panic("panickyReader") }
+
+// TestImportPanicReachesTheCaller: a panic while reading or parsing (on
+// the reading goroutine) is the caller's to recover, as it was when the
+// lines were read on the caller's goroutine (an HTTP server recovers a
+// handler's panic; a goroutine's would end the process).
+func TestImportPanicReachesTheCaller(t *testing.T) {
+	var got any
+	func() {
+		defer func() { got = recover() }()
+		_, _ = (&transfer.Transfer{Accounts: &fakeAccounts{}}).Import(t.Context(), "tenant", panickyReader{},
+			account.ImportOptions{OnConflict: account.ConflictSkip}, nil)
+	}()
+	if got == nil || !strings.Contains(fmt.Sprint(got), "panickyReader") {
+		t.Errorf("Import reading a stream that panics: recovered %v, want the reader's panic", got)
+	}
+}

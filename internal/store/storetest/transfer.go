@@ -53,8 +53,8 @@ func testCreateUsers(t *testing.T, s *store.Store) {
 		}},
 		{"TakenEmailInALaterStatement", func() []usher.User {
 			var b []usher.User
-			for i := range 40 { // more rows than one INSERT holds
-				b = append(b, newUser(tenant, fmt.Sprintf("fresh-many%02d@example.com", i)))
+			for i := range 300 { // more rows than one INSERT holds (128)
+				b = append(b, newUser(tenant, fmt.Sprintf("fresh-many%03d@example.com", i)))
 			}
 			return append(b, newUser(tenant, varied.EmailKey))
 		}},
@@ -106,10 +106,21 @@ func testCreateUsers(t *testing.T, s *store.Store) {
 		// arguments.
 		var many []usher.User
 		for i := range 500 {
-			many = append(many, newUser(other, fmt.Sprintf("many%03d@example.com", i)))
+			u := newUser(other, fmt.Sprintf("many%03d@example.com", i))
+			// Fields that differ by row, so that a row or a column bound
+			// to another's parameter shows.
+			u.Email = fmt.Sprintf("Many%03d@example.com", i)
+			u.Confirmed, u.Enabled = i%2 == 0, i%3 != 0
+			u.Data = fmt.Appendf(nil, `{"i":%d}`, i)
+			u.CreatedAt, u.UpdatedAt = base.Add(time.Duration(i)*ms), base.Add(time.Duration(2*i)*ms)
+			u.FailedChecks, u.FailedSince = i%7, base.Add(time.Duration(-i)*time.Second)
+			many = append(many, u)
 		}
 		if err := createUsers(t, s, many...); err != nil {
 			t.Fatalf("CreateUsers of %d: %v", len(many), err)
+		}
+		for _, u := range many {
+			wantUser(t, "user created in a batch of 500", mustGet(t, s, other, u.ID), u)
 		}
 		n, err := s.CountUsers(ctx(t), usher.UserQuery{TenantID: other, EmailContains: "many"})
 		if err != nil || n != len(many) {
