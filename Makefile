@@ -43,8 +43,11 @@ js-deps:
 	done; fi
 
 # The use cases, the surfaces and the end-to-end suites again, on PostgreSQL.
+# Without the race detector: the Go code is the SQLite pass's, which ran
+# under it; this pass is for what the other engine does differently, and
+# the detector's slowdown would take CI past its 20 minutes.
 test-postgres:
-	USHER_TEST_ENGINE=postgres $(GO) test -race -count=1 -timeout 30m ./internal/account/... ./internal/api/... ./cmd/usher
+	USHER_TEST_ENGINE=postgres $(GO) test -count=1 -timeout 30m ./internal/account/... ./internal/api/... ./cmd/usher
 
 # The load harness (a separate module in bench/): the full run writes its
 # figures to bench/report.json; see BENCHMARKS.md.
