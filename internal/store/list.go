@@ -157,17 +157,10 @@ func (s *Store) windowEnd(ctx context.Context, q usher.UserQuery, window int) (*
 // query selects.
 func (s *Store) listInOrder(ctx context.Context, q usher.UserQuery, upTo *usher.UserCursor) ([]usher.User, error) {
 	w := s.userWhere(q)
-	s.addCursor(w, q)
 	if upTo != nil {
 		w.add("(created_at, id) <= (?, ?)", millis(upTo.CreatedAt), s.id(upTo.ID))
 	}
-	w.args = append(w.args, q.Limit)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+w.String()+
-		` ORDER BY created_at, id LIMIT $`+strconv.Itoa(len(w.args)), s.replan(w.args)...)
-	if err != nil {
-		return nil, s.wrap(err)
-	}
-	return s.scanUsers(rows, make([]usher.User, 0, q.Limit))
+	return s.page(ctx, `SELECT `+userColumns+` FROM users`, w, q)
 }
 
 // listByEmail finds the users whose email key holds the substring in the
@@ -175,12 +168,19 @@ func (s *Store) listInOrder(ctx context.Context, q usher.UserQuery, upTo *usher.
 // keeps that order on SQLite) and orders them. userWhere numbers the
 // tenant $1 and the pattern $2.
 func (s *Store) listByEmail(ctx context.Context, q usher.UserQuery) ([]usher.User, error) {
-	w := s.userWhere(q)
+	return s.page(ctx, `SELECT `+userColumnsU+` FROM (SELECT id AS match_id FROM users`+s.d.EmailIndex+
+		` WHERE tenant_id = $1 AND email_key LIKE $2 ESCAPE '\') AS m CROSS JOIN users u ON u.id = m.match_id`,
+		s.userWhere(q), q)
+}
+
+// page runs selectFrom with w and the query's cursor, in creation order,
+// and returns at most the query's limit of users. The columns w names
+// are the users' own (no other table in selectFrom has them).
+func (s *Store) page(ctx context.Context, selectFrom string, w *where, q usher.UserQuery) ([]usher.User, error) {
 	s.addCursor(w, q)
 	w.args = append(w.args, q.Limit)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+userColumnsU+` FROM (SELECT id AS match_id FROM users`+s.d.EmailIndex+
-		` WHERE tenant_id = $1 AND email_key LIKE $2 ESCAPE '\') AS m CROSS JOIN users u ON u.id = m.match_id WHERE `+
-		w.String()+` ORDER BY u.created_at, u.id LIMIT $`+strconv.Itoa(len(w.args)), s.replan(w.args)...)
+	rows, err := s.r.QueryContext(ctx, selectFrom+` WHERE `+w.String()+
+		` ORDER BY created_at, id LIMIT $`+strconv.Itoa(len(w.args)), s.replan(w.args)...)
 	if err != nil {
 		return nil, s.wrap(err)
 	}

@@ -76,7 +76,7 @@ func (t *tx) UsersByIDs(ctx context.Context, ids []string) ([]usher.User, error)
 // million users").
 const insertRows = 128
 
-// CreateUsers inserts users, a few dozen a statement. A taken email or id
+// CreateUsers inserts users, up to insertRows a statement. A taken email or id
 // fails the statement (usher.EmailTaken), and with it the transaction.
 func (t *tx) CreateUsers(ctx context.Context, us []*usher.User) error {
 	for len(us) > 0 {
