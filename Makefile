@@ -91,7 +91,8 @@ FUZZ_TARGETS = \
 	./internal/api:FuzzDecode \
 	./internal/api/thunder:FuzzDecodeUser \
 	./internal/account:FuzzNormalizeEmail \
-	./internal/account:FuzzNormalizeData
+	./internal/account:FuzzNormalizeData \
+	./internal/store:FuzzPackHash
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

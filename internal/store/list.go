@@ -29,7 +29,7 @@ func (w *where) String() string { return strings.Join(w.conds, " AND ") }
 
 func (s *Store) userWhere(q usher.UserQuery) *where {
 	w := &where{}
-	w.add("tenant_id = ?", s.id(q.TenantID))
+	w.add(s.tenantIs("?"), s.id(q.TenantID))
 	if q.EmailContains != "" {
 		w.add(`email_key LIKE ? ESCAPE '\'`, "%"+likeEscaper.Replace(q.EmailContains)+"%")
 	}
@@ -135,7 +135,7 @@ func (s *Store) SetSearchWindow(n int) { s.searchWindow = n }
 // reads the (tenant_id, created_at, id) index alone.
 func (s *Store) windowEnd(ctx context.Context, q usher.UserQuery, window int) (*usher.UserCursor, error) {
 	w := &where{}
-	w.add("tenant_id = ?", s.id(q.TenantID))
+	w.add(s.tenantIs("?"), s.id(q.TenantID))
 	s.addCreated(w, q)
 	s.addCursor(w, q)
 	w.args = append(w.args, window-1)
@@ -160,7 +160,7 @@ func (s *Store) listInOrder(ctx context.Context, q usher.UserQuery, upTo *usher.
 	if upTo != nil {
 		w.add("(created_at, id) <= (?, ?)", millis(upTo.CreatedAt), s.id(upTo.ID))
 	}
-	return s.page(ctx, `SELECT `+userColumns+` FROM users`, w, q)
+	return s.page(ctx, `SELECT `+s.sql.cols+` FROM users`, w, q)
 }
 
 // listByEmail finds the users whose email key holds the substring in the
@@ -168,8 +168,8 @@ func (s *Store) listInOrder(ctx context.Context, q usher.UserQuery, upTo *usher.
 // keeps that order on SQLite) and orders them. userWhere numbers the
 // tenant $1 and the pattern $2.
 func (s *Store) listByEmail(ctx context.Context, q usher.UserQuery) ([]usher.User, error) {
-	return s.page(ctx, `SELECT `+userColumnsU+` FROM (SELECT id AS match_id FROM users`+s.d.EmailIndex+
-		` WHERE tenant_id = $1 AND email_key LIKE $2 ESCAPE '\') AS m CROSS JOIN users u ON u.id = m.match_id`,
+	return s.page(ctx, `SELECT `+s.sql.colsU+` FROM (SELECT id AS match_id FROM users`+s.d.EmailIndex+
+		` WHERE `+s.tenantIs("$1")+` AND email_key LIKE $2 ESCAPE '\') AS m CROSS JOIN users u ON u.id = m.match_id`,
 		s.userWhere(q), q)
 }
 

@@ -15,7 +15,7 @@ func (s *Store) SessionUser(ctx context.Context, tenantID, sessionID, userID str
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var lastUsed int64
-	u, err := s.scanUser(s.row(ctx, qSessionUser, s.id(sessionID), s.id(userID), s.id(tenantID), millis(now)), &lastUsed)
+	u, err := s.scanUser(s.row(ctx, s.sql.sessionUser, s.id(sessionID), s.id(userID), s.id(tenantID), millis(now)), &lastUsed)
 	if usher.ErrorCode(err) == usher.NotFound {
 		return u, time.Time{}, usher.Errorf(usher.NotFound, "Session not found.")
 	}
@@ -28,10 +28,6 @@ func (s *Store) SessionUser(ctx context.Context, tenantID, sessionID, userID str
 	}
 	return u, last, nil
 }
-
-var qSessionUser = `SELECT ` + userColumnsU + `, s.last_used_at
-	FROM sessions s JOIN users u ON u.id = s.user_id
-	WHERE s.id = $1 AND s.user_id = $2 AND s.tenant_id = $3 AND s.expires_at > $4`
 
 // TouchSession marks a session used at now. It is one statement of its
 // own, outside any use case's transaction: a lost touch costs nothing but

@@ -63,6 +63,14 @@ type Dialect struct {
 	// bytes instead of 36 characters of text. PostgreSQL's UUID columns
 	// take and return the text form and store 16 bytes themselves.
 	BinaryIDs bool
+	// BinaryHashes stores an argon2id hash as its parts (hash.go) in a
+	// column that takes bytes.
+	BinaryHashes bool
+	// TenantNumbers stores a user's tenant as the tenant's number
+	// (tenants.no, a small integer given when the tenant is created, one
+	// byte or none) instead of its 16-byte ID, in the row and in each of
+	// its indexes. The SQL turns one into the other (tenant.go).
+	TenantNumbers bool
 }
 
 // Store is account.Store on a SQL database. Writes go through w; reads go
@@ -77,6 +85,7 @@ type Store struct {
 	// compiling a query than running it. Preparing later, inside a
 	// transaction, could wait forever for the writer's one connection.
 	rstmts, wstmts map[string]*sql.Stmt
+	sql            userSQL
 	searchWindow   int    // see SetSearchWindow
 	qInsertUsers   string // an INSERT of insertRows users, in the dialect's parameters
 }
@@ -88,6 +97,7 @@ var _ account.Store = (*Store)(nil)
 // that stops answering costs a request a 503, never a hang.
 func New(ctx context.Context, w, r *sql.DB, d Dialect, timeout time.Duration) (*Store, error) {
 	s := &Store{w: w, r: r, d: d, timeout: timeout, rstmts: map[string]*sql.Stmt{}, wstmts: map[string]*sql.Stmt{}}
+	s.sql = newUserSQL(s)
 	s.qInsertUsers = s.insertUsersSQL(insertRows)
 	prepare := func(db *sql.DB, into map[string]*sql.Stmt, queries ...string) error {
 		for _, q := range queries {
@@ -99,10 +109,11 @@ func New(ctx context.Context, w, r *sql.DB, d Dialect, timeout time.Duration) (*
 		}
 		return nil
 	}
-	err := prepare(r, s.rstmts, qUserByID, qUserByEmail, qSessionUser)
+	q := s.sql
+	err := prepare(r, s.rstmts, q.byID, q.byEmail, q.sessionUser)
 	if err == nil {
-		err = prepare(w, s.wstmts, qUserByID, qUserByEmail, qUserByID+d.ForUpdate, qCreateUser, qUpdateUser,
-			qRecordFailure, qCreateSession, s.qInsertUsers)
+		err = prepare(w, s.wstmts, q.byID, q.byEmail, q.byID+d.ForUpdate, q.create, q.update,
+			q.recordFailure, qCreateSession, s.qInsertUsers)
 	}
 	if err != nil {
 		s.closeStmts()
@@ -238,6 +249,11 @@ func (s *Store) replan(args []any) []any {
 // IDArg returns an ID as the database stores it, for SQL run outside the
 // store (tests, maintenance tools).
 func (s *Store) IDArg(id string) any { return s.id(id) }
+
+// UsersOfTenant is the SQL condition that a row of users belongs to the
+// tenant whose ID is the parameter p (a tenant's number stands for it in
+// users on some engines), for tests that read the tables.
+func (s *Store) UsersOfTenant(p string) string { return s.tenantIs(p) }
 
 // id is an ID as the database stores it.
 func (s *Store) id(v string) any {

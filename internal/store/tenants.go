@@ -118,7 +118,7 @@ func (t *tx) SetTenantKeys(ctx context.Context, x usher.Tenant) error {
 // TenantHasUsers reports whether a tenant has any user.
 func (t *tx) TenantHasUsers(ctx context.Context, id string) (bool, error) {
 	var n int
-	err := t.row(ctx, `SELECT count(*) FROM (SELECT 1 FROM users WHERE tenant_id = $1 LIMIT 1) x`, t.s.id(id)).Scan(&n)
+	err := t.row(ctx, `SELECT count(*) FROM (SELECT 1 FROM users WHERE `+t.s.tenantIs("$1")+` LIMIT 1) x`, t.s.id(id)).Scan(&n)
 	return n > 0, t.s.wrap(err)
 }
 
@@ -132,7 +132,7 @@ func (t *tx) DeleteTenant(ctx context.Context, id string) error {
 		`DELETE FROM outbox WHERE tenant_id = $1`,
 		`DELETE FROM sessions WHERE tenant_id = $1`,
 		`DELETE FROM codes WHERE tenant_id = $1`,
-		`DELETE FROM users WHERE tenant_id = $1`,
+		`DELETE FROM users WHERE ` + t.s.tenantIs("$1"),
 	} {
 		if _, err := t.exec(ctx, q, t.s.id(id)); err != nil {
 			return t.s.wrap(err)

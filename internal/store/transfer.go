@@ -18,7 +18,7 @@ type querier interface {
 func (s *Store) UsersByEmailKeys(ctx context.Context, tenantID string, keys []string) ([]usher.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return s.usersWhereIn(ctx, s.r, "tenant_id = $1 AND ", []any{s.id(tenantID)}, "email_key", strs(keys), "")
+	return s.usersWhereIn(ctx, s.r, s.tenantIs("$1")+" AND ", []any{s.id(tenantID)}, "email_key", strs(keys), "")
 }
 
 func strs(v []string) []any {
@@ -37,7 +37,7 @@ func (s *Store) usersWhereIn(ctx context.Context, q querier, cond string, first 
 	}
 	args := append(first, vals...)
 	var b strings.Builder
-	b.WriteString(`SELECT ` + userColumns + ` FROM users WHERE ` + cond + col + ` IN (`)
+	b.WriteString(`SELECT ` + s.sql.cols + ` FROM users WHERE ` + cond + col + ` IN (`)
 	for i := range vals {
 		if i > 0 {
 			b.WriteByte(',')
@@ -57,7 +57,7 @@ func (s *Store) usersWhereIn(ctx context.Context, q querier, cond string, first 
 // held against concurrent writers until the transaction ends (an import
 // may write them back).
 func (t *tx) UsersByEmailKeys(ctx context.Context, tenantID string, keys []string) ([]usher.User, error) {
-	return t.s.usersWhereIn(ctx, t.q, "tenant_id = $1 AND ", []any{t.s.id(tenantID)}, "email_key", strs(keys), t.s.d.ForUpdate)
+	return t.s.usersWhereIn(ctx, t.q, t.s.tenantIs("$1")+" AND ", []any{t.s.id(tenantID)}, "email_key", strs(keys), t.s.d.ForUpdate)
 }
 
 // UsersByIDs returns the users, of any tenant, that have one of ids.
@@ -96,7 +96,7 @@ func (t *tx) insertUsers(ctx context.Context, us []*usher.User) error {
 	}
 	args := make([]any, 0, len(us)*len(userCols))
 	for _, u := range us {
-		args = append(args, t.s.id(u.ID), t.s.id(u.TenantID), storedEmail(u), u.EmailKey, u.Hash, u.Confirmed, u.Enabled,
+		args = append(args, t.s.id(u.ID), t.s.id(u.TenantID), storedEmail(u), u.EmailKey, t.s.packHash(u.Hash), u.Confirmed, u.Enabled,
 			string(u.Data), millis(u.CreatedAt), millis(u.UpdatedAt), u.FailedChecks, millis(u.FailedSince))
 	}
 	_, err := t.exec(ctx, q, args...)
@@ -132,7 +132,11 @@ func (s *Store) insertUsersSQL(n int) string {
 			if j > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(s.param(i*len(userCols) + j + 1))
+			p := s.param(i*len(userCols) + j + 1)
+			if userCols[j] == "tenant_id" {
+				p = s.tenantValue(p)
+			}
+			b.WriteString(p)
 		}
 		b.WriteByte(')')
 	}
@@ -154,7 +158,7 @@ func (s *Store) EachUser(ctx context.Context, tenantID string, fn func(usher.Use
 			return s.wrap(err)
 		}
 	}
-	rows, err := x.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = $1 ORDER BY created_at, id`, s.id(tenantID))
+	rows, err := x.QueryContext(ctx, `SELECT `+s.sql.cols+` FROM users WHERE `+s.tenantIs("$1")+` ORDER BY created_at, id`, s.id(tenantID))
 	if err != nil {
 		return s.wrap(err)
 	}

@@ -13,35 +13,87 @@ import (
 var userCols = []string{"id", "tenant_id", "email", "email_key", "password_hash", "confirmed", "enabled", "data",
 	"created_at", "updated_at", "failed_checks", "failed_since"}
 
-var (
-	userColumns  = strings.Join(userCols, ", ")
-	userColumnsU = "u." + strings.Join(userCols, ", u.") // for joins on users u
+var userColumns = strings.Join(userCols, ", ") // the columns a user is written to
 
-	qUserByID    = `SELECT ` + userColumns + ` FROM users WHERE id = $1 AND tenant_id = $2`
-	qUserByEmail = `SELECT ` + userColumns + ` FROM users WHERE tenant_id = $1 AND email_key = $2`
-	qCreateUser  = `INSERT INTO users (` + userColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
-	qUpdateUser = `UPDATE users SET email = $1, email_key = $2, password_hash = $3,
+// userSQL holds the statements on users, in the store's dialect: with
+// TenantNumbers a user's tenant is written and compared as the tenant's
+// number, and read back as its ID.
+type userSQL struct {
+	cols, colsU                                               string // what a user is read from; colsU on "users u"
+	byID, byEmail, create, update, recordFailure, sessionUser string
+}
+
+func newUserSQL(s *Store) userSQL {
+	q := userSQL{cols: s.userSelect(""), colsU: s.userSelect("u")}
+	q.byID = `SELECT ` + q.cols + ` FROM users WHERE id = $1 AND ` + s.tenantIs("$2")
+	q.byEmail = `SELECT ` + q.cols + ` FROM users WHERE ` + s.tenantIs("$1") + ` AND email_key = $2`
+	q.create = `INSERT INTO users (` + userColumns + `)
+		VALUES ($1, ` + s.tenantValue("$2") + `, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+	q.update = `UPDATE users SET email = $1, email_key = $2, password_hash = $3,
 		confirmed = $4, enabled = $5, data = $6, updated_at = $7, failed_checks = $8, failed_since = $9
-		WHERE id = $10 AND tenant_id = $11`
-	qRecordFailure = `UPDATE users SET
+		WHERE id = $10 AND ` + s.tenantIs("$11")
+	q.recordFailure = `UPDATE users SET
 		failed_checks = CASE WHEN failed_since < $1 THEN 1 ELSE failed_checks + 1 END,
 		failed_since = CASE WHEN failed_since < $1 THEN $2 ELSE failed_since END
-		WHERE id = $3 AND tenant_id = $4`
-)
+		WHERE id = $3 AND ` + s.tenantIs("$4")
+	q.sessionUser = `SELECT ` + q.colsU + `, s.last_used_at
+	FROM sessions s JOIN users u ON u.id = s.user_id
+	WHERE s.id = $1 AND s.user_id = $2 AND s.tenant_id = $3 AND s.expires_at > $4`
+	return q
+}
+
+// userSelect is the list of userCols to read a user from, on the table
+// named alias ("" for users itself).
+func (s *Store) userSelect(alias string) string {
+	cols := make([]string, len(userCols))
+	for i, c := range userCols {
+		if alias != "" {
+			c = alias + "." + c
+		}
+		if c == "tenant_id" || c == alias+".tenant_id" {
+			c = s.tenantOf(c)
+		}
+		cols[i] = c
+	}
+	return strings.Join(cols, ", ")
+}
+
+// tenantIs is the condition that a user (on users, unaliased) belongs to
+// the tenant whose ID is the parameter p.
+func (s *Store) tenantIs(p string) string {
+	return "tenant_id = " + s.tenantValue(p)
+}
+
+// tenantValue is what a user's tenant_id column holds for the tenant
+// whose ID is the parameter p: with TenantNumbers, its number (NULL when
+// there is no such tenant, which no row matches and NOT NULL refuses).
+func (s *Store) tenantValue(p string) string {
+	if s.d.TenantNumbers {
+		return "(SELECT no FROM tenants WHERE id = " + p + ")"
+	}
+	return p
+}
+
+// tenantOf reads the tenant ID of a user's tenant_id column col.
+func (s *Store) tenantOf(col string) string {
+	if s.d.TenantNumbers {
+		return "(SELECT id FROM tenants WHERE no = " + col + ")"
+	}
+	return col
+}
 
 // UserByID returns one user.
 func (s *Store) UserByID(ctx context.Context, tenantID, id string) (usher.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return s.scanUser(s.row(ctx, qUserByID, s.id(id), s.id(tenantID)))
+	return s.scanUser(s.row(ctx, s.sql.byID, s.id(id), s.id(tenantID)))
 }
 
 // UserByEmail returns the user with the given email key.
 func (s *Store) UserByEmail(ctx context.Context, tenantID, emailKey string) (usher.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return s.scanUser(s.row(ctx, qUserByEmail, s.id(tenantID), emailKey))
+	return s.scanUser(s.row(ctx, s.sql.byEmail, s.id(tenantID), emailKey))
 }
 
 var errNotFound = usher.Errorf(usher.NotFound, "User not found.")
@@ -81,11 +133,12 @@ func (s *Store) scanUsers(rows *sql.Rows, out []usher.User) ([]usher.User, error
 type userScan struct {
 	email                         sql.NullString
 	data                          string
+	hash                          []byte // text, or packed (hash.go)
 	created, updated, failedSince int64
 }
 
 func (c *userScan) dests(u *usher.User) []any {
-	return []any{idDest{&u.ID}, idDest{&u.TenantID}, &c.email, &u.EmailKey, &u.Hash, &u.Confirmed, &u.Enabled, &c.data,
+	return []any{idDest{&u.ID}, idDest{&u.TenantID}, &c.email, &u.EmailKey, &c.hash, &u.Confirmed, &u.Enabled, &c.data,
 		&c.created, &c.updated, &u.FailedChecks, &c.failedSince}
 }
 
@@ -96,6 +149,7 @@ func (c *userScan) finish(u *usher.User) {
 		u.Email = u.EmailKey
 	}
 	u.Data = []byte(data)
+	u.Hash = unpackHash(c.hash)
 	u.CreatedAt, u.UpdatedAt = fromMillis(created), fromMillis(updated)
 	if failedSince != 0 {
 		u.FailedSince = fromMillis(failedSince)
@@ -111,22 +165,22 @@ func storedEmail(u *usher.User) sql.NullString {
 }
 
 func (t *tx) UserByID(ctx context.Context, tenantID, id string) (usher.User, error) {
-	return t.s.scanUser(t.row(ctx, qUserByID, t.s.id(id), t.s.id(tenantID)))
+	return t.s.scanUser(t.row(ctx, t.s.sql.byID, t.s.id(id), t.s.id(tenantID)))
 }
 
 func (t *tx) UserByEmail(ctx context.Context, tenantID, emailKey string) (usher.User, error) {
-	return t.s.scanUser(t.row(ctx, qUserByEmail, t.s.id(tenantID), emailKey))
+	return t.s.scanUser(t.row(ctx, t.s.sql.byEmail, t.s.id(tenantID), emailKey))
 }
 
 func (t *tx) LockUser(ctx context.Context, tenantID, id string) (usher.User, error) {
-	return t.s.scanUser(t.row(ctx, qUserByID+t.s.d.ForUpdate, t.s.id(id), t.s.id(tenantID)))
+	return t.s.scanUser(t.row(ctx, t.s.sql.byID+t.s.d.ForUpdate, t.s.id(id), t.s.id(tenantID)))
 }
 
 var errEmailTaken = usher.Errorf(usher.EmailTaken, "A user with this email address already exists.")
 
 func (t *tx) CreateUser(ctx context.Context, u *usher.User) error {
-	_, err := t.exec(ctx, qCreateUser,
-		t.s.id(u.ID), t.s.id(u.TenantID), storedEmail(u), u.EmailKey, u.Hash, u.Confirmed, u.Enabled, string(u.Data),
+	_, err := t.exec(ctx, t.s.sql.create,
+		t.s.id(u.ID), t.s.id(u.TenantID), storedEmail(u), u.EmailKey, t.s.packHash(u.Hash), u.Confirmed, u.Enabled, string(u.Data),
 		millis(u.CreatedAt), millis(u.UpdatedAt), u.FailedChecks, millis(u.FailedSince))
 	if err != nil && t.s.d.UniqueViolation(err) {
 		return usher.Wrap(usher.EmailTaken, errEmailTaken.Message, err)
@@ -138,8 +192,8 @@ func (t *tx) CreateUser(ctx context.Context, u *usher.User) error {
 }
 
 func (t *tx) UpdateUser(ctx context.Context, u *usher.User) error {
-	res, err := t.exec(ctx, qUpdateUser,
-		storedEmail(u), u.EmailKey, u.Hash, u.Confirmed, u.Enabled, string(u.Data), millis(u.UpdatedAt),
+	res, err := t.exec(ctx, t.s.sql.update,
+		storedEmail(u), u.EmailKey, t.s.packHash(u.Hash), u.Confirmed, u.Enabled, string(u.Data), millis(u.UpdatedAt),
 		u.FailedChecks, millis(u.FailedSince), t.s.id(u.ID), t.s.id(u.TenantID))
 	if err != nil && t.s.d.UniqueViolation(err) {
 		return usher.Wrap(usher.EmailTaken, errEmailTaken.Message, err)
@@ -148,11 +202,11 @@ func (t *tx) UpdateUser(ctx context.Context, u *usher.User) error {
 }
 
 func (t *tx) DeleteUser(ctx context.Context, tenantID, id string) error {
-	res, err := t.exec(ctx, `DELETE FROM users WHERE id = $1 AND tenant_id = $2`, t.s.id(id), t.s.id(tenantID))
+	res, err := t.exec(ctx, `DELETE FROM users WHERE id = $1 AND `+t.s.tenantIs("$2"), t.s.id(id), t.s.id(tenantID))
 	return t.s.affected(res, err)
 }
 
 func (t *tx) RecordFailure(ctx context.Context, tenantID, id string, now, windowStart time.Time) error {
-	res, err := t.exec(ctx, qRecordFailure, millis(windowStart), millis(now), t.s.id(id), t.s.id(tenantID))
+	res, err := t.exec(ctx, t.s.sql.recordFailure, millis(windowStart), millis(now), t.s.id(id), t.s.id(tenantID))
 	return t.s.affected(res, err)
 }

@@ -159,9 +159,12 @@ func runMigrations(ctx context.Context, db *sql.DB) ([]int64, error) {
 
 // Dialect is SQLite's store.Dialect.
 var Dialect = store.Dialect{
-	Name:       "sqlite",
-	BinaryIDs:  true,
-	EmailIndex: " INDEXED BY users_tenant_email",
+	Name:      "sqlite",
+	BinaryIDs: true,
+	// A user's row and indexes in fewer bytes (migration 00011).
+	BinaryHashes:  true,
+	TenantNumbers: true,
+	EmailIndex:    " INDEXED BY users_tenant_email",
 	// Named parameters cost a lookup each when bound (see the field).
 	AnonymousParams: true,
 	UniqueViolation: func(err error) bool {
@@ -170,7 +173,9 @@ var Dialect = store.Dialect{
 	},
 	ForeignKeyViolation: func(err error) bool {
 		c, ok := code(err)
-		return ok && c == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+		// A user's tenant number is looked up by the tenant's ID as the row
+		// is written: no such tenant leaves it NULL.
+		return ok && (c == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY || c == sqlite3.SQLITE_CONSTRAINT_NOTNULL)
 	},
 	Unavailable: func(err error) bool {
 		c, ok := code(err)

@@ -1,13 +1,16 @@
 package sqlite
 
 // The upgrades from the previous releases' schemas: version 2 (text IDs, an
-// email on every row) to binary IDs (version 3), and version 3 to version 4
-// (codes.purpose renamed codes.kind). A database written by those releases
-// must open with everything in it readable and linked as before.
+// email on every row) to binary IDs (version 3), version 3 to version 4
+// (codes.purpose renamed codes.kind), and version 10 to version 11 (a
+// user's tenant as its number, the hash as bytes). A database written by
+// those releases must open with everything in it readable and linked as
+// before.
 
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -208,5 +211,134 @@ func TestUpgradeFromTextIDs(t *testing.T) {
 	}
 	if leftovers != 0 {
 		t.Errorf("%d tables or indexes of version 2 left behind", leftovers)
+	}
+}
+
+// Version 11 rebuilds users (the tenant as its number, the hash as bytes)
+// and the tables that point at them. Everything written under version 10
+// reads back the same, the links still cascade, and what is written after
+// takes the compact forms.
+func TestUpgradeToCompactUsers(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "usher.db")
+	w, r, err := open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	migrateTo(t, w, 10)
+
+	now := time.UnixMilli(1_760_000_000_000).UTC()
+	const hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+	red, blue := usher.NewID(now), usher.NewID(now.Add(time.Millisecond))
+	var users []usher.User
+	for i, tenant := range []string{red, blue, blue} {
+		users = append(users, usher.User{ID: usher.NewID(now.Add(time.Duration(i) * time.Millisecond)), TenantID: tenant,
+			Email: "Ann@Example.com", EmailKey: fmt.Sprintf("ann%d@example.com", i), Hash: hash, Confirmed: true, Enabled: true,
+			Data: []byte(`{"n":1}`), CreatedAt: now, UpdatedAt: now, FailedChecks: i, FailedSince: now.Add(time.Duration(i) * time.Second)})
+	}
+	users[2].Hash = "$2a$10$abcdefghijklmnopqrstuuMDKn0WyCpyI8bpm8FKoT2b1mEiIs6UW" // imported, kept as written
+	ann := users[1]
+	session, token := usher.NewID(now), "refresh-hash"
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := w.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for i, id := range []string{red, blue} {
+		exec(`INSERT INTO tenants (id, name, public_key, created_at) VALUES ($1, $2, $3, $4)`,
+			binaryID(t, id), fmt.Sprintf("t%d", i), fmt.Sprintf("pk_%d", i), now.UnixMilli())
+	}
+	for _, u := range users {
+		exec(`INSERT INTO users VALUES ($1, $2, $3, $4, $5, 1, 1, $6, $7, $7, $8, $9)`, binaryID(t, u.ID), binaryID(t, u.TenantID),
+			u.Email, u.EmailKey, u.Hash, string(u.Data), now.UnixMilli(), u.FailedChecks, u.FailedSince.UnixMilli())
+	}
+	exec(`INSERT INTO sessions (id, tenant_id, user_id, created_at, expires_at, surface) VALUES ($1, $2, $3, $4, $5, 'public')`,
+		binaryID(t, session), binaryID(t, blue), binaryID(t, ann.ID), now.UnixMilli(), now.Add(time.Hour).UnixMilli())
+	exec(`INSERT INTO refresh_tokens (hash, tenant_id, session_id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		token, binaryID(t, blue), binaryID(t, session), binaryID(t, ann.ID), now.UnixMilli(), now.Add(time.Hour).UnixMilli())
+	exec(`INSERT INTO codes VALUES ($1, 'reset', $2, 'sealed', 0, $3, $4)`,
+		binaryID(t, ann.ID), binaryID(t, blue), now.UnixMilli(), now.Add(time.Hour).UnixMilli())
+	exec(`INSERT INTO totp (user_id, tenant_id, secret, created_at) VALUES ($1, $2, 'sealed', $3)`,
+		binaryID(t, ann.ID), binaryID(t, blue), now.UnixMilli())
+	exec(`INSERT INTO recovery_codes VALUES ($1, 'code-hash')`, binaryID(t, ann.ID))
+	w.Close()
+	r.Close()
+
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("Open after the upgrade: %v", err)
+	}
+	defer s.Close()
+	db := s.DB()
+	count := func(q string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+
+	for _, want := range users {
+		got, err := s.UserByID(ctx, want.TenantID, want.ID)
+		if err != nil {
+			t.Fatalf("UserByID(%s): %v", want.EmailKey, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("user %s after the upgrade (-want +got):\n%s", want.EmailKey, diff)
+		}
+		if _, err := s.UserByID(ctx, map[string]string{red: blue, blue: red}[want.TenantID], want.ID); err == nil {
+			t.Errorf("user %s found in the other tenant", want.EmailKey)
+		}
+	}
+	if n := count(`SELECT count(*) FROM tenants WHERE no IS NULL`); n != 0 {
+		t.Errorf("%d tenants without a number", n)
+	}
+	if u, _, err := s.SessionUser(ctx, blue, session, ann.ID, now); err != nil || u.TenantID != blue || u.Hash != hash {
+		t.Errorf("SessionUser = %+v, %v; want %s of tenant %s", u, err, ann.ID, blue)
+	}
+	if n := count(`SELECT count(*) FROM pragma_foreign_key_check`); n != 0 {
+		t.Errorf("%d rows break a foreign key after the upgrade", n)
+	}
+	if n := count(`SELECT count(*) FROM sqlite_schema WHERE name LIKE '%_v10'`); n != 0 {
+		t.Errorf("%d tables or indexes of version 10 left behind", n)
+	}
+
+	// A new tenant takes the next number, and its users the compact hash.
+	green := usher.Tenant{ID: usher.NewID(now), Name: "green", PublicKey: "pk_green", CreatedAt: now}
+	fresh := users[0]
+	fresh.ID, fresh.TenantID, fresh.EmailKey, fresh.Email = usher.NewID(now.Add(time.Second)), green.ID, "new@example.com", "new@example.com"
+	err = s.Update(ctx, func(tctx context.Context, tx account.Tx) error {
+		if err := tx.CreateTenant(tctx, green); err != nil {
+			return err
+		}
+		return tx.CreateUser(tctx, &fresh)
+	})
+	if err != nil {
+		t.Fatalf("a tenant and its user after the upgrade: %v", err)
+	}
+	if got, err := s.UserByEmail(ctx, green.ID, fresh.EmailKey); err != nil || got.TenantID != green.ID || got.Hash != hash {
+		t.Errorf("UserByEmail in the new tenant = %+v, %v", got, err)
+	}
+	if n := count(`SELECT no FROM tenants WHERE id = $1`, s.IDArg(green.ID)); n != 3 {
+		t.Errorf("the new tenant's number is %d; want 3", n)
+	}
+	if n := count(`SELECT length(password_hash) FROM users WHERE id = $1`, s.IDArg(fresh.ID)); n >= len(hash) {
+		t.Errorf("a new argon2id hash takes %d bytes; want fewer than its text's %d", n, len(hash))
+	}
+
+	// The links cascade as before: deleting Ann takes her session, its
+	// refresh token, her code, her second factor and its recovery codes.
+	if err := s.Update(ctx, func(tctx context.Context, tx account.Tx) error { return tx.DeleteUser(tctx, blue, ann.ID) }); err != nil {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+	for _, table := range []string{"sessions", "refresh_tokens", "codes", "totp", "recovery_codes"} {
+		if n := count(`SELECT count(*) FROM ` + table); n != 0 {
+			t.Errorf("%d %s rows left after their user was deleted", n, table)
+		}
+	}
+	if n := count(`SELECT count(*) FROM users`); n != len(users) {
+		t.Errorf("%d users after one of %d was deleted and one created; want %d", n, len(users), len(users))
 	}
 }

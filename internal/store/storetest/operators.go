@@ -365,11 +365,14 @@ func tenantRows(t *testing.T, s *store.Store, tenantID string) map[string]int {
 	t.Helper()
 	out := map[string]int{}
 	for _, table := range []string{"tenants", "users", "sessions", "codes", "outbox"} {
-		col := "tenant_id"
-		if table == "tenants" {
-			col = "id"
+		cond := "tenant_id = $1"
+		switch table {
+		case "tenants":
+			cond = "id = $1"
+		case "users":
+			cond = s.UsersOfTenant("$1")
 		}
-		out[table] = countRows(t, s, `SELECT count(*) FROM `+table+` WHERE `+col+` = $1`, s.IDArg(tenantID))
+		out[table] = countRows(t, s, `SELECT count(*) FROM `+table+` WHERE `+cond, s.IDArg(tenantID))
 	}
 	return out
 }
