@@ -29,6 +29,13 @@ func (s *Store) packHash(h string) any {
 	if !s.d.BinaryHashes {
 		return h
 	}
+	return PackedHash(h)
+}
+
+// PackedHash is a hash as an engine with BinaryHashes stores it: packed
+// when it has a packed form, else its text's bytes. (SQLite's upgrade to
+// version 11 packs the hashes already stored with it.)
+func PackedHash(h string) []byte {
 	if b := packArgon2id(h); b != nil {
 		return b
 	}

@@ -4,6 +4,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -23,6 +24,21 @@ import (
 
 //go:embed migrations/*.sql
 var migrations embed.FS
+
+// usher_pack_hash(hash) is a stored hash in version 11's form
+// (store.PackedHash): the upgrade to it packs the hashes already stored.
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction("usher_pack_hash", 1,
+		func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			switch h := args[0].(type) {
+			case string:
+				return store.PackedHash(h), nil
+			case []byte:
+				return store.PackedHash(string(h)), nil
+			}
+			return nil, fmt.Errorf("usher_pack_hash: a hash of type %T", args[0])
+		})
+}
 
 // Options tune the database.
 type Options struct {

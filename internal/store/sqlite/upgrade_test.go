@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -290,6 +291,14 @@ func TestUpgradeToCompactUsers(t *testing.T) {
 		}
 		if _, err := s.UserByID(ctx, map[string]string{red: blue, blue: red}[want.TenantID], want.ID); err == nil {
 			t.Errorf("user %s found in the other tenant", want.EmailKey)
+		}
+	}
+	// The argon2id hashes were packed by the upgrade; the imported bcrypt
+	// one is still its text.
+	for _, u := range users {
+		n := count(`SELECT length(password_hash) FROM users WHERE id = $1`, s.IDArg(u.ID))
+		if packed := n < len(u.Hash); packed != strings.HasPrefix(u.Hash, "$argon2id$") {
+			t.Errorf("the hash of %s takes %d bytes after the upgrade, its text %d", u.EmailKey, n, len(u.Hash))
 		}
 	}
 	if n := count(`SELECT count(*) FROM tenants WHERE no IS NULL`); n != 0 {

@@ -3,9 +3,9 @@
 -- the tenant is its number in the row and in each of the users' indexes
 -- (one byte or none, where its ID took 16 in each), and the password hash
 -- is a BLOB, so that an argon2id hash is stored as its parts (56 bytes,
--- where its PHC text took 97; the store writes that form, store/hash.go).
--- The hashes already stored stay text, which the store reads as before,
--- until the user's next password change or rehash.
+-- where its PHC text took 97; store/hash.go). The copy packs the hashes
+-- already stored with usher_pack_hash, which Usher's SQLite driver
+-- provides (sqlite.go); a hash in another format stays its text.
 --
 -- Tenants get their numbers here, and a new tenant the next free one
 -- (tenants.no is only ever used to join users to their tenant, in SQL).
@@ -101,7 +101,7 @@ CREATE TABLE recovery_codes (
     PRIMARY KEY (user_id, hash)
 ) STRICT, WITHOUT ROWID;
 
-INSERT INTO users SELECT u.id, t.no, u.email, u.email_key, CAST(u.password_hash AS BLOB), u.confirmed, u.enabled,
+INSERT INTO users SELECT u.id, t.no, u.email, u.email_key, usher_pack_hash(u.password_hash), u.confirmed, u.enabled,
     u.data, u.created_at, u.updated_at, u.failed_checks, u.failed_since
     FROM users_v10 u JOIN tenants t ON t.id = u.tenant_id ORDER BY u.id;
 INSERT INTO sessions SELECT id, tenant_id, user_id, created_at, expires_at, last_used_at, surface, client_ip, user_agent
