@@ -30,7 +30,12 @@ func (h *hashWorkerCmd) run() int {
 		fmt.Fprintln(os.Stderr, "usher hash-worker:", err)
 		return 1
 	}
-	if err := password.ServeOffload(os.Stdin, os.Stdout, h.Workers); err != nil {
+	in, out, err := password.PollableStdio()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "usher hash-worker:", err)
+		return 1
+	}
+	if err := password.ServeOffload(in, out, h.Workers); err != nil {
 		fmt.Fprintln(os.Stderr, "usher hash-worker:", err)
 		return 1
 	}
