@@ -7,7 +7,7 @@
 #
 #   ./hashing-candidates.sh [rounds] [extra harness flags]
 #
-# Candidates: Usher's setting hash-priority (low, the default; idle;
+# Candidates: Usher's setting hash-priority (low; idle, the default;
 # normal) with one worker per CPU, and the previous default (normal, one
 # worker per CPU but one).
 set -eu

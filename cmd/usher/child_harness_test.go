@@ -102,7 +102,19 @@ func childEnv(extra ...string) []string {
 	// get no CPU for seconds, and serve would rightly answer 503. The
 	// hashing process has its own end-to-end test, which asks for it (a
 	// later value wins).
-	env = append(env, "USHER_HASH_PRIORITY=normal")
+	// "USHER_HASH_PRIORITY=" (empty) in extra asks for the shipped
+	// default instead.
+	shipped := false
+	for i := 0; i < len(extra); i++ {
+		if extra[i] == "USHER_HASH_PRIORITY=" {
+			shipped = true
+			extra = append(extra[:i:i], extra[i+1:]...)
+			i--
+		}
+	}
+	if !shipped {
+		env = append(env, "USHER_HASH_PRIORITY=normal")
+	}
 	return append(env, extra...)
 }
 

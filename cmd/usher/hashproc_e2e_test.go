@@ -12,15 +12,24 @@ import (
 )
 
 // TestServeHashesInALowPriorityProcess: the real binary, as shipped
-// (hash-priority low), hashes in a child `usher hash-worker` whose every
-// thread runs 19 nice steps below serve and whose environment holds no
-// USHER_ variable; a registration and a sign-in go through it; when the
-// child is killed, serve starts a new one at the next hash.
+// (hash-priority idle), hashes in a child `usher hash-worker` whose every
+// thread runs under SCHED_IDLE and 19 nice steps below serve, and whose
+// environment holds no USHER_ variable; a registration and a sign-in go
+// through it; when the child is killed, serve starts a new one at the next
+// hash. With hash-priority low the threads keep the normal policy.
 func TestServeHashesInALowPriorityProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the usher binary")
 	}
-	p := startChild(t, childOpts{Env: []string{"USHER_PASSWORD_MIN=8", "USHER_HASH_PRIORITY=low"}})
+	for _, c := range []struct{ setting, policy string }{{"", "5"}, {"low", "0"}} {
+		t.Run("hash-priority="+c.setting, func(t *testing.T) {
+			testHashProcess(t, c.setting, c.policy)
+		})
+	}
+}
+
+func testHashProcess(t *testing.T, setting, policy string) {
+	p := startChild(t, childOpts{Env: []string{"USHER_PASSWORD_MIN=8", "USHER_HASH_PRIORITY=" + setting}})
 	pub := p.publicAPI(p.publicKey(t))
 	pub.mustRegister(t, "first@example.com", "correct horse battery")
 
@@ -32,8 +41,12 @@ func TestServeHashesInALowPriorityProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, task := range tasks {
-		if n := niceOf(t, fmt.Sprintf("/proc/%d/task/%s/stat", child, task.Name())); n != want {
+		stat := fmt.Sprintf("/proc/%d/task/%s/stat", child, task.Name())
+		if n := niceOf(t, stat); n != want {
 			t.Errorf("hash-worker thread %s has nice %d, want %d", task.Name(), n, want)
+		}
+		if got := statField(t, stat, 41); got != policy {
+			t.Errorf("hash-worker thread %s has scheduling policy %s, want %s", task.Name(), got, policy)
 		}
 	}
 	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", child))
@@ -89,16 +102,24 @@ func hashWorkerOf(t *testing.T, serve int) int {
 // niceOf reads the nice value (field 19) of a /proc stat file.
 func niceOf(t *testing.T, path string) int {
 	t.Helper()
+	v := statField(t, path, 19)
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatalf("%s: nice %q", path, v)
+	}
+	return n
+}
+
+// statField reads field n (counted from 1, as proc(5) does) of a /proc
+// stat file.
+func statField(t *testing.T, path string, n int) string {
+	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	n, err := strconv.Atoi(f[19-3])
-	if err != nil {
-		t.Fatalf("%s: nice %q", path, f[19-3])
-	}
-	return n
+	// Fields after the command's closing parenthesis start at field 3.
+	return strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))[n-3]
 }
 
 // zombie reports whether pid has exited and waits to be reaped.

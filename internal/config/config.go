@@ -65,7 +65,7 @@ type Config struct {
 	LockoutWindow     time.Duration `name:"lockout-window" default:"15m" help:"Window in which failed checks count; the lock lifts when it has passed."`
 
 	HashWorkers  int           `name:"hash-workers" default:"0" help:"Password hashes computed at once (0: one per CPU)."`
-	HashPriority string        `name:"hash-priority" default:"low" enum:"low,idle,normal" help:"low: hash in a child process whose threads run at nice 19, so other requests take a CPU from hashing at once; idle: the same under Linux's SCHED_IDLE; normal: hash in Usher's own process. low and idle are Linux only (elsewhere: normal)."`
+	HashPriority string        `name:"hash-priority" default:"idle" enum:"low,idle,normal" help:"idle: hash in a child process whose threads run under Linux's SCHED_IDLE, so other requests take a CPU from hashing at once; low: the same at nice 19; normal: hash in Usher's own process. idle and low are Linux only (elsewhere: normal)."`
 	HashQueue    int           `name:"hash-queue" default:"64" help:"Requests that may wait for a hashing worker; more get 503 at once."`
 	HashMaxWait  time.Duration `name:"hash-max-wait" default:"5s" help:"Longest wait for a hashing worker; a request whose expected wait is longer gets 503 + Retry-After at once."`
 
