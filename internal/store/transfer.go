@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -95,8 +96,17 @@ func (t *tx) insertUsers(ctx context.Context, us []*usher.User) error {
 		q = t.s.insertUsersSQL(len(us))
 	}
 	args := make([]any, 0, len(us)*len(userCols))
+	tenants := map[string]any{} // a tenant's value in users, looked up once a statement
 	for _, u := range us {
-		args = append(args, t.s.id(u.ID), t.s.id(u.TenantID), storedEmail(u), u.EmailKey, t.s.packHash(u.Hash), u.Confirmed, u.Enabled,
+		tenant, ok := tenants[u.TenantID]
+		if !ok {
+			var err error
+			if tenant, err = t.tenantValue(ctx, u.TenantID); err != nil {
+				return err
+			}
+			tenants[u.TenantID] = tenant
+		}
+		args = append(args, t.s.id(u.ID), tenant, storedEmail(u), u.EmailKey, t.s.packHash(u.Hash), u.Confirmed, u.Enabled,
 			string(u.Data), millis(u.CreatedAt), millis(u.UpdatedAt), u.FailedChecks, millis(u.FailedSince))
 	}
 	_, err := t.exec(ctx, q, args...)
@@ -107,6 +117,21 @@ func (t *tx) insertUsers(ctx context.Context, us []*usher.User) error {
 		return usher.Wrap(usher.NotFound, errNoTenant.Message, err)
 	}
 	return t.s.wrap(err)
+}
+
+// tenantValue is what the users' tenant_id column holds for a tenant (see
+// Store.tenantValue), read in the transaction, so that a statement writing
+// many users binds it as a value instead of looking it up for each row.
+func (t *tx) tenantValue(ctx context.Context, tenantID string) (any, error) {
+	if !t.s.d.TenantNumbers {
+		return t.s.id(tenantID), nil
+	}
+	var no int64
+	err := t.row(ctx, `SELECT no FROM tenants WHERE id = $1`, t.s.id(tenantID)).Scan(&no)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errNoTenant
+	}
+	return no, t.s.wrap(err)
 }
 
 // param is the n-th parameter of a statement built with the
@@ -132,11 +157,7 @@ func (s *Store) insertUsersSQL(n int) string {
 			if j > 0 {
 				b.WriteByte(',')
 			}
-			p := s.param(i*len(userCols) + j + 1)
-			if userCols[j] == "tenant_id" {
-				p = s.tenantValue(p)
-			}
-			b.WriteString(p)
+			b.WriteString(s.param(i*len(userCols) + j + 1))
 		}
 		b.WriteByte(')')
 	}

@@ -95,6 +95,23 @@ func testCreateUsers(t *testing.T, s *store.Store) {
 		wantUser(t, "user in another tenant", mustGet(t, s, other, u.ID), u)
 	})
 
+	t.Run("TwoTenantsInOneStatement", func(t *testing.T) {
+		a, b := newUser(tenant, "both-a@example.com"), newUser(other, "both-b@example.com")
+		if err := createUsers(t, s, a, b); err != nil {
+			t.Fatalf("CreateUsers: %v", err)
+		}
+		wantUser(t, "user of the first tenant", mustGet(t, s, tenant, a.ID), a)
+		wantUser(t, "user of the second tenant", mustGet(t, s, other, b.ID), b)
+	})
+
+	t.Run("UnknownTenant", func(t *testing.T) {
+		ghost := usher.NewID(base)
+		u, lost := newUser(tenant, "kept-out@example.com"), newUser(ghost, "ghost@example.com")
+		wantCode(t, "CreateUsers in a tenant that does not exist", createUsers(t, s, u, lost), usher.NotFound)
+		_, err := s.UserByID(ctx(t), tenant, u.ID)
+		wantCode(t, "the batch's other user", err, usher.NotFound)
+	})
+
 	t.Run("Empty", func(t *testing.T) {
 		if err := createUsers(t, s); err != nil {
 			t.Errorf("CreateUsers of none: got %v, want nil", err)
