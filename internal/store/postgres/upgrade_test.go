@@ -9,6 +9,7 @@ import (
 	"context"
 	"database/sql"
 	"io/fs"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,5 +143,27 @@ func TestUpgradeCodePurposeToKind(t *testing.T) {
 	applied, err := Migrate(ctx, dsn, Options{})
 	if err != nil || len(applied) != 0 {
 		t.Errorf("Migrate after Open = %v, %v; want nothing left to apply", applied, err)
+	}
+}
+
+// A schema a newer release wrote is refused, not read wrongly.
+func TestRefusesANewerSchema(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := Migrate(ctx, dsn, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := open(dsn, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (9999, true)`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Migrate(ctx, dsn, Options{})
+	if err == nil || !strings.Contains(err.Error(), "schema is version 9999, newer than") {
+		t.Fatalf("Migrate on a newer schema: %v; want it refused", err)
 	}
 }

@@ -162,6 +162,9 @@ func runMigrations(ctx context.Context, db *sql.DB) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := store.RefuseNewerSchema(ctx, p, "sqlite"); err != nil {
+		return nil, err
+	}
 	results, err := p.Up(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: migrate: %w", err)

@@ -351,3 +351,25 @@ func TestUpgradeToCompactUsers(t *testing.T) {
 		t.Errorf("%d users after one of %d was deleted and one created; want %d", n, len(users), len(users))
 	}
 }
+
+// A schema a newer release wrote is refused, not read wrongly (a release
+// from before version 11 found no user in a version 11 database).
+func TestRefusesANewerSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "usher.db")
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (9999, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(ctx, path, Options{}); err == nil {
+		s.Close()
+		t.Fatal("Open on a newer schema succeeded; want it refused")
+	}
+	if !strings.Contains(err.Error(), "schema is version 9999, newer than") {
+		t.Errorf("Open on a newer schema: %v", err)
+	}
+}
