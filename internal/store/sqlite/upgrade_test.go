@@ -35,6 +35,18 @@ func migrateTo(t *testing.T, db *sql.DB, v int64) {
 	}
 }
 
+// openAt opens a new database file brought to version v and no further.
+func openAt(t *testing.T, v int64) (path string, w, r *sql.DB) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "usher.db")
+	w, r, err := open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	migrateTo(t, w, v)
+	return path, w, r
+}
+
 // binaryID is an ID as version 3 and later store it: its 16 bytes.
 func binaryID(t *testing.T, id string) []byte {
 	t.Helper()
@@ -58,12 +70,7 @@ func readCode(ctx context.Context, s *store.Store, userID string, kind usher.Cod
 
 func TestUpgradeFromTextIDs(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "usher.db")
-	w, r, err := open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	migrateTo(t, w, 2)
+	path, w, r := openAt(t, 2)
 
 	now := time.UnixMilli(1_760_000_000_000).UTC()
 	tenant := usher.NewID(now)
@@ -221,12 +228,7 @@ func TestUpgradeFromTextIDs(t *testing.T) {
 // takes the compact forms.
 func TestUpgradeToCompactUsers(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "usher.db")
-	w, r, err := open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	migrateTo(t, w, 10)
+	path, w, r := openAt(t, 10)
 
 	now := time.UnixMilli(1_760_000_000_000).UTC()
 	const hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
