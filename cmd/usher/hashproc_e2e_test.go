@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -47,6 +48,23 @@ func testHashProcess(t *testing.T, setting, policy string) {
 		}
 		if got := statField(t, stat, 41); got != policy {
 			t.Errorf("hash-worker thread %s has scheduling policy %s, want %s", task.Name(), got, policy)
+		}
+	}
+	// Its pipes are non-blocking, so Go's poller waits on them (a blocking
+	// read held a thread and left a CPU idle at every hash).
+	for _, fd := range []int{0, 1} {
+		info, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%d", child, fd))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var flags string
+		for _, line := range strings.Split(string(info), "\n") {
+			if v, ok := strings.CutPrefix(line, "flags:"); ok {
+				flags = strings.TrimSpace(v)
+			}
+		}
+		if f, err := strconv.ParseUint(flags, 8, 32); err != nil || f&syscall.O_NONBLOCK == 0 {
+			t.Errorf("hash-worker's fd %d has flags %q; want O_NONBLOCK", fd, flags)
 		}
 	}
 	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", child))

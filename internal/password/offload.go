@@ -52,6 +52,15 @@ var ErrOffload = errors.New("the password hashing process failed")
 // first hash after a quiet spell pays the child's start (tens of ms).
 var offloadIdle = time.Minute
 
+// offloadReady is the byte the hashing process writes first, once it has
+// lowered its priority: a child that cannot (a system that refuses it)
+// exits instead, and Start reports that, so serve hashes in its own
+// process rather than fail every hash.
+const offloadReady = 0xA5
+
+// offloadStartTimeout bounds the wait for offloadReady.
+const offloadStartTimeout = 10 * time.Second
+
 // Offload computes argon2 keys in a child process.
 type Offload struct {
 	argv []string
@@ -115,6 +124,11 @@ func (o *Offload) currentLocked() (*offloadChild, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start the password hashing process: %w", err)
 	}
+	if err := awaitReady(out); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("the password hashing process did not start: %w", err)
+	}
 	c := &offloadChild{cmd: cmd, in: in, wait: map[uint64]chan []byte{}, done: make(chan struct{})}
 	go c.read(out)
 	o.child = c
@@ -141,6 +155,23 @@ func (o *Offload) endIdle() {
 	}
 	_ = o.child.in.Close() // the child exits at the end of its input
 	o.child = nil
+}
+
+// awaitReady reads the child's offloadReady byte, for at most
+// offloadStartTimeout.
+func awaitReady(out io.Reader) error {
+	if f, ok := out.(*os.File); ok {
+		_ = f.SetReadDeadline(time.Now().Add(offloadStartTimeout))
+		defer f.SetReadDeadline(time.Time{}) //nolint:errcheck // a pipe that took the first deadline takes this one
+	}
+	var b [1]byte
+	if _, err := io.ReadFull(out, b[:]); err != nil {
+		return err
+	}
+	if b[0] != offloadReady {
+		return fmt.Errorf("it began with %#x, not its ready byte", b[0])
+	}
+	return nil
 }
 
 // read hands each answer to its caller until the child's output ends; then
@@ -298,6 +329,12 @@ func ServeOffload(in io.Reader, out io.Writer, workers int) error {
 		threads              uint8
 		time, memory, keyLen uint32
 		password, salt       []byte
+	}
+	if err := w.WriteByte(offloadReady); err != nil {
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		return err
 	}
 	jobs := make(chan job)
 	// When no hash has run for a second, the memory the last ones held

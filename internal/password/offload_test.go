@@ -21,6 +21,10 @@ const offloadChildEnv = "USHER_TEST_HASH_WORKER"
 
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(offloadChildEnv); mode != "" {
+		if mode == "refused" { // as a system that refuses the priority
+			os.Stderr.WriteString("lowering the priority: operation not permitted\n")
+			os.Exit(1)
+		}
 		if err := LowerPriority(mode == "idle"); err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")
 			os.Exit(1)
@@ -47,6 +51,23 @@ func startTestOffload(t *testing.T, mode string) *Offload {
 	}
 	t.Cleanup(func() { _ = off.Close() })
 	return off
+}
+
+// TestOffloadStartFailsWhenTheChildCannotRun: a hashing process that
+// exits before it is ready (its priority refused) fails Start at once,
+// so serve falls back to hashing in its own process instead of failing
+// every hash.
+func TestOffloadStartFailsWhenTheChildCannotRun(t *testing.T) {
+	t.Setenv(offloadChildEnv, "refused")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := NewOffload([]string{exe}, nil)
+	defer off.Close()
+	if err := off.Start(); err == nil || !strings.Contains(err.Error(), "did not start") {
+		t.Fatalf("Start = %v; want the child's failure", err)
+	}
 }
 
 var cheap = Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
@@ -161,8 +182,8 @@ func TestServeOffloadRefusesMalformedFrames(t *testing.T) {
 		if err := ServeOffload(bytes.NewReader(in), &out, 1); err == nil {
 			t.Errorf("%s: ServeOffload = nil, want an error", name)
 		}
-		if out.Len() != 0 {
-			t.Errorf("%s: answered %d bytes", name, out.Len())
+		if !bytes.Equal(out.Bytes(), []byte{offloadReady}) {
+			t.Errorf("%s: wrote %q; want its ready byte and no answer", name, out.Bytes())
 		}
 	}
 }

@@ -15,13 +15,24 @@ import (
 // hash queued for every worker (BENCHMARKS.md, "The hashing process's
 // idle CPU"). The descriptors are the process's own (the pipes' ends it
 // was given), so changing their mode affects nobody else.
+// Anything but a pipe or a socket (a terminal, when someone runs the
+// command by hand) is left as it is.
 func PollableStdio() (in, out *os.File, err error) {
+	for _, fd := range []int{0, 1} {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err != nil {
+			return nil, nil, err
+		}
+		if kind := st.Mode & syscall.S_IFMT; kind != syscall.S_IFIFO && kind != syscall.S_IFSOCK {
+			return os.Stdin, os.Stdout, nil
+		}
+	}
 	for _, fd := range []int{0, 1} {
 		if err := syscall.SetNonblock(fd, true); err != nil {
 			return nil, nil, err
 		}
 	}
 	// NewFile registers a descriptor that is already non-blocking with the
-	// poller. (os.Stdin.Fd() would make it blocking again.)
+	// poller (os.Stdin and os.Stdout were made before, as blocking files).
 	return os.NewFile(0, "stdin"), os.NewFile(1, "stdout"), nil
 }

@@ -17,7 +17,10 @@ import (
 //
 // The packed form: packedArgon2id, the version, the memory, time and
 // threads as unsigned varints, the salt's length, the salt, the key.
-const packedArgon2id = 0x01 // never the first byte of a stored text (they begin with '$' or a letter)
+// packedArgon2id is never the first byte of a stored text: Usher's own
+// hashes begin with '$', and an imported one passes password.Check, which
+// refuses control characters (formats begin with '$', '{' or a letter).
+const packedArgon2id = 0x01
 
 const argon2idPrefix = "$argon2id$v="
 

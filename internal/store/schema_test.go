@@ -114,15 +114,19 @@ func TestSchemaSQLiteMatchesPostgres(t *testing.T) {
 
 // schTenantNumbers takes out of a SQLite schema what its version 11 made
 // different on purpose (store.Dialect.TenantNumbers): tenants.no, its
-// index, and the users' foreign key to it, where PostgreSQL's users keep
-// the tenant's ID. Each must be there.
+// index, the last number given (tenant_numbers), and the users' foreign
+// key to it, where PostgreSQL's users keep the tenant's ID. Each must be
+// there.
 func schTenantNumbers(t *testing.T, lite schSchema) {
 	t.Helper()
 	tenants, users := lite["tenants"], lite["users"]
 	const byNumber, byID = "(tenant_id) -> tenants (no)", "(tenant_id) -> tenants (id)"
-	if tenants.Columns["no"] != "NULL" || !tenants.Indexes["tenants_no"].Unique || users.ForeignKeys[byNumber] == "" {
-		t.Fatalf("SQLite's tenant numbers are not as version 11 made them: tenants %+v, users' keys %v", tenants, users.ForeignKeys)
+	if tenants.Columns["no"] != "NULL" || !tenants.Indexes["tenants_no"].Unique || users.ForeignKeys[byNumber] == "" ||
+		lite["tenant_numbers"].Columns["last"] != "NOT NULL" {
+		t.Fatalf("SQLite's tenant numbers are not as version 11 made them: tenants %+v, users' keys %v, tenant_numbers %+v",
+			tenants, users.ForeignKeys, lite["tenant_numbers"])
 	}
+	delete(lite, "tenant_numbers")
 	delete(tenants.Columns, "no")
 	delete(tenants.Indexes, "tenants_no")
 	users.ForeignKeys[byID] = users.ForeignKeys[byNumber]

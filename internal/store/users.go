@@ -28,7 +28,7 @@ func newUserSQL(s *Store) userSQL {
 	q.byID = `SELECT ` + q.cols + ` FROM users WHERE id = $1 AND ` + s.tenantIs("$2")
 	q.byEmail = `SELECT ` + q.cols + ` FROM users WHERE ` + s.tenantIs("$1") + ` AND email_key = $2`
 	q.create = `INSERT INTO users (` + userColumns + `)
-		VALUES ($1, ` + s.tenantValue("$2") + `, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)` // $2: tx.tenantValue
 	q.update = `UPDATE users SET email = $1, email_key = $2, password_hash = $3,
 		confirmed = $4, enabled = $5, data = $6, updated_at = $7, failed_checks = $8, failed_since = $9
 		WHERE id = $10 AND ` + s.tenantIs("$11")
@@ -66,7 +66,9 @@ func (s *Store) tenantIs(p string) string {
 
 // tenantValue is what a user's tenant_id column holds for the tenant
 // whose ID is the parameter p: with TenantNumbers, its number (NULL when
-// there is no such tenant, which no row matches and NOT NULL refuses).
+// there is no such tenant, which no row matches). Writes bind the number
+// instead, read first (tx.tenantValue), so that an unknown tenant is
+// reported as such.
 func (s *Store) tenantValue(p string) string {
 	if s.d.TenantNumbers {
 		return "(SELECT no FROM tenants WHERE id = " + p + ")"
@@ -179,8 +181,12 @@ func (t *tx) LockUser(ctx context.Context, tenantID, id string) (usher.User, err
 var errEmailTaken = usher.Errorf(usher.EmailTaken, "A user with this email address already exists.")
 
 func (t *tx) CreateUser(ctx context.Context, u *usher.User) error {
-	_, err := t.exec(ctx, t.s.sql.create,
-		t.s.id(u.ID), t.s.id(u.TenantID), storedEmail(u), u.EmailKey, t.s.packHash(u.Hash), u.Confirmed, u.Enabled, string(u.Data),
+	tenant, err := t.tenantValue(ctx, u.TenantID)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, t.s.sql.create,
+		t.s.id(u.ID), tenant, storedEmail(u), u.EmailKey, t.s.packHash(u.Hash), u.Confirmed, u.Enabled, string(u.Data),
 		millis(u.CreatedAt), millis(u.UpdatedAt), u.FailedChecks, millis(u.FailedSince))
 	if err != nil && t.s.d.UniqueViolation(err) {
 		return usher.Wrap(usher.EmailTaken, errEmailTaken.Message, err)

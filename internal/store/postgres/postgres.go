@@ -117,6 +117,11 @@ func runMigrations(ctx context.Context, db *sql.DB) ([]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
+	// Again: a newer node may have migrated while this one waited for
+	// the lock (goose's Up passes over versions it does not know).
+	if err := store.RefuseNewerSchema(ctx, p, "postgres"); err != nil {
+		return nil, err
+	}
 	var applied []int64
 	for _, r := range results {
 		applied = append(applied, r.Source.Version)

@@ -169,6 +169,11 @@ func runMigrations(ctx context.Context, db *sql.DB) ([]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: migrate: %w", err)
 	}
+	// Again: a newer node may have migrated while this one waited for
+	// the lock (goose's Up passes over versions it does not know).
+	if err := store.RefuseNewerSchema(ctx, p, "sqlite"); err != nil {
+		return nil, err
+	}
 	var applied []int64
 	for _, r := range results {
 		applied = append(applied, r.Source.Version)
@@ -192,9 +197,7 @@ var Dialect = store.Dialect{
 	},
 	ForeignKeyViolation: func(err error) bool {
 		c, ok := code(err)
-		// A user's tenant number is looked up by the tenant's ID as the row
-		// is written: no such tenant leaves it NULL.
-		return ok && (c == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY || c == sqlite3.SQLITE_CONSTRAINT_NOTNULL)
+		return ok && c == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 	},
 	Unavailable: func(err error) bool {
 		c, ok := code(err)

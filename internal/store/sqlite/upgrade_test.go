@@ -375,3 +375,40 @@ func TestRefusesANewerSchema(t *testing.T) {
 		t.Errorf("Open on a newer schema: %v", err)
 	}
 }
+
+// A deleted tenant's number is not given again: a user a delete made
+// outside Usher left behind (foreign keys off in the sqlite3 shell) must
+// not join the next tenant.
+func TestTenantNumbersAreNotReused(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "usher.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.UnixMilli(1_760_000_000_000).UTC()
+	number := func(id string) int {
+		t.Helper()
+		var n int
+		if err := s.DB().QueryRowContext(ctx, `SELECT no FROM tenants WHERE id = $1`, s.IDArg(id)).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	create := func(name string) string {
+		t.Helper()
+		x := usher.Tenant{ID: usher.NewID(now), Name: name, PublicKey: "pk_" + name, CreatedAt: now}
+		if err := s.Update(ctx, func(tctx context.Context, tx account.Tx) error { return tx.CreateTenant(tctx, x) }); err != nil {
+			t.Fatal(err)
+		}
+		return x.ID
+	}
+	last := create("last")
+	n := number(last)
+	if err := s.Update(ctx, func(tctx context.Context, tx account.Tx) error { return tx.DeleteTenant(tctx, last) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := number(create("next")); got != n+1 {
+		t.Errorf("the tenant after the deleted number %d got %d; want %d", n, got, n+1)
+	}
+}

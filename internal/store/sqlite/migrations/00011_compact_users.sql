@@ -7,15 +7,21 @@
 -- already stored with usher_pack_hash, which Usher's SQLite driver
 -- provides (sqlite.go); a hash in another format stays its text.
 --
--- Tenants get their numbers here, and a new tenant the next free one
--- (tenants.no is only ever used to join users to their tenant, in SQL).
+-- Tenants get their numbers here, and a new tenant the next one never
+-- given (tenants.no is only ever used to join users to their tenant, in
+-- SQL). tenant_numbers keeps the last one given, so that a deleted
+-- tenant's number is not given again: a user left behind by a delete
+-- made outside Usher (foreign keys off) joins no new tenant.
 ALTER TABLE tenants ADD COLUMN no INTEGER;
 UPDATE tenants SET no = rowid;
 CREATE UNIQUE INDEX tenants_no ON tenants (no);
+CREATE TABLE tenant_numbers (last INTEGER NOT NULL) STRICT;
+INSERT INTO tenant_numbers SELECT coalesce(max(no), 0) FROM tenants;
 -- +goose StatementBegin
 CREATE TRIGGER tenants_number AFTER INSERT ON tenants WHEN NEW.no IS NULL
 BEGIN
-    UPDATE tenants SET no = (SELECT coalesce(max(no), 0) + 1 FROM tenants) WHERE id = NEW.id;
+    UPDATE tenant_numbers SET last = max(last, (SELECT coalesce(max(no), 0) FROM tenants)) + 1;
+    UPDATE tenants SET no = (SELECT last FROM tenant_numbers) WHERE id = NEW.id;
 END;
 -- +goose StatementEnd
 
@@ -103,7 +109,7 @@ CREATE TABLE recovery_codes (
 
 INSERT INTO users SELECT u.id, t.no, u.email, u.email_key, usher_pack_hash(u.password_hash), u.confirmed, u.enabled,
     u.data, u.created_at, u.updated_at, u.failed_checks, u.failed_since
-    FROM users_v10 u JOIN tenants t ON t.id = u.tenant_id ORDER BY u.id;
+    FROM users_v10 u LEFT JOIN tenants t ON t.id = u.tenant_id ORDER BY u.id; -- a user without a tenant stops the upgrade
 INSERT INTO sessions SELECT id, tenant_id, user_id, created_at, expires_at, last_used_at, surface, client_ip, user_agent
     FROM sessions_v10 ORDER BY id;
 INSERT INTO refresh_tokens SELECT hash, tenant_id, session_id, user_id, created_at, expires_at, used_at, next
