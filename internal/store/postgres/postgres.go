@@ -110,7 +110,9 @@ func runMigrations(ctx context.Context, db *sql.DB) ([]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: migrations: %w", err)
 	}
-	if err := store.RefuseNewerSchema(ctx, p, "postgres"); err != nil {
+	sources := p.ListSources() // in ascending order; never empty (embedded)
+	known := sources[len(sources)-1].Version
+	if err := store.RefuseNewerSchema(ctx, "postgres", known, p.GetDBVersion); err != nil {
 		return nil, err
 	}
 	results, err := p.Up(ctx)
@@ -119,7 +121,7 @@ func runMigrations(ctx context.Context, db *sql.DB) ([]int64, error) {
 	}
 	// Again: a newer node may have migrated while this one waited for
 	// the lock (goose's Up passes over versions it does not know).
-	if err := store.RefuseNewerSchema(ctx, p, "postgres"); err != nil {
+	if err := store.RefuseNewerSchema(ctx, "postgres", known, p.GetDBVersion); err != nil {
 		return nil, err
 	}
 	var applied []int64
