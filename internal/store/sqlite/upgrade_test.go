@@ -47,6 +47,20 @@ func openAt(t *testing.T, v int64) (path string, w, r *sql.DB) {
 	return path, w, r
 }
 
+// reopen closes the raw pools and opens the database as Usher does,
+// which upgrades it to the latest version.
+func reopen(ctx context.Context, t *testing.T, path string, w, r *sql.DB) *store.Store {
+	t.Helper()
+	w.Close()
+	r.Close()
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("Open after the upgrade: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // binaryID is an ID as version 3 and later store it: its 16 bytes.
 func binaryID(t *testing.T, id string) []byte {
 	t.Helper()
@@ -116,14 +130,7 @@ func TestUpgradeFromTextIDs(t *testing.T) {
 		verify.Secret, verify.Tries, verify.CreatedAt.UnixMilli(), verify.ExpiresAt.UnixMilli()); err != nil {
 		t.Fatalf("inserting a code under version 3: %v", err)
 	}
-	w.Close()
-	r.Close()
-
-	s, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatalf("Open after the upgrade: %v", err)
-	}
-	defer s.Close()
+	s := reopen(ctx, t, path, w, r)
 
 	for _, want := range []usher.User{mixed, lower} {
 		got, err := s.UserByID(ctx, tenant, want.ID)
@@ -265,14 +272,7 @@ func TestUpgradeToCompactUsers(t *testing.T) {
 	exec(`INSERT INTO totp (user_id, tenant_id, secret, created_at) VALUES ($1, $2, 'sealed', $3)`,
 		binaryID(t, ann.ID), binaryID(t, blue), now.UnixMilli())
 	exec(`INSERT INTO recovery_codes VALUES ($1, 'code-hash')`, binaryID(t, ann.ID))
-	w.Close()
-	r.Close()
-
-	s, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatalf("Open after the upgrade: %v", err)
-	}
-	defer s.Close()
+	s := reopen(ctx, t, path, w, r)
 	db := s.DB()
 	count := func(q string, args ...any) int {
 		t.Helper()
@@ -320,7 +320,7 @@ func TestUpgradeToCompactUsers(t *testing.T) {
 	green := usher.Tenant{ID: usher.NewID(now), Name: "green", PublicKey: "pk_green", CreatedAt: now}
 	fresh := users[0]
 	fresh.ID, fresh.TenantID, fresh.EmailKey, fresh.Email = usher.NewID(now.Add(time.Second)), green.ID, "new@example.com", "new@example.com"
-	err = s.Update(ctx, func(tctx context.Context, tx account.Tx) error {
+	err := s.Update(ctx, func(tctx context.Context, tx account.Tx) error {
 		if err := tx.CreateTenant(tctx, green); err != nil {
 			return err
 		}
