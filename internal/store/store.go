@@ -69,7 +69,8 @@ type Dialect struct {
 	// TenantNumbers stores a user's tenant as the tenant's number
 	// (tenants.no, a small integer given when the tenant is created, one
 	// byte or none) instead of its 16-byte ID, in the row and in each of
-	// its indexes. The SQL turns one into the other (tenant.go).
+	// its indexes. The SQL turns one into the other (users.go: tenantIs,
+	// tenantOf).
 	TenantNumbers bool
 }
 

@@ -120,7 +120,7 @@ func (t *tx) insertUsers(ctx context.Context, us []*usher.User) error {
 }
 
 // tenantValue is what the users' tenant_id column holds for a tenant (see
-// Store.tenantValue), read in the transaction, so that a statement writing
+// Store.tenantParam), read in the transaction, so that a statement writing
 // many users binds it as a value instead of looking it up for each row.
 func (t *tx) tenantValue(ctx context.Context, tenantID string) (any, error) {
 	if !t.s.d.TenantNumbers {

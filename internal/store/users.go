@@ -47,13 +47,14 @@ func newUserSQL(s *Store) userSQL {
 func (s *Store) userSelect(alias string) string {
 	cols := make([]string, len(userCols))
 	for i, c := range userCols {
+		col := c
 		if alias != "" {
-			c = alias + "." + c
+			col = alias + "." + c
 		}
-		if c == "tenant_id" || c == alias+".tenant_id" {
-			c = s.tenantOf(c)
+		if c == "tenant_id" {
+			col = s.tenantOf(col)
 		}
-		cols[i] = c
+		cols[i] = col
 	}
 	return strings.Join(cols, ", ")
 }
@@ -61,15 +62,15 @@ func (s *Store) userSelect(alias string) string {
 // tenantIs is the condition that a user (on users, unaliased) belongs to
 // the tenant whose ID is the parameter p.
 func (s *Store) tenantIs(p string) string {
-	return "tenant_id = " + s.tenantValue(p)
+	return "tenant_id = " + s.tenantParam(p)
 }
 
-// tenantValue is what a user's tenant_id column holds for the tenant
+// tenantParam is what a user's tenant_id column holds for the tenant
 // whose ID is the parameter p: with TenantNumbers, its number (NULL when
 // there is no such tenant, which no row matches). Writes bind the number
 // instead, read first (tx.tenantValue), so that an unknown tenant is
 // reported as such.
-func (s *Store) tenantValue(p string) string {
+func (s *Store) tenantParam(p string) string {
 	if s.d.TenantNumbers {
 		return "(SELECT no FROM tenants WHERE id = " + p + ")"
 	}

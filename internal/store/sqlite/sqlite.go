@@ -162,18 +162,15 @@ func runMigrations(ctx context.Context, db *sql.DB) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	sources := p.ListSources() // in ascending order; never empty (embedded)
-	known := sources[len(sources)-1].Version
-	if err := store.RefuseNewerSchema(ctx, "sqlite", known, p.GetDBVersion); err != nil {
-		return nil, err
-	}
 	results, err := p.Up(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: migrate: %w", err)
 	}
-	// Again: a newer node may have migrated while this one waited for
-	// the lock (goose's Up passes over versions it does not know).
-	if err := store.RefuseNewerSchema(ctx, "sqlite", known, p.GetDBVersion); err != nil {
+	// After migrating, not before: goose's Up passes over versions it
+	// does not know, and a newer node may migrate while this one waits
+	// for the lock.
+	sources := p.ListSources() // in ascending order; never empty (embedded)
+	if err := store.RefuseNewerSchema(ctx, "sqlite", sources[len(sources)-1].Version, p.GetDBVersion); err != nil {
 		return nil, err
 	}
 	var applied []int64
