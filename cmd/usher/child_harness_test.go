@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -104,15 +105,10 @@ func childEnv(extra ...string) []string {
 	// later value wins).
 	// "USHER_HASH_PRIORITY=" (empty) in extra asks for the shipped
 	// default instead.
-	shipped := false
-	for i := 0; i < len(extra); i++ {
-		if extra[i] == "USHER_HASH_PRIORITY=" {
-			shipped = true
-			extra = append(extra[:i:i], extra[i+1:]...)
-			i--
-		}
-	}
-	if !shipped {
+	const shipped = "USHER_HASH_PRIORITY="
+	if slices.Contains(extra, shipped) {
+		extra = slices.DeleteFunc(slices.Clone(extra), func(kv string) bool { return kv == shipped })
+	} else {
 		env = append(env, "USHER_HASH_PRIORITY=normal")
 	}
 	return append(env, extra...)
