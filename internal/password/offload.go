@@ -44,6 +44,10 @@ const maxOffloadPassword = 1 << 16
 // hash to count as sporadic (see ServeOffload).
 const sporadicGap = 100 * time.Millisecond
 
+// burstGap is how long after two hashes last ran at once the hashing
+// process still counts as in a burst (see ServeOffload).
+const burstGap = time.Second
+
 // ErrOffload is returned when the hashing process could not answer.
 var ErrOffload = errors.New("the password hashing process failed")
 
@@ -340,7 +344,8 @@ func ServeOffload(in io.Reader, out io.Writer, workers int) error {
 	// When no hash has run for a second, the memory the last ones held
 	// goes back to the system: an idle process keeps only its runtime.
 	var running atomic.Int64
-	var idleSince atomic.Int64 // when running last fell to zero (Unix ns)
+	var idleSince atomic.Int64  // when running last fell to zero (Unix ns)
+	var overlapped atomic.Int64 // when a hash last started beside another (Unix ns)
 	idle := time.AfterFunc(time.Hour, debug.FreeOSMemory)
 	defer idle.Stop()
 	var wg sync.WaitGroup
@@ -351,7 +356,11 @@ func ServeOffload(in io.Reader, out io.Writer, workers int) error {
 			for j := range jobs {
 				// A hash that starts after the process sat idle for a
 				// while is a sporadic one, not part of a burst.
-				sporadic := running.Add(1) == 1 && time.Since(time.Unix(0, idleSince.Load())) > sporadicGap
+				n := running.Add(1)
+				sporadic := n == 1 && time.Since(time.Unix(0, idleSince.Load())) > sporadicGap
+				if n > 1 {
+					overlapped.Store(time.Now().UnixNano())
+				}
 				idle.Stop()
 				var key []byte
 				if j.argonID {
@@ -382,14 +391,19 @@ func ServeOffload(in io.Reader, out io.Writer, workers int) error {
 				_, _ = w.Write(key)
 				_ = w.Flush()
 				wmu.Unlock()
-				if running.Load() == 0 {
-					// Nothing is hashing: collect the memory of the hash
-					// just answered now, so that the next one (sign-ins
-					// one at a time) reuses it instead of taking its own
-					// beside it. It stays with the process (no page
-					// faults), and the peak stays one hash. Done after the
-					// answer, and only with no hash running, whose
-					// segments a collection would wait for.
+				if running.Load() == 0 && time.Since(time.Unix(0, overlapped.Load())) > burstGap {
+					// Nothing is hashing, and sign-ins come one at a
+					// time: collect the memory of the hash just answered
+					// now, so that the next one reuses it instead of
+					// taking its own beside it. It stays with the process
+					// (no page faults), and the peak stays one hash. Done
+					// after the answer, and only with no hash running,
+					// whose segments a collection would wait for.
+					// Not in a burst: a collection with nothing live
+					// lowers the heap's goal, the runtime then gives the
+					// free hash memory back to the system, and every
+					// hash faults it in again (60 page faults and a
+					// millisecond of CPU a hash, measured).
 					runtime.GC()
 				}
 			}

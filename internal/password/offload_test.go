@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
@@ -260,5 +262,90 @@ func TestOffloadEndsAnIdleChild(t *testing.T) {
 	off.mu.Unlock()
 	if second == nil || second == first {
 		t.Error("no new child for the call after the idle one ended")
+	}
+}
+
+// TestServeOffloadCollectsOnlyBetweenLoneHashes: a hash answered with no
+// other running, in sign-ins that come one at a time, is collected at once
+// (the next one reuses its memory); in a burst, where hashes run side by
+// side, no collection is forced, as one with nothing live would make the
+// runtime give the hash memory back to the system for the next hash to
+// fault in again.
+func TestServeOffloadCollectsOnlyBetweenLoneHashes(t *testing.T) {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- ServeOffload(inR, outW, 2) }()
+	t.Cleanup(func() {
+		_ = inW.Close()
+		go func() { _, _ = io.Copy(io.Discard, outR) }()
+		if err := <-done; err != nil {
+			t.Errorf("ServeOffload: %v", err)
+		}
+	})
+	ready := make([]byte, 1)
+	if _, err := io.ReadFull(outR, ready); err != nil || ready[0] != offloadReady {
+		t.Fatalf("ready byte %x, %v", ready, err)
+	}
+	send := func(id uint64) {
+		t.Helper()
+		var b []byte
+		b = binary.LittleEndian.AppendUint64(b, id)
+		b = append(b, 1, 1)                           // argon2id, one lane
+		b = binary.LittleEndian.AppendUint32(b, 1)    // passes
+		b = binary.LittleEndian.AppendUint32(b, 8192) // KiB: a few milliseconds
+		b = binary.LittleEndian.AppendUint32(b, 32)
+		b = binary.LittleEndian.AppendUint32(b, 2)
+		b = binary.LittleEndian.AppendUint32(b, 16)
+		b = append(b, "pw0123456789abcdef"...)
+		if _, err := inW.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	answer := func() {
+		t.Helper()
+		var hdr [12]byte
+		if _, err := io.ReadFull(outR, hdr[:]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(outR, make([]byte, binary.LittleEndian.Uint32(hdr[8:]))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forced := func() uint64 {
+		s := []metrics.Sample{{Name: "/gc/cycles/forced:gc-cycles"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+
+	// A burst: two hashes in flight at all times, eight in all.
+	before := forced()
+	send(1)
+	send(2)
+	for id := uint64(3); id <= 8; id++ {
+		answer()
+		send(id)
+	}
+	answer()
+	answer()
+	time.Sleep(200 * time.Millisecond) // a forced collection runs after the answer
+	if n := forced() - before; n != 0 {
+		t.Errorf("a burst of 8 hashes forced %d collections; want none", n)
+	}
+
+	// One at a time, after the burst is over: each answer is followed by
+	// a collection.
+	time.Sleep(burstGap)
+	for id := uint64(9); id <= 10; id++ {
+		before := forced()
+		send(id)
+		answer()
+		deadline := time.Now().Add(5 * time.Second)
+		for forced() == before && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if forced() == before {
+			t.Errorf("hash %d, alone: no collection after its answer; want one", id)
+		}
 	}
 }

@@ -27,12 +27,14 @@ func boolInt(b bool) int {
 	return 0
 }
 
+// qLockTOTP reads a user's TOTP; every sign-in runs it (prepared: see New).
+const qLockTOTP = `SELECT secret, confirmed, last_step, created_at FROM totp WHERE user_id = $1 AND tenant_id = $2`
+
 // LockTOTP reads a user's TOTP and holds it until the transaction ends.
 func (t *tx) LockTOTP(ctx context.Context, tenantID, userID string) (usher.TOTP, error) {
 	x := usher.TOTP{UserID: userID, TenantID: tenantID}
 	var confirmed, created int64
-	err := t.row(ctx, `SELECT secret, confirmed, last_step, created_at FROM totp WHERE user_id = $1 AND tenant_id = $2`+t.s.d.ForUpdate,
-		t.s.id(userID), t.s.id(tenantID)).Scan(&x.Secret, &confirmed, &x.LastStep, &created)
+	err := t.row(ctx, qLockTOTP+t.s.d.ForUpdate, t.s.id(userID), t.s.id(tenantID)).Scan(&x.Secret, &confirmed, &x.LastStep, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return x, errNoTOTP
 	}
