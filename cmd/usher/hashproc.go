@@ -21,12 +21,13 @@ type hashWorkerCmd struct {
 }
 
 func (h *hashWorkerCmd) run() int {
-	// The heap is the hashes' memory (19 MiB each, no pointers). The
-	// collector's goal is twice the live heap, whatever GOGC serve was
-	// given: at half (50) the goal stayed below what the hashes in flight
-	// hold, so the runtime gave their memory back between hashes and every
-	// hash faulted it in again, a millisecond of CPU a hash (measured).
-	debug.SetGCPercent(100)
+	// The heap is the hashes' memory (19 MiB each, no pointers), so a
+	// collection costs little, and collecting at half the live heap, not
+	// all of it, keeps the process's peak near what the hashes in flight
+	// hold, whatever GOGC serve was given. (At 100 the hashes ran about a
+	// millisecond faster, as fewer went back to the system between them,
+	// but a login flood's peak went past 150 MiB: BENCHMARKS.md.)
+	debug.SetGCPercent(50)
 	if err := password.LowerPriority(h.Idle); err != nil {
 		fmt.Fprintln(os.Stderr, "usher hash-worker:", err)
 		return 1

@@ -99,7 +99,7 @@ func (h *Hasher) encode(password string) (string, error) {
 // there is one.
 func (h *Hasher) argon2Key(id bool, password string, salt []byte, time, memory uint32, threads uint8, keyLen uint32) ([]byte, error) {
 	if h.off != nil {
-		return h.off.key(id, []byte(password), salt, time, memory, threads, keyLen)
+		return h.off.key(id, h.pool.waiting(), []byte(password), salt, time, memory, threads, keyLen)
 	}
 	if id {
 		return argon2.IDKey([]byte(password), salt, time, memory, threads, keyLen), nil

@@ -41,12 +41,31 @@ import (
 const maxOffloadPassword = 1 << 16
 
 // sporadicGap is how long the hashing process must have been idle for a
-// hash to count as sporadic (see ServeOffload).
-const sporadicGap = 100 * time.Millisecond
+// hash to count as sporadic, and freeAfter how long it stays idle before
+// it gives its memory back (see ServeOffload). Variables for tests.
+var sporadicGap, freeAfter = 100 * time.Millisecond, time.Second
 
-// burstGap is how long after two hashes last ran at once the hashing
-// process still counts as in a burst (see ServeOffload).
-const burstGap = time.Second
+// The flags of a computation's frame (its ninth byte).
+const (
+	frameArgon2id = 1 << 0 // argon2id, else argon2i
+	// frameWaiting: when serve sent it, another hash was waiting for one
+	// of its pool's workers (a burst; see ServeOffload).
+	frameWaiting = 1 << 1
+)
+
+// appendFrame appends a computation's frame: its number, flags, the
+// parameters, the password and the salt (ServeOffload reads it).
+func appendFrame(b []byte, n uint64, flags, threads uint8, time, memory, keyLen uint32, password, salt []byte) []byte {
+	b = binary.LittleEndian.AppendUint64(b, n)
+	b = append(b, flags, threads)
+	b = binary.LittleEndian.AppendUint32(b, time)
+	b = binary.LittleEndian.AppendUint32(b, memory)
+	b = binary.LittleEndian.AppendUint32(b, keyLen)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(password)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(salt)))
+	b = append(b, password...)
+	return append(b, salt...)
+}
 
 // ErrOffload is returned when the hashing process could not answer.
 var ErrOffload = errors.New("the password hashing process failed")
@@ -217,11 +236,12 @@ func (c *offloadChild) read(out io.Reader) {
 	close(c.done)
 }
 
-// key computes argon2id (id) or argon2i in the child. A child found dead
+// key computes argon2id (id) or argon2i in the child; waiting tells it that
+// other hashes wait behind this one. A child found dead
 // when the call is sent or answered (it was killed, or it crashed; the
 // reader may not have noticed yet) is replaced and the computation sent once
 // more: it is a pure function of its input, so a second try is safe.
-func (o *Offload) key(id bool, password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) ([]byte, error) {
+func (o *Offload) key(id, waiting bool, password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) ([]byte, error) {
 	if len(password) > maxOffloadPassword || len(salt) > maxSaltLen || keyLen > maxKeyLen {
 		return nil, errors.New("argon2 input over the hashing process's limits")
 	}
@@ -235,20 +255,15 @@ func (o *Offload) key(id bool, password, salt []byte, time, memory uint32, threa
 		}
 		o.mu.Unlock()
 	}()
-	frame := make([]byte, 0, 30+len(password)+len(salt))
-	frame = binary.LittleEndian.AppendUint64(frame, 0) // the call's number, set per try
-	v := byte(0)
+	var flags uint8
 	if id {
-		v = 1
+		flags |= frameArgon2id
 	}
-	frame = append(frame, v, threads)
-	frame = binary.LittleEndian.AppendUint32(frame, time)
-	frame = binary.LittleEndian.AppendUint32(frame, memory)
-	frame = binary.LittleEndian.AppendUint32(frame, keyLen)
-	frame = binary.LittleEndian.AppendUint32(frame, uint32(len(password)))
-	frame = binary.LittleEndian.AppendUint32(frame, uint32(len(salt)))
-	frame = append(frame, password...)
-	frame = append(frame, salt...)
+	if waiting {
+		flags |= frameWaiting
+	}
+	// The call's number is set per try.
+	frame := appendFrame(make([]byte, 0, 30+len(password)+len(salt)), 0, flags, threads, time, memory, keyLen, password, salt)
 	defer clear(frame) // the password
 	var err error
 	for range 2 {
@@ -329,7 +344,7 @@ func ServeOffload(in io.Reader, out io.Writer, workers int) error {
 	var wmu sync.Mutex
 	type job struct {
 		id                   uint64
-		argonID              bool
+		argonID, waiting     bool
 		threads              uint8
 		time, memory, keyLen uint32
 		password, salt       []byte
@@ -341,11 +356,11 @@ func ServeOffload(in io.Reader, out io.Writer, workers int) error {
 		return err
 	}
 	jobs := make(chan job)
-	// When no hash has run for a second, the memory the last ones held
+	// When no hash has run for freeAfter, the memory the last ones held
 	// goes back to the system: an idle process keeps only its runtime.
 	var running atomic.Int64
-	var idleSince atomic.Int64  // when running last fell to zero (Unix ns)
-	var overlapped atomic.Int64 // when a hash last started beside another (Unix ns)
+	start := time.Now()        // times below are since start: monotonic
+	var idleSince atomic.Int64 // when running last fell to zero
 	idle := time.AfterFunc(time.Hour, debug.FreeOSMemory)
 	defer idle.Stop()
 	var wg sync.WaitGroup
@@ -356,11 +371,7 @@ func ServeOffload(in io.Reader, out io.Writer, workers int) error {
 			for j := range jobs {
 				// A hash that starts after the process sat idle for a
 				// while is a sporadic one, not part of a burst.
-				n := running.Add(1)
-				sporadic := n == 1 && time.Since(time.Unix(0, idleSince.Load())) > sporadicGap
-				if n > 1 {
-					overlapped.Store(time.Now().UnixNano())
-				}
+				sporadic := running.Add(1) == 1 && time.Since(start)-time.Duration(idleSince.Load()) > sporadicGap
 				idle.Stop()
 				var key []byte
 				if j.argonID {
@@ -380,8 +391,8 @@ func ServeOffload(in io.Reader, out io.Writer, workers int) error {
 						// two), so hashes in a burst skip it.
 						debug.FreeOSMemory()
 					}
-					idleSince.Store(time.Now().UnixNano())
-					idle.Reset(time.Second)
+					idleSince.Store(int64(time.Since(start)))
+					idle.Reset(freeAfter)
 				}
 				var hdr [12]byte
 				binary.LittleEndian.PutUint64(hdr[:8], j.id)
@@ -391,19 +402,20 @@ func ServeOffload(in io.Reader, out io.Writer, workers int) error {
 				_, _ = w.Write(key)
 				_ = w.Flush()
 				wmu.Unlock()
-				if running.Load() == 0 && time.Since(time.Unix(0, overlapped.Load())) > burstGap {
-					// Nothing is hashing, and sign-ins come one at a
-					// time: collect the memory of the hash just answered
+				if running.Load() == 0 && !j.waiting && !sporadic {
+					// Nothing is hashing, and no other hash waited in
+					// serve when this one was sent (sign-ins one at a
+					// time): collect the memory of the hash just answered
 					// now, so that the next one reuses it instead of
-					// taking its own beside it. It stays with the process
-					// (no page faults), and the peak stays one hash. Done
-					// after the answer, and only with no hash running,
-					// whose segments a collection would wait for.
-					// Not in a burst: a collection with nothing live
-					// lowers the heap's goal, the runtime then gives the
-					// free hash memory back to the system, and every
-					// hash faults it in again (60 page faults and a
-					// millisecond of CPU a hash, measured).
+					// taking its own beside it, and the peak stays one
+					// hash. Done after the answer, and only with no hash
+					// running, whose segments a collection would wait
+					// for. Not in a burst: a collection with nothing live
+					// lowers the heap's goal, so the runtime gives the
+					// free hash memory back to the system and the next
+					// hashes fault it in again (a millisecond of CPU a
+					// hash, measured). A sporadic hash's memory went back
+					// before its answer.
 					runtime.GC()
 				}
 			}
@@ -418,13 +430,14 @@ func ServeOffload(in io.Reader, out io.Writer, workers int) error {
 			}
 			break
 		}
-		j := job{id: binary.LittleEndian.Uint64(hdr[:8]), argonID: hdr[8] == 1, threads: hdr[9],
+		j := job{id: binary.LittleEndian.Uint64(hdr[:8]), argonID: hdr[8]&frameArgon2id != 0, waiting: hdr[8]&frameWaiting != 0, threads: hdr[9],
 			time: binary.LittleEndian.Uint32(hdr[10:]), memory: binary.LittleEndian.Uint32(hdr[14:]),
 			keyLen: binary.LittleEndian.Uint32(hdr[18:])}
 		pwLen, saltLen := binary.LittleEndian.Uint32(hdr[22:]), binary.LittleEndian.Uint32(hdr[26:])
 		// The caps the stored-hash parser enforces, again: this process
 		// takes nothing on trust.
-		if pwLen > maxOffloadPassword || saltLen > maxSaltLen || j.keyLen < 1 || j.keyLen > maxKeyLen ||
+		if hdr[8]&^(frameArgon2id|frameWaiting) != 0 ||
+			pwLen > maxOffloadPassword || saltLen > maxSaltLen || j.keyLen < 1 || j.keyLen > maxKeyLen ||
 			j.time < 1 || j.time > maxTime || j.threads < 1 || j.threads > maxThreads ||
 			j.memory < 8*uint32(j.threads) || j.memory > maxMemory {
 			err = errors.New("hashing process: malformed frame")

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,7 +32,15 @@ func TestMain(m *testing.M) {
 			os.Stderr.WriteString(err.Error() + "\n")
 			os.Exit(1)
 		}
-		if err := ServeOffload(os.Stdin, os.Stdout, 2); err != nil {
+		var in io.Reader = os.Stdin
+		if path, ok := strings.CutPrefix(mode, "record:"); ok { // every frame read, kept in a file
+			f, err := os.Create(path)
+			if err != nil {
+				os.Exit(1)
+			}
+			in = io.TeeReader(os.Stdin, f)
+		}
+		if err := ServeOffload(in, os.Stdout, 2); err != nil {
 			os.Exit(1)
 		}
 		os.Exit(0)
@@ -81,7 +90,7 @@ func TestOffloadComputesWhatArgon2Computes(t *testing.T) {
 	off := startTestOffload(t, "low")
 	salt := []byte("0123456789abcdef")
 	for _, id := range []bool{true, false} {
-		got, err := off.key(id, []byte("correct horse"), salt, 2, 64, 2, 24)
+		got, err := off.key(id, false, []byte("correct horse"), salt, 2, 64, 2, 24)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +132,7 @@ func TestOffloadSurvivesItsChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	salt := []byte("0123456789abcdef")
-	key, err := off.key(true, []byte("pw"), salt, 1, 64, 1, 32)
+	key, err := off.key(true, false, []byte("pw"), salt, 1, 64, 1, 32)
 	if err != nil {
 		t.Fatalf("the call after the child died = %v; want a new child to answer", err)
 	}
@@ -138,7 +147,7 @@ func TestOffloadSurvivesItsChild(t *testing.T) {
 	var inFlight []byte
 	go func() {
 		var err error
-		inFlight, err = off.key(true, []byte("pw"), salt, 3, 32*1024, 1, 32) // long enough to be killed mid-way
+		inFlight, err = off.key(true, false, []byte("pw"), salt, 3, 32*1024, 1, 32) // long enough to be killed mid-way
 		errc <- err
 	}()
 	time.Sleep(50 * time.Millisecond)
@@ -156,7 +165,7 @@ func TestOffloadSurvivesItsChild(t *testing.T) {
 func TestOffloadFailsWhenNoChildCanRun(t *testing.T) {
 	off := NewOffload([]string{"/bin/false"}, nil)
 	t.Cleanup(func() { _ = off.Close() })
-	if _, err := off.key(true, []byte("pw"), []byte("0123456789abcdef"), 1, 64, 1, 32); !errors.Is(err, ErrOffload) {
+	if _, err := off.key(true, false, []byte("pw"), []byte("0123456789abcdef"), 1, 64, 1, 32); !errors.Is(err, ErrOffload) {
 		t.Errorf("key with a child that cannot run = %v, want ErrOffload", err)
 	}
 }
@@ -179,6 +188,7 @@ func TestServeOffloadRefusesMalformedFrames(t *testing.T) {
 		"memory over the cap":   frame(maxMemory+1, 2),
 		"password over the cap": frame(64, maxOffloadPassword+1),
 		"cut short":             append(frame(64, 2), 'p'),
+		"an unknown flag":       func() []byte { b := append(frame(64, 2), "pw0123456789abcdef"...); b[8] |= 1 << 2; return b }(),
 	} {
 		var out bytes.Buffer
 		if err := ServeOffload(bytes.NewReader(in), &out, 1); err == nil {
@@ -206,7 +216,7 @@ func TestLowerPriorityLowersEveryThread(t *testing.T) {
 	for _, mode := range []string{"low", "idle"} {
 		off := startTestOffload(t, mode)
 		// A computation makes the child start its workers' threads.
-		if _, err := off.key(true, []byte("pw"), []byte("0123456789abcdef"), 1, 1024, 4, 32); err != nil {
+		if _, err := off.key(true, false, []byte("pw"), []byte("0123456789abcdef"), 1, 1024, 4, 32); err != nil {
 			t.Fatal(err)
 		}
 		c, _ := off.current()
@@ -242,7 +252,7 @@ func TestOffloadEndsAnIdleChild(t *testing.T) {
 	offloadIdle = 100 * time.Millisecond
 	off := startTestOffload(t, "low")
 	salt := []byte("0123456789abcdef")
-	if _, err := off.key(true, []byte("pw"), salt, 1, 64, 1, 32); err != nil {
+	if _, err := off.key(true, false, []byte("pw"), salt, 1, 64, 1, 32); err != nil {
 		t.Fatal(err)
 	}
 	off.mu.Lock()
@@ -253,7 +263,7 @@ func TestOffloadEndsAnIdleChild(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the idle child did not exit")
 	}
-	key, err := off.key(true, []byte("pw"), salt, 1, 64, 1, 32)
+	key, err := off.key(true, false, []byte("pw"), salt, 1, 64, 1, 32)
 	if err != nil || !bytes.Equal(key, argon2.IDKey([]byte("pw"), salt, 1, 64, 1, 32)) {
 		t.Fatalf("after the idle child exited: %x, %v", key, err)
 	}
@@ -265,48 +275,104 @@ func TestOffloadEndsAnIdleChild(t *testing.T) {
 	}
 }
 
-// TestServeOffloadCollectsOnlyBetweenLoneHashes: a hash answered with no
-// other running, in sign-ins that come one at a time, is collected at once
-// (the next one reuses its memory); in a burst, where hashes run side by
-// side, no collection is forced, as one with nothing live would make the
-// runtime give the hash memory back to the system for the next hash to
-// fault in again.
+// TestHasherTellsTheChildOfWaitingHashes: a computation sent while another
+// caller waits for one of the pool's workers carries frameWaiting; one
+// sent with nobody waiting does not.
+func TestHasherTellsTheChildOfWaitingHashes(t *testing.T) {
+	frames := filepath.Join(t.TempDir(), "frames")
+	off := startTestOffload(t, "record:"+frames)
+	p := NewPool(1, 4, time.Minute)
+	h := NewHasher(cheap, p).OffloadTo(off)
+	ctx := context.Background()
+	if _, err := h.Hash(ctx, "alone"); err != nil { // frame 1: nobody waits
+		t.Fatal(err)
+	}
+	// The pool's one worker held while two hashes queue behind it: when
+	// it is let go, the first to get it has the other waiting behind it
+	// (frame 2), the second nobody (frame 3).
+	hold, release := make(chan struct{}), make(chan struct{})
+	held := make(chan error)
+	go func() { held <- p.Do(ctx, func() { close(hold); <-release }) }()
+	<-hold
+	queued := make(chan error)
+	for _, pw := range []string{"queued 1", "queued 2"} {
+		go func() {
+			_, err := h.Hash(ctx, pw)
+			queued <- err
+		}()
+	}
+	waitFor(t, "two hashes to queue", func() bool { return p.Stats().Queued == 2 })
+	close(release)
+	if err := errors.Join(<-held, <-queued, <-queued); err != nil {
+		t.Fatal(err)
+	}
+	if err := off.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flags []uint8
+	for len(b) >= 30 {
+		flags = append(flags, b[8])
+		n := 30 + int(binary.LittleEndian.Uint32(b[22:])) + int(binary.LittleEndian.Uint32(b[26:]))
+		b = b[min(n, len(b)):]
+	}
+	want := []uint8{frameArgon2id, frameArgon2id | frameWaiting, frameArgon2id}
+	if !slices.Equal(flags, want) {
+		t.Errorf("frames' flags %v; want %v", flags, want)
+	}
+}
+
+// TestServeOffloadCollectsOnlyBetweenLoneHashes: a hash sent while no
+// other waited in serve (sign-ins one at a time) is collected after its
+// answer, so the next one reuses its memory; hashes sent while others
+// waited (a burst, one worker or several) are not, as a collection with
+// nothing live would make the runtime give the hash memory back to the
+// system for the next hash to fault in again.
 func TestServeOffloadCollectsOnlyBetweenLoneHashes(t *testing.T) {
+	// Only the collections under test: no sporadic hash, no idle return.
+	defer func(g, f time.Duration) { sporadicGap, freeAfter = g, f }(sporadicGap, freeAfter)
+	sporadicGap, freeAfter = time.Hour, time.Hour
+
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- ServeOffload(inR, outW, 2) }()
-	t.Cleanup(func() {
+	go func() {
+		err := ServeOffload(inR, outW, 1)
+		_ = outW.Close()
+		done <- err
+	}()
+	defer func() {
 		_ = inW.Close()
-		go func() { _, _ = io.Copy(io.Discard, outR) }()
+		_, _ = io.Copy(io.Discard, outR)
 		if err := <-done; err != nil {
 			t.Errorf("ServeOffload: %v", err)
 		}
-	})
+	}()
 	ready := make([]byte, 1)
 	if _, err := io.ReadFull(outR, ready); err != nil || ready[0] != offloadReady {
 		t.Fatalf("ready byte %x, %v", ready, err)
 	}
-	send := func(id uint64) {
+	// hash sends one computation and reads its answer. With one worker,
+	// the collection that follows an answer ends before the next
+	// computation starts, so it is counted by the next answer.
+	hash := func(n uint64, waiting bool) {
 		t.Helper()
-		var b []byte
-		b = binary.LittleEndian.AppendUint64(b, id)
-		b = append(b, 1, 1)                           // argon2id, one lane
-		b = binary.LittleEndian.AppendUint32(b, 1)    // passes
-		b = binary.LittleEndian.AppendUint32(b, 8192) // KiB: a few milliseconds
-		b = binary.LittleEndian.AppendUint32(b, 32)
-		b = binary.LittleEndian.AppendUint32(b, 2)
-		b = binary.LittleEndian.AppendUint32(b, 16)
-		b = append(b, "pw0123456789abcdef"...)
-		if _, err := inW.Write(b); err != nil {
+		flags := uint8(frameArgon2id)
+		if waiting {
+			flags |= frameWaiting
+		}
+		if _, err := inW.Write(appendFrame(nil, n, flags, 1, 1, 1024, 32, []byte("pw"), []byte("0123456789abcdef"))); err != nil {
 			t.Fatal(err)
 		}
-	}
-	answer := func() {
-		t.Helper()
 		var hdr [12]byte
 		if _, err := io.ReadFull(outR, hdr[:]); err != nil {
 			t.Fatal(err)
+		}
+		if got := binary.LittleEndian.Uint64(hdr[:8]); got != n {
+			t.Fatalf("answer to %d; want %d", got, n)
 		}
 		if _, err := io.ReadFull(outR, make([]byte, binary.LittleEndian.Uint32(hdr[8:]))); err != nil {
 			t.Fatal(err)
@@ -318,34 +384,24 @@ func TestServeOffloadCollectsOnlyBetweenLoneHashes(t *testing.T) {
 		return s[0].Value.Uint64()
 	}
 
-	// A burst: two hashes in flight at all times, eight in all.
-	before := forced()
-	send(1)
-	send(2)
-	for id := uint64(3); id <= 8; id++ {
-		answer()
-		send(id)
-	}
-	answer()
-	answer()
-	time.Sleep(200 * time.Millisecond) // a forced collection runs after the answer
-	if n := forced() - before; n != 0 {
-		t.Errorf("a burst of 8 hashes forced %d collections; want none", n)
-	}
-
-	// One at a time, after the burst is over: each answer is followed by
-	// a collection.
-	time.Sleep(burstGap)
-	for id := uint64(9); id <= 10; id++ {
+	hash(1, false)
+	hash(2, true) // the collection after the first ends before the count starts
+	for _, c := range []struct {
+		name    string
+		waiting []bool // each computation's flag, then one more sent waiting
+		want    uint64
+	}{
+		{"a burst", []bool{true, true, true, true}, 0},
+		{"one at a time", []bool{false, false, false}, 3},
+		{"the end of a burst", []bool{true, true, false}, 1},
+	} {
 		before := forced()
-		send(id)
-		answer()
-		deadline := time.Now().Add(5 * time.Second)
-		for forced() == before && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
+		for i, w := range c.waiting {
+			hash(uint64(10+i), w)
 		}
-		if forced() == before {
-			t.Errorf("hash %d, alone: no collection after its answer; want one", id)
+		hash(99, true)
+		if got := forced() - before; got != c.want {
+			t.Errorf("%s (%v): %d collections forced; want %d", c.name, c.waiting, got, c.want)
 		}
 	}
 }

@@ -133,6 +133,9 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 	return nil
 }
 
+// waiting reports whether a caller waits for a worker now.
+func (p *Pool) waiting() bool { return p.queued.Load() > 0 }
+
 // observe folds one run's duration into the moving average (weight 1/8).
 func (p *Pool) observe(d time.Duration) {
 	for {

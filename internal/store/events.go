@@ -30,7 +30,7 @@ func (t *tx) AppendEvent(ctx context.Context, e usher.Event) error {
 	return t.s.wrap(err)
 }
 
-var (
+const (
 	qAppendEvent     = `INSERT INTO events (` + eventColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	qQueueDeliveries = `INSERT INTO webhook_deliveries (event_id, endpoint_id, tenant_id, status, next_attempt_at, created_at)
 		SELECT $1, id, tenant_id, 'pending', $2, $2 FROM webhook_endpoints

@@ -18,7 +18,7 @@ func (t *tx) ClearCount(ctx context.Context, key string) error {
 	return t.s.wrap(err)
 }
 
-// The counter statements of every password check (prepared: see New).
+// The counter statements of every password check (prepared on SQLite: see New).
 const (
 	qCount = `INSERT INTO rate_counters (key, window_start, count) VALUES ($1, $2, 1)
 		ON CONFLICT (key) DO UPDATE SET

@@ -27,7 +27,7 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// qLockTOTP reads a user's TOTP; every sign-in runs it (prepared: see New).
+// qLockTOTP reads a user's TOTP; every sign-in runs it (prepared on SQLite: see New).
 const qLockTOTP = `SELECT secret, confirmed, last_step, created_at FROM totp WHERE user_id = $1 AND tenant_id = $2`
 
 // LockTOTP reads a user's TOTP and holds it until the transaction ends.

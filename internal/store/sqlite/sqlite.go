@@ -190,6 +190,7 @@ var Dialect = store.Dialect{
 	EmailIndex:    " INDEXED BY users_tenant_email",
 	// Named parameters cost a lookup each when bound (see the field).
 	AnonymousParams: true,
+	PrepareSignIn:   true,
 	UniqueViolation: func(err error) bool {
 		c, ok := code(err)
 		return ok && (c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
