@@ -361,6 +361,8 @@ func ServeOffload(in io.Reader, out io.Writer, workers int) error {
 	var running atomic.Int64
 	start := time.Now()        // times below are since start: monotonic
 	var idleSince atomic.Int64 // when running last fell to zero
+	// A new process counts as idle for long: its first hash is sporadic.
+	idleSince.Store(-int64(sporadicGap))
 	idle := time.AfterFunc(time.Hour, debug.FreeOSMemory)
 	defer idle.Stop()
 	var wg sync.WaitGroup
