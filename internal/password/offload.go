@@ -53,6 +53,10 @@ const (
 	frameWaiting = 1 << 1
 )
 
+// frameHeader is the length of a computation's frame before its password
+// and salt: the number, flags, parameters and the two lengths.
+const frameHeader = 30
+
 // appendFrame appends a computation's frame: its number, flags, the
 // parameters, the password and the salt (ServeOffload reads it).
 func appendFrame(b []byte, n uint64, flags, threads uint8, time, memory, keyLen uint32, password, salt []byte) []byte {
@@ -263,7 +267,7 @@ func (o *Offload) key(id, waiting bool, password, salt []byte, time, memory uint
 		flags |= frameWaiting
 	}
 	// The call's number is set per try.
-	frame := appendFrame(make([]byte, 0, 30+len(password)+len(salt)), 0, flags, threads, time, memory, keyLen, password, salt)
+	frame := appendFrame(make([]byte, 0, frameHeader+len(password)+len(salt)), 0, flags, threads, time, memory, keyLen, password, salt)
 	defer clear(frame) // the password
 	var err error
 	for range 2 {
@@ -425,7 +429,7 @@ func ServeOffload(in io.Reader, out io.Writer, workers int) error {
 	}
 	var err error
 	for {
-		var hdr [30]byte
+		var hdr [frameHeader]byte
 		if _, err = io.ReadFull(r, hdr[:]); err != nil {
 			if errors.Is(err, io.EOF) {
 				err = nil

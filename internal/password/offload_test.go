@@ -314,9 +314,9 @@ func TestHasherTellsTheChildOfWaitingHashes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var flags []uint8
-	for len(b) >= 30 {
+	for len(b) >= frameHeader {
 		flags = append(flags, b[8])
-		n := 30 + int(binary.LittleEndian.Uint32(b[22:])) + int(binary.LittleEndian.Uint32(b[26:]))
+		n := frameHeader + int(binary.LittleEndian.Uint32(b[22:])) + int(binary.LittleEndian.Uint32(b[26:]))
 		b = b[min(n, len(b)):]
 	}
 	want := []uint8{frameArgon2id, frameArgon2id | frameWaiting, frameArgon2id}
