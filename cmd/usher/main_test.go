@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
+	"io/fs"
 	"net/http"
 	"os"
 	"sync"
@@ -13,6 +15,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/usherhq/usher/internal/account"
+	"github.com/usherhq/usher/internal/account/accounttest"
 	"github.com/usherhq/usher/internal/config"
 	"github.com/usherhq/usher/internal/password"
 	"github.com/usherhq/usher/internal/store/postgres/pgtest"
@@ -73,6 +76,18 @@ func startServer(t testing.TB, edit ...func(*Main)) *testServer {
 	}
 	for _, e := range edit {
 		e(m)
+	}
+	// A new SQLite database starts as a copy of one already migrated
+	// (migrating takes most of a second under the race detector); the
+	// migrations have tests of their own (internal/store/sqlite, and
+	// `usher migrate` in process_test.go and admin_test.go).
+	if m.Config.DB == "" {
+		path := SQLitePath(m.Config.Data)
+		if _, err := os.Stat(m.Config.Data); err == nil {
+			if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+				accounttest.MigratedSQLite(t, path)
+			}
+		}
 	}
 	if err := m.Start(context.Background()); err != nil {
 		_ = m.Close()

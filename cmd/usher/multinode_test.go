@@ -23,8 +23,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/pressly/goose/v3/lock"
 
+	"github.com/usherhq/usher/internal/store/postgres"
 	"github.com/usherhq/usher/internal/store/postgres/pgtest"
 	"github.com/usherhq/usher/internal/usher"
 )
@@ -421,9 +421,9 @@ func TestMultiNodeSimultaneousStart(t *testing.T) {
 	usherBinary(t) // built first, so both nodes start at once
 
 	// Two processes started together may still not meet: the migrations
-	// take milliseconds. So the test holds goose's migration lock until both
-	// nodes have tried to take it; then they contend for it. (goose tries
-	// again every 5 seconds, so this start takes 5 to 10 seconds.)
+	// take milliseconds. So the test holds the schema's migration lock until
+	// both nodes have tried to take it; then they contend for it. (A node
+	// tries again every second.)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	lockConn, err := openPG(t, dsn).Conn(ctx)
@@ -431,14 +431,19 @@ func TestMultiNodeSimultaneousStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lockConn.Close()
-	if _, err := lockConn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, lock.DefaultLockID); err != nil {
+	var schema string
+	if err := lockConn.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	lockID := postgres.MigrationLockID(schema)
+	if _, err := lockConn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, lockID); err != nil {
 		t.Fatal(err)
 	}
 	unlocked := false
 	unlock := func() {
 		if !unlocked {
 			unlocked = true
-			if _, err := lockConn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, lock.DefaultLockID); err != nil {
+			if _, err := lockConn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, lockID); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/usherhq/usher/internal/account"
+	"github.com/usherhq/usher/internal/account/accounttest"
 	"github.com/usherhq/usher/internal/outbox"
 	"github.com/usherhq/usher/internal/store"
 	"github.com/usherhq/usher/internal/store/sqlite"
@@ -59,7 +60,9 @@ func config(clk *clock) outbox.Config {
 // openStore opens a store on a new SQLite file, with the default tenant.
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "usher.db"), sqlite.Options{})
+	path := filepath.Join(t.TempDir(), "usher.db")
+	accounttest.MigratedSQLite(t, path)
+	st, err := sqlite.Open(t.Context(), path, sqlite.Options{})
 	if err != nil {
 		t.Fatalf("sqlite.Open: %v", err)
 	}

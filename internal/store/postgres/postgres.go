@@ -9,6 +9,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"net"
@@ -94,14 +95,31 @@ func open(dsn string, opts Options) (*sql.DB, error) {
 	return db, nil
 }
 
+// MigrationLockID is the advisory lock through which the nodes migrating
+// one schema take turns: goose's number mixed with the schema's name, so
+// that deployments in other schemas of the same database (and tests, each
+// in a schema of its own) do not wait for each other. Releases before this
+// one took goose's number alone: such a node and a newer one do not take
+// turns, which matters only if both start at the same moment on a schema
+// that neither has migrated yet.
+func MigrationLockID(schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(schema))
+	return lock.DefaultLockID ^ int64(h.Sum64())
+}
+
 func runMigrations(ctx context.Context, db *sql.DB) ([]int64, error) {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return nil, err
 	}
+	var schema sql.NullString // NULL when no schema of search_path exists
+	if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return nil, fmt.Errorf("postgres: migrate: %w", err)
+	}
 	// Nodes starting together wait for the first to migrate: retry the lock
 	// every second (goose's default is every 5 s), for up to 5 minutes.
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(MigrationLockID(schema.String)), lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return nil, err
 	}

@@ -2,9 +2,11 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -48,6 +50,39 @@ func TestMigrateRunsOnce(t *testing.T) {
 	}
 	if len(again) != 0 {
 		t.Fatalf("second migration applied %v, want nothing", again)
+	}
+}
+
+// TestMigrationLockIsPerSchema checks that the migration lock of one schema
+// does not hold up the migration of another: with the first schema's lock
+// held, the second migrates at once (with one lock for all schemas it would
+// wait for it until the context ends).
+func TestMigrationLockIsPerSchema(t *testing.T) {
+	held, other := pgtest.DSN(t), pgtest.DSN(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	db, err := sql.Open("pgx", held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var schema string
+	if err := conn.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", postgres.MigrationLockID(schema)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Migrate(ctx, other, postgres.Options{}); err != nil {
+		t.Fatalf("migrating another schema while this one's lock is held: %v", err)
+	}
+	if postgres.MigrationLockID(schema) == postgres.MigrationLockID("public") {
+		t.Errorf("schemas %q and public share a lock", schema)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher/internal/account"
+	"github.com/usherhq/usher/internal/account/accounttest"
 	"github.com/usherhq/usher/internal/store"
 	"github.com/usherhq/usher/internal/store/sqlite"
 	"github.com/usherhq/usher/internal/store/storetest"
@@ -34,15 +35,24 @@ func open(t *testing.T, path string, opts sqlite.Options) *store.Store {
 	return s
 }
 
+// migrated returns the path of a new database file at the latest schema
+// (a copy: the migrations have their own tests below and in upgrade_test.go).
+func migrated(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "usher.db")
+	accounttest.MigratedSQLite(t, path)
+	return path
+}
+
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) *store.Store {
-		return open(t, filepath.Join(t.TempDir(), "usher.db"), sqlite.Options{Timeout: 10 * time.Second})
+		return open(t, migrated(t), sqlite.Options{Timeout: 10 * time.Second})
 	})
 }
 
 func TestContractSynchronousNormal(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) *store.Store {
-		return open(t, filepath.Join(t.TempDir(), "usher.db"), sqlite.Options{Synchronous: "NORMAL", Readers: 1})
+		return open(t, migrated(t), sqlite.Options{Synchronous: "NORMAL", Readers: 1})
 	})
 }
 
