@@ -28,6 +28,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", to inspect the database file
+
+	"github.com/usherhq/usher/internal/store/postgres/pgtest"
 )
 
 // testVersion is stamped into the test binary, so `usher version` can be
@@ -56,7 +58,7 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "hash-worker" {
 		os.Exit(run(os.Args[1:]))
 	}
-	code := m.Run()
+	code := pgtest.Main(m)
 	if usherBuild.dir != "" {
 		os.RemoveAll(usherBuild.dir)
 	}

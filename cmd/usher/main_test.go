@@ -62,6 +62,7 @@ type testServer struct {
 	PublicAPI  *publicClient
 	ThunderAPI *thunderClient // nil when the Thunder listener is off
 
+	plain    *http.Transport // under PublicAPI's and ThunderAPI's clients
 	stopOnce sync.Once
 }
 
@@ -72,7 +73,7 @@ func startServer(t testing.TB, edit ...func(*Main)) *testServer {
 	t.Helper()
 	m := &Main{Config: testConfig(t), HashParams: &cheapHash}
 	if os.Getenv("USHER_TEST_ENGINE") == "postgres" {
-		m.Config.DB = pgtest.DSN(t)
+		m.Config.DB = pgtest.ReusableDSN(t)
 	}
 	for _, e := range edit {
 		e(m)
@@ -103,6 +104,12 @@ func startServer(t testing.TB, edit ...func(*Main)) *testServer {
 func (s *testServer) Stop(t testing.TB) {
 	t.Helper()
 	s.stopOnce.Do(func() {
+		// The clients close their idle connections first: an HTTP/2
+		// server's shutdown waits a second for a client to hang up.
+		if s.Client != nil {
+			httpTransport(s.Client).CloseIdleConnections()
+		}
+		s.plain.CloseIdleConnections()
 		if err := s.Close(); err != nil {
 			t.Errorf("close: %v", err)
 		}
@@ -119,6 +126,7 @@ func newTestServer(t testing.TB, m *Main) *testServer {
 		s.BackendAPI = &backendClient{base: s.Backend, http: s.Client}
 	}
 	tr := &http.Transport{}
+	s.plain = tr
 	t.Cleanup(tr.CloseIdleConnections)
 	// plain returns a client over plain HTTP that does not follow
 	// redirects, checked against the surface's OpenAPI document.

@@ -114,11 +114,12 @@ func New(t testing.TB, opts ...func(*account.Config)) *Env {
 }
 
 // openStore opens a new SQLite file, or, with USHER_TEST_ENGINE=postgres, a
-// new schema on the PostgreSQL server of USHER_TEST_POSTGRES: the use cases
-// and surfaces run on both engines.
+// schema of its own on the PostgreSQL server of USHER_TEST_POSTGRES (see
+// pgtest.ReusableDSN; the package's TestMain calls pgtest.Main): the use
+// cases and surfaces run on both engines.
 func openStore(t testing.TB) (*store.Store, error) {
 	if os.Getenv("USHER_TEST_ENGINE") == "postgres" {
-		return postgres.Open(context.Background(), pgtest.DSN(t), postgres.Options{Timeout: 10 * time.Second})
+		return postgres.Open(context.Background(), pgtest.ReusableDSN(t), postgres.Options{Timeout: 10 * time.Second})
 	}
 	path := filepath.Join(t.TempDir(), "usher.db")
 	MigratedSQLite(t, path)

@@ -24,7 +24,7 @@ var _ account.Store = (*store.Store)(nil)
 func TestContract(t *testing.T) {
 	pgtest.DSN(t) // skip (or, in CI, fail) before any subtest when there is no server
 	storetest.Run(t, func(t *testing.T) *store.Store {
-		st, err := postgres.Open(context.Background(), pgtest.DSN(t), postgres.Options{MaxOpen: 10})
+		st, err := postgres.Open(context.Background(), pgtest.ReusableDSN(t), postgres.Options{MaxOpen: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
