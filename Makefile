@@ -23,12 +23,9 @@ vet:
 # USHER_TEST_POSTGRES holds a DSN (they skip otherwise, and fail in CI).
 test: vet js-deps
 	$(GO) test -race -count=1 -timeout 30m ./...
-	@# The PostgreSQL pass waits on the server more than it computes (half
-	@# of the two CPUs idle): the fuzz targets run beside it, each target's
-	@# output printed when it ends.
-	@if [ -n "$$USHER_TEST_POSTGRES" ]; then $(MAKE) --no-print-directory -j2 --output-sync=target test-postgres fuzz; \
-	else echo "USHER_TEST_POSTGRES is not set: the end-to-end suites ran on SQLite only."; \
-		$(MAKE) --no-print-directory fuzz; fi
+	@if [ -n "$$USHER_TEST_POSTGRES" ]; then $(MAKE) --no-print-directory test-postgres; \
+	else echo "USHER_TEST_POSTGRES is not set: the end-to-end suites ran on SQLite only."; fi
+	$(MAKE) --no-print-directory fuzz
 	$(MAKE) --no-print-directory bench-smoke
 	@if command -v node >/dev/null; then $(MAKE) --no-print-directory thunder-suites-selftest; \
 	elif [ "$$CI" = true ]; then echo "node not found"; exit 1; \
