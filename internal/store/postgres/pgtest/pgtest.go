@@ -138,11 +138,10 @@ func newSchema(t testing.TB) string {
 // rows others still reference is emptied after them; a lock it waits for
 // more than 5 s makes it fail.
 func empty(schema string) error {
-	db, err := sql.Open("pgx", os.Getenv(Env))
+	db, err := admin()
 	if err != nil {
 		return err
 	}
-	defer db.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	rows, err := db.QueryContext(ctx, `SELECT format('%I.%I', schemaname, tablename)
@@ -197,13 +196,32 @@ func empty(schema string) error {
 	return tx.Commit()
 }
 
+// adminDB is the pool of pgtest's own statements, opened once per test
+// binary: a new connection costs PostgreSQL a new backend process, which
+// reads the catalog again (a tenth of a second, each time, for the query of
+// a schema's tables).
+var adminDB struct {
+	once sync.Once
+	db   *sql.DB
+	err  error
+}
+
+func admin() (*sql.DB, error) {
+	adminDB.once.Do(func() {
+		adminDB.db, adminDB.err = sql.Open("pgx", os.Getenv(Env))
+		if adminDB.err == nil {
+			adminDB.db.SetMaxIdleConns(2)
+		}
+	})
+	return adminDB.db, adminDB.err
+}
+
 // exec runs one statement on the test server, within timeout.
 func exec(timeout time.Duration, statement string) error {
-	db, err := sql.Open("pgx", os.Getenv(Env))
+	db, err := admin()
 	if err != nil {
 		return err
 	}
-	defer db.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	_, err = db.ExecContext(ctx, statement)
