@@ -67,7 +67,8 @@ type testServer struct {
 }
 
 // startServer starts Usher with cheap hashing on a fresh data directory (and,
-// with USHER_TEST_ENGINE=postgres, a fresh PostgreSQL schema);
+// with USHER_TEST_ENGINE=postgres, a PostgreSQL schema of its own, with no
+// row: see pgtest.ReusableDSN);
 // edit adjusts the Main before it starts. Usher is closed when the test ends.
 func startServer(t testing.TB, edit ...func(*Main)) *testServer {
 	t.Helper()

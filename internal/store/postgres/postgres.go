@@ -101,7 +101,8 @@ func open(dsn string, opts Options) (*sql.DB, error) {
 // in a schema of its own) do not wait for each other. Releases before this
 // one took goose's number alone: such a node and a newer one do not take
 // turns, which matters only if both start at the same moment on a schema
-// that neither has migrated yet.
+// behind the older release's last migration (then one of them fails to
+// start: each migration runs in a transaction).
 func MigrationLockID(schema string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte(schema))

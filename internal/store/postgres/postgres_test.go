@@ -20,7 +20,7 @@ import (
 var _ account.Store = (*store.Store)(nil)
 
 // TestContract runs the store contract suite on PostgreSQL, each case in a
-// fresh schema.
+// schema of its own (pgtest.ReusableDSN: possibly an ended case's, emptied).
 func TestContract(t *testing.T) {
 	pgtest.DSN(t) // skip (or, in CI, fail) before any subtest when there is no server
 	storetest.Run(t, func(t *testing.T) *store.Store {

@@ -83,7 +83,7 @@ func Main(m *testing.M) int {
 // ReusableDSN returns a DSN like DSN's, for a test that opens a store on it
 // (which migrates the schema) and needs nothing else of it. Under Main, the
 // schema may instead be one that an ended test of this binary used,
-// emptied: every table but goose's truncated, so the store finds it at the
+// emptied: every row of every table but goose's deleted, so the store finds it at the
 // latest version with no row. PostgreSQL takes about 0.25 s to create,
 // migrate and drop a schema, and a few milliseconds to empty one. A schema
 // whose emptying fails (a test left a transaction open, say) is dropped.
@@ -149,6 +149,7 @@ func empty(schema string) error {
 	if err != nil {
 		return err
 	}
+	defer rows.Close()
 	var tables []string
 	for rows.Next() {
 		var t string
