@@ -42,21 +42,24 @@ func Available(t testing.TB) bool {
 func DSN(t testing.TB) string {
 	t.Helper()
 	schema := newSchema(t)
-	t.Cleanup(func() {
-		if err := exec(10*time.Second, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("pgtest: drop schema: %v", err)
-		}
-	})
+	t.Cleanup(func() { drop(t, schema) })
 	return dsn(t, schema)
 }
 
+// drop drops a test's schema when the test ends.
+func drop(t testing.TB, schema string) {
+	if err := exec(10*time.Second, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+		t.Errorf("pgtest: drop schema: %v", err)
+	}
+}
+
 // kept holds the schemas ReusableDSN hands out again: those of tests that
-// have ended, emptied. on is set by Main, which drops them at the end.
+// have ended, emptied. on is set by Main, which drops them at the end (when
+// every test has ended, each schema is kept or dropped already).
 var kept struct {
 	mu   sync.Mutex
 	on   bool
 	free []string
-	all  []string
 }
 
 // Main runs the tests of a package whose tests call ReusableDSN, then drops
@@ -70,13 +73,13 @@ func Main(m *testing.M) int {
 	code := m.Run()
 	kept.mu.Lock()
 	defer kept.mu.Unlock()
-	for _, schema := range kept.all {
-		if err := exec(10*time.Second, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+	for _, schema := range kept.free {
+		if err := exec(10*time.Second, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
 			fmt.Fprintf(os.Stderr, "pgtest: drop schema: %v\n", err)
 			code = max(code, 1)
 		}
 	}
-	kept.on, kept.free, kept.all = false, nil, nil
+	kept.on, kept.free = false, nil
 	return code
 }
 
@@ -98,22 +101,19 @@ func ReusableDSN(t testing.TB) string {
 	kept.mu.Unlock()
 	if schema == "" {
 		schema = newSchema(t)
-		if reuse {
-			kept.mu.Lock()
-			kept.all = append(kept.all, schema)
-			kept.mu.Unlock()
-		}
 	}
 	t.Cleanup(func() {
-		if reuse && empty(schema) == nil {
-			kept.mu.Lock()
-			kept.free = append(kept.free, schema)
-			kept.mu.Unlock()
-			return
+		if reuse {
+			err := empty(schema)
+			if err == nil {
+				kept.mu.Lock()
+				kept.free = append(kept.free, schema)
+				kept.mu.Unlock()
+				return
+			}
+			t.Logf("pgtest: schema %s is dropped, not kept: %v", schema, err)
 		}
-		if err := exec(10*time.Second, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
-			t.Errorf("pgtest: drop schema: %v", err)
-		}
+		drop(t, schema)
 	})
 	return dsn(t, schema)
 }
@@ -162,7 +162,7 @@ func empty(schema string) error {
 		return err
 	}
 	if len(tables) == 0 {
-		return fmt.Errorf("pgtest: schema %s has no table", schema)
+		return errors.New("it has no table")
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -190,7 +190,7 @@ func empty(schema string) error {
 			}
 		}
 		if len(left) == len(tables) {
-			return fmt.Errorf("pgtest: the rows of %v reference each other", left)
+			return fmt.Errorf("the rows of %v reference each other", left)
 		}
 		tables = left
 	}
