@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"time"
@@ -30,6 +31,10 @@ type Run struct {
 	// ServerCPUPerReqUs is the measured process's CPU time (user+system)
 	// per request, in microseconds; ServerPeakRSS its peak RSS in bytes.
 	ServerCPUPerReqUs float64 `json:"server_cpu_us_per_req"`
+	// ClientCPUPerReqUs is the harness's own CPU per request (the load
+	// generator, and the reading of Usher's request log), on the same
+	// CPUs as the server.
+	ClientCPUPerReqUs float64 `json:"client_cpu_us_per_req,omitempty"`
 	ServerPeakRSS     uint64  `json:"server_peak_rss_bytes"`
 	PeakRSSExact      bool    `json:"peak_rss_exact"` // false: VmHWM could not be reset; the larger of RSS at start and end
 	Ratios            []Ratio `json:"ratios,omitempty"`
@@ -58,6 +63,9 @@ type Ratio struct {
 	// unknown.
 	Drift     float64 `json:"yardstick_drift"`
 	Bracketed bool    `json:"bracketed"`
+	// CPUPerReqUs is the yardstick's CPU per request (per hash for
+	// argon2id), the mean of the same runs as RPS.
+	CPUPerReqUs float64 `json:"yardstick_cpu_us_per_req,omitempty"`
 }
 
 // tally accumulates the results of an attack.
@@ -202,7 +210,7 @@ func attack(s attackSpec, begin func(), end func()) (*tally, time.Duration) {
 // the Run, counting status okStatus as success.
 func runFixed(s attackSpec, kind string, pid int, okStatus int) *Run {
 	var w *procWindow
-	var cpu time.Duration
+	var cpu, self0, self time.Duration
 	var peak uint64
 	var exact bool
 	begin := func() {
@@ -210,15 +218,21 @@ func runFixed(s attackSpec, kind string, pid int, okStatus int) *Run {
 			s.before()
 		}
 		w = beginWindow(pid)
+		self0, _ = cpuTime(os.Getpid())
 	}
 	end := func() {
+		self, _ = cpuTime(os.Getpid())
 		cpu, peak, exact = w.end()
 		if s.after != nil {
 			s.after()
 		}
 	}
 	t, wall := attack(s, begin, end)
-	return tallyRun(s.name, kind, s.conns, t, wall, okStatus, cpu, peak, exact)
+	r := tallyRun(s.name, kind, s.conns, t, wall, okStatus, cpu, peak, exact)
+	if t.requests > 0 && self > self0 {
+		r.ClientCPUPerReqUs = float64((self - self0).Microseconds()) / float64(t.requests)
+	}
+	return r
 }
 
 func tallyRun(name, kind string, conns int, t *tally, wall time.Duration, okStatus int, cpu time.Duration, peak uint64, exact bool) *Run {

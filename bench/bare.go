@@ -41,8 +41,8 @@ func burnArg(args []string) bool {
 	return len(args) == 1 && (args[0] == burnFlag || args[0] == "-"+burnFlag)
 }
 
-// runHiddenRole runs the role a hidden flag asks for, the bare server or
-// the CPU burner, and never returns then; it returns at once when args ask
+// runHiddenRole runs the role a hidden flag asks for (the bare server, the
+// CPU burner, the argon2id yardstick or the login floor), and never returns then; it returns at once when args ask
 // for neither. The harness's main and its test binary's TestMain both call
 // it, since the harness re-executes whichever binary it is.
 func runHiddenRole(args []string) {
@@ -54,6 +54,9 @@ func runHiddenRole(args []string) {
 	}
 	if d, ok := hashRateArg(args); ok {
 		os.Exit(runHashRate(d))
+	}
+	if dir, mode, users, ok := floorArg(args); ok {
+		os.Exit(runLoginFloor(dir, mode, users))
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -66,6 +67,7 @@ type env struct {
 	usherKind serverKind
 	starts    int
 	bare      *proc
+	floors    map[string]*proc // the login floor's processes, by write mode, started when first run
 
 	users      []seedUser
 	tokens     []string
@@ -135,6 +137,9 @@ func run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 	}
 	if e.bare != nil {
 		_ = e.bare.stop()
+	}
+	for _, p := range e.floors {
+		_ = p.stop()
 	}
 	if err != nil {
 		e.report.Failures = append(e.report.Failures, err.Error())
@@ -220,10 +225,15 @@ func (e *env) run(ctx context.Context) error {
 
 func (e *env) chosenScenarios() []*scenario {
 	if len(e.cfg.Scenarios) == 0 {
+		if e.cfg.Smoke {
+			// The smoke run also proves the login floor's process works
+			// (one mode: they differ only in the write).
+			return append(slices.Clip(scenarios), floorScenarios[0])
+		}
 		return scenarios
 	}
 	var out []*scenario
-	for _, s := range scenarios {
+	for _, s := range allScenarios() {
 		if slices.Contains(e.cfg.Scenarios, s.name) {
 			out = append(out, s)
 		}
@@ -298,6 +308,9 @@ func (e *env) runLevel(ctx context.Context, conns int, scs []*scenario) error {
 
 // runScenario runs one scenario at fixed concurrency on the Usher it needs.
 func (e *env) runScenario(s *scenario, conns, rate int) (*Run, error) {
+	if s.floor != "" {
+		return e.runFloor(s, conns, rate)
+	}
 	if err := e.ensureUsher(s.server); err != nil {
 		return nil, err
 	}
@@ -344,6 +357,32 @@ func (e *env) runScenario(s *scenario, conns, rate int) (*Run, error) {
 	return r, nil
 }
 
+// runFloor runs a login floor scenario on its own process, started at its
+// first run with the seeded users (floor.go).
+func (e *env) runFloor(s *scenario, conns, rate int) (*Run, error) {
+	p := e.floors[s.floor]
+	if p == nil {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		args := []string{floorFlag, e.work, s.floor, strconv.Itoa(len(e.users))}
+		if p, err = startProc(s.name, self, args, cleanEnv(), filepath.Join(e.work, s.name+".log")); err != nil {
+			return nil, err
+		}
+		if e.floors == nil {
+			e.floors = map[string]*proc{}
+		}
+		e.floors[s.floor] = p
+	}
+	tr := s.target(e)
+	if err := e.preflight(s, tr); err != nil {
+		return &Run{Name: s.name, Kind: "scenario", Conns: conns, Failure: err.Error()}, nil
+	}
+	spec := attackSpec{name: s.name, conns: conns, rate: rate, capped: true, dur: e.cfg.Duration, warmup: e.warmup(), target: tr}
+	return runFixed(spec, "scenario", p.pid(), s.status), nil
+}
+
 // computeRatios sets each scenario's ratio to each of its yardsticks: the
 // mean of the yardstick's runs right before and right after it.
 func (l *Level) computeRatios(scs []*scenario) {
@@ -358,18 +397,22 @@ func (l *Level) computeRatios(scs []*scenario) {
 		}
 		for _, y := range s.yards {
 			var bracket []float64
+			var cpuSum float64
 			yardWorkers := 0 // the argon2id yardstick's goroutines (its Conns)
+			take := func(y *Run) {
+				bracket = append(bracket, y.RPS)
+				cpuSum += y.ServerCPUPerReqUs
+				yardWorkers = y.Conns
+			}
 			for i := j - 1; i >= 0; i-- {
 				if l.Runs[i].Name == y.kind {
-					bracket = append(bracket, l.Runs[i].RPS)
-					yardWorkers = l.Runs[i].Conns
+					take(l.Runs[i])
 					break
 				}
 			}
 			for i := j + 1; i < len(l.Runs); i++ {
 				if l.Runs[i].Name == y.kind {
-					bracket = append(bracket, l.Runs[i].RPS)
-					yardWorkers = l.Runs[i].Conns
+					take(l.Runs[i])
 					break
 				}
 			}
@@ -381,7 +424,7 @@ func (l *Level) computeRatios(scs []*scenario) {
 				continue
 			}
 			mean := sum / float64(len(bracket))
-			ra := Ratio{Yardstick: y.kind, RPS: mean, Ratio: r.RPS / mean, Target: y.min}
+			ra := Ratio{Yardstick: y.kind, RPS: mean, Ratio: r.RPS / mean, Target: y.min, CPUPerReqUs: cpuSum / float64(len(bracket))}
 			if y.kind == yardArgon2 && r.Hashing != nil {
 				r.Hashing.setSpeed(mean, yardWorkers)
 			}

@@ -77,7 +77,7 @@ func cli(args []string) int {
 	duration := fs.Duration("duration", 0, "length of each scenario and yardstick run (default 10s, smoke 1.5s)")
 	conns := fs.String("conns", "", "comma-separated concurrency levels (default 8,16,32, smoke 8)")
 	rate := fs.Int("rate", 0, "0: max-rate mode (each connection sends as soon as answered); N: constant-rate mode, N requests/s per run over at most -conns connections")
-	only := fs.String("scenarios", "", "comma-separated scenarios to run (default all): "+scenarioNames())
+	only := fs.String("scenarios", "", "comma-separated scenarios to run (default all but the login-floor ones): "+scenarioNames())
 	flood := fs.Duration("flood", -1, "length of the login flood, 0 to skip (default 20s, smoke 3s)")
 	floodGetRate := fs.Int("flood-get-rate", 0, "backend GETs per second during the flood (default 100, smoke 50)")
 	users := fs.Int("users", 0, "users to seed (default 1000, smoke 40)")
@@ -234,7 +234,7 @@ func parseConns(s string) ([]int, error) {
 
 func scenarioNames() string {
 	var names []string
-	for _, s := range scenarios {
+	for _, s := range allScenarios() {
 		names = append(names, s.name)
 	}
 	return strings.Join(names, ",")

@@ -234,6 +234,7 @@ func (r *Report) print(w io.Writer) {
 		tw.Flush()
 	}
 	r.printHashing(w)
+	r.printCPUCeiling(w)
 	if f := r.Flood; f != nil {
 		fmt.Fprintf(w, "\n== login flood (%.1fs) ==\n", f.Seconds)
 		fmt.Fprintf(w, "logins offered %d/s (10 × %.1f hashes/s), sent %.1f/s: %d sent, %d answered 200, %d refused 503/429 (%.1f%%), other %s\n",
@@ -294,6 +295,39 @@ func (r *Report) printHashing(w io.Writer) {
 	fmt.Fprintln(w, "speed: one hash's time in the yardstick runs around it ÷ its time inside Usher (the machine, Usher's GC).")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "conns\tscenario\thashes\tbusy\tms/hash\tyardstick ms/hash\tspeed\t")
+	for _, row := range rows {
+		fmt.Fprintln(tw, row)
+	}
+	tw.Flush()
+}
+
+// printCPUCeiling shows, for each run compared with argon2id, where the
+// CPU of a request went and the ratio it bounds: with every CPU busy, a
+// request costing the server S and the load generator G beside a hash
+// costing Y in the yardstick can reach at most Y ÷ (S + G) of the
+// yardstick's rate, whatever the scheduling. Efficiency is Y ÷ S.
+func (r *Report) printCPUCeiling(w io.Writer) {
+	var rows []string
+	for _, l := range r.Levels {
+		for _, run := range l.Runs {
+			for _, ra := range run.Ratios {
+				if ra.Yardstick != yardArgon2 || ra.CPUPerReqUs <= 0 || run.ServerCPUPerReqUs <= 0 {
+					continue
+				}
+				y, s, g := ra.CPUPerReqUs, run.ServerCPUPerReqUs, run.ClientCPUPerReqUs
+				rows = append(rows, fmt.Sprintf("%d\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t", l.Conns, run.Name,
+					y/1000, s/1000, g/1000, (s-y)/1000, y/s, ratioString(y/(s+g))+" / "+ratioString(ra.Ratio)))
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\n== CPU per hash-bound request (ms): the ceiling it sets on the ratio to argon2id ==")
+	fmt.Fprintln(w, "yardstick: argon2id's CPU a hash (the runs around); server: the measured process(es); generator: the harness's own;")
+	fmt.Fprintln(w, "over: server − yardstick; efficiency: yardstick ÷ server; ceiling: yardstick ÷ (server + generator), the ratio with no CPU idle.")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "conns\trun\tyardstick\tserver\tgenerator\tover\tefficiency\tceiling / measured\t")
 	for _, row := range rows {
 		fmt.Fprintln(tw, row)
 	}

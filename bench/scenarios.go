@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,7 @@ type scenario struct {
 	yards  []yardTarget
 	target func(e *env) vegeta.Targeter
 	check  func(body []byte) error // on the preflight answer's body
+	floor  string                  // the login floor's write mode: the scenario runs on it, not on Usher
 }
 
 // yardTarget names a yardstick to compare with and the minimum ratio set
@@ -62,6 +64,18 @@ var scenarios = []*scenario{
 		server: usherNoHeaderCheck, yards: []yardTarget{{yardBarePlain, 0}}, target: thunderTargeter(false), check: contains(`"email"`)},
 }
 
+// floorScenarios are the login floor's (floor.go), one per write mode: run
+// only when named in -scenarios, each compared with argon2id as login is.
+var floorScenarios = func() []*scenario {
+	var out []*scenario
+	for _, mode := range floorModes {
+		out = append(out, &scenario{name: "login-floor-" + mode, floor: mode, status: 200,
+			about: "the login floor (no Usher), session write " + mode,
+			yards: []yardTarget{{yardArgon2, 0}}, target: floorTargeter(mode), check: isJWTString})
+	}
+	return out
+}()
+
 func init() {
 	for _, s := range scenarios {
 		if s.server == "" {
@@ -70,9 +84,12 @@ func init() {
 	}
 }
 
+// allScenarios is every scenario: the default set, then the login floor's.
+func allScenarios() []*scenario { return slices.Concat(scenarios, floorScenarios) }
+
 // scenarioNamed returns the scenario called name, or nil.
 func scenarioNamed(name string) *scenario {
-	for _, s := range scenarios {
+	for _, s := range allScenarios() {
 		if s.name == name {
 			return s
 		}
@@ -195,6 +212,18 @@ func thunderTargeter(withPassword bool) func(e *env) vegeta.Targeter {
 		base, next := e.thunderURL()+"/users?email=", cycle(len(e.users))
 		return func(t *vegeta.Target) error {
 			t.Method, t.URL, t.Header = http.MethodGet, base+url.QueryEscape(e.users[next()].Email), h
+			return nil
+		}
+	}
+}
+
+// floorTargeter sends login's requests to the login floor of that mode.
+func floorTargeter(mode string) func(e *env) vegeta.Targeter {
+	return func(e *env) vegeta.Targeter {
+		u, next := "http://"+e.floors[mode].addrs["plain"]+"/login", cycle(len(e.users))
+		return func(t *vegeta.Target) error {
+			t.Method, t.URL, t.Header = http.MethodPost, u, jsonHeader
+			t.Body = fmt.Appendf(nil, `{"email":%q,"password":%q}`, e.users[next()].Email, benchPassword)
 			return nil
 		}
 	}
