@@ -139,14 +139,17 @@ func (s *Service) record(ctx context.Context, tx Tx, cur *usher.User, a *attempt
 	// once a password change has reset the count).
 	stale := cur.Hash != v.against
 	match := v.match && !stale
-	if match {
+	if match && (cur.FailedChecks != 0 || !cur.FailedSince.IsZero() || cur.Enabled && v.newHash != "") {
 		cur.FailedChecks, cur.FailedSince = 0, time.Time{}
 		if cur.Enabled && v.newHash != "" {
 			cur.Hash = v.newHash
 		}
-	}
-	if err := tx.UpdateUser(ctx, cur); err != nil {
-		return false, err
+		// Only when something changed: an UPDATE that changes nothing
+		// still writes the row's pages (a sign-in with no failure to clear
+		// would write one page more for nothing).
+		if err := tx.UpdateUser(ctx, cur); err != nil {
+			return false, err
+		}
 	}
 	// A right password also clears its address's count; a wrong one deletes
 	// a counter that does not exist, so both cost the same writes.
