@@ -115,11 +115,17 @@ type offloadChild struct {
 // this process's) when it is first needed.
 func NewOffload(argv, env []string) *Offload { return &Offload{argv: argv, env: env} }
 
-// Start starts the child now, so that a command that cannot run is found at
-// start-up rather than at the first login.
+// Start starts a child and ends it once it is ready, so that a command
+// that cannot run (or cannot lower its priority) is found at start-up
+// rather than at the first login, and a server that has not hashed yet
+// keeps no second process: the first hash starts the child again, as
+// after any idle minute.
 func (o *Offload) Start() error {
-	_, err := o.current()
-	return err
+	if _, err := o.current(); err != nil {
+		return err
+	}
+	o.endIdle()
+	return nil
 }
 
 // current returns the live child, starting one if there is none.

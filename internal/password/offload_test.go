@@ -245,6 +245,29 @@ func TestLowerPriorityLowersEveryThread(t *testing.T) {
 	}
 }
 
+// TestOffloadStartLeavesNoChild: Start proves a child can start and ends
+// it, so a server that has not hashed keeps no second process; the first
+// computation starts one.
+func TestOffloadStartLeavesNoChild(t *testing.T) {
+	off := startTestOffload(t, "low")
+	off.mu.Lock()
+	started := off.child
+	off.mu.Unlock()
+	if started != nil {
+		t.Fatal("a child stays after Start")
+	}
+	salt := []byte("0123456789abcdef")
+	key, err := off.key(true, false, []byte("pw"), salt, 1, 64, 1, 32)
+	if err != nil || !bytes.Equal(key, argon2.IDKey([]byte("pw"), salt, 1, 64, 1, 32)) {
+		t.Fatalf("the first computation after Start: %x, %v", key, err)
+	}
+	off.mu.Lock()
+	defer off.mu.Unlock()
+	if off.child == nil {
+		t.Error("no child for the first computation")
+	}
+}
+
 // TestOffloadEndsAnIdleChild: with no computation for offloadIdle the
 // child exits, and the next computation starts a new one.
 func TestOffloadEndsAnIdleChild(t *testing.T) {
