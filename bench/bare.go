@@ -42,9 +42,10 @@ func burnArg(args []string) bool {
 }
 
 // runHiddenRole runs the role a hidden flag asks for (the bare server, the
-// CPU burner, the argon2id yardstick or the login floor), and never returns then; it returns at once when args ask
-// for neither. The harness's main and its test binary's TestMain both call
-// it, since the harness re-executes whichever binary it is.
+// CPU burner, the argon2id yardstick or the login floor), and never
+// returns then; it returns at once when args ask for none. The harness's
+// main and its test binary's TestMain both call it, since the harness
+// re-executes whichever binary it is.
 func runHiddenRole(args []string) {
 	if data, ok := bareServerArg(args); ok {
 		os.Exit(runBareServer(data))
