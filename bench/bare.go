@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -112,17 +111,6 @@ func runBareServer(data string) int {
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		MinVersion:   tls.VersionTLS12,
 	}
-	newServer := func(tc *tls.Config) *http.Server {
-		return &http.Server{
-			Handler:           http.HandlerFunc(bareHandler),
-			TLSConfig:         tc,
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      30 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    64 << 10,
-		}
-	}
 	plainLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fail(err)
@@ -131,24 +119,47 @@ func runBareServer(data string) int {
 	if err != nil {
 		return fail(err)
 	}
-	plain, secure := newServer(nil), newServer(tlsConfig)
+	h := http.HandlerFunc(bareHandler)
+	plain, secure := yardServer(h, nil), yardServer(h, tlsConfig)
 	errc := make(chan error, 2)
 	go func() { errc <- plain.Serve(plainLn) }()
 	go func() { errc <- secure.ServeTLS(tlsLn, "", "") }()
 	log.Info("listening", "event", "listening", "listener", "plain", "addr", plainLn.Addr().String())
 	log.Info("listening", "event", "listening", "listener", "mtls", "addr", tlsLn.Addr().String())
-	log.Info("ready", "event", "ready")
+	return serveUntilStopped(log, errc, plain, secure)
+}
 
+// yardServer is an http.Server with Usher's server timeouts, for the
+// harness's own servers (the bare server, the login floor).
+func yardServer(h http.Handler, tc *tls.Config) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		TLSConfig:         tc,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// serveUntilStopped logs "ready" for servers already serving (their
+// errors on errc), then waits for SIGINT or SIGTERM and shuts them down:
+// 0, or 1 when a server failed first.
+func serveUntilStopped(log *slog.Logger, errc <-chan error, servers ...*http.Server) int {
+	log.Info("ready", "event", "ready")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
-		return fail(fmt.Errorf("serve: %w", err))
+		log.Error("server failed", "event", "serve_failed", "error", err.Error())
+		return 1
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = plain.Shutdown(sctx)
-	_ = secure.Shutdown(sctx)
+	for _, srv := range servers {
+		_ = srv.Shutdown(sctx)
+	}
 	return 0
 }

@@ -16,11 +16,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"syscall"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -93,23 +91,11 @@ func runLoginFloor(dir, mode string, users int) int {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", s.login)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	srv := yardServer(mux, nil)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("listening", "event", "listening", "listener", "plain", "addr", ln.Addr().String())
-	log.Info("ready", "event", "ready")
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		return fail(fmt.Errorf("serve: %w", err))
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	return 0
+	return serveUntilStopped(log, errc, srv)
 }
 
 // openFloor creates the floor's database afresh with users seedEmail(0..n-1),

@@ -287,14 +287,25 @@ func (r *Report) printHashing(w io.Writer) {
 			}
 		}
 	}
+	printTable(w, rows, "conns\tscenario\thashes\tbusy\tms/hash\tyardstick ms/hash\tspeed\t",
+		"hashing inside Usher (its /metrics, read before and after each hash-bound run)",
+		"ratio to argon2id ≈ busy × speed. busy: the share of the run Usher's workers spent hashing (its queueing);",
+		"speed: one hash's time in the yardstick runs around it ÷ its time inside Usher (the machine, Usher's GC).")
+}
+
+// printTable prints a section of the report: its title and notes, then
+// rows (tab-separated, matching header) aligned right; nothing when there
+// is no row.
+func printTable(w io.Writer, rows []string, header, title string, notes ...string) {
 	if len(rows) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "\n== hashing inside Usher (its /metrics, read before and after each hash-bound run) ==")
-	fmt.Fprintln(w, "ratio to argon2id ≈ busy × speed. busy: the share of the run Usher's workers spent hashing (its queueing);")
-	fmt.Fprintln(w, "speed: one hash's time in the yardstick runs around it ÷ its time inside Usher (the machine, Usher's GC).")
+	fmt.Fprintf(w, "\n== %s ==\n", title)
+	for _, n := range notes {
+		fmt.Fprintln(w, n)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "conns\tscenario\thashes\tbusy\tms/hash\tyardstick ms/hash\tspeed\t")
+	fmt.Fprintln(tw, header)
 	for _, row := range rows {
 		fmt.Fprintln(tw, row)
 	}
@@ -320,18 +331,10 @@ func (r *Report) printCPUCeiling(w io.Writer) {
 			}
 		}
 	}
-	if len(rows) == 0 {
-		return
-	}
-	fmt.Fprintln(w, "\n== CPU per hash-bound request (ms): the ceiling it sets on the ratio to argon2id ==")
-	fmt.Fprintln(w, "yardstick: argon2id's CPU a hash (the runs around); server: the measured process(es); generator: the harness's own;")
-	fmt.Fprintln(w, "over: server − yardstick; efficiency: yardstick ÷ server; ceiling: yardstick ÷ (server + generator), the ratio with no CPU idle.")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "conns\trun\tyardstick\tserver\tgenerator\tover\tefficiency\tceiling / measured\t")
-	for _, row := range rows {
-		fmt.Fprintln(tw, row)
-	}
-	tw.Flush()
+	printTable(w, rows, "conns\trun\tyardstick\tserver\tgenerator\tover\tefficiency\tceiling / measured\t",
+		"CPU per hash-bound request (ms): the ceiling it sets on the ratio to argon2id",
+		"yardstick: argon2id's CPU a hash (the runs around); server: the measured process(es); generator: the harness's own;",
+		"over: server − yardstick; efficiency: yardstick ÷ server; ceiling: yardstick ÷ (server + generator), the ratio with no CPU idle.")
 }
 
 func roundAll(v []float64) []int {
