@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -73,6 +75,19 @@ func TestFloorLogin(t *testing.T) {
 			var tok string
 			if err := json.Unmarshal([]byte(body), &tok); err != nil || strings.Count(tok, ".") != 2 {
 				t.Fatalf("token %q: %v", body, err)
+			}
+			i := strings.LastIndexByte(tok, '.')
+			sig, err := base64.RawURLEncoding.DecodeString(tok[i+1:])
+			if err != nil || !ed25519.Verify(s.key.Public().(ed25519.PublicKey), []byte(tok[:i]), sig) {
+				t.Fatalf("the token's EdDSA signature does not verify (%v)", err)
+			}
+			// The write mode is the SQLite setting it names (none: as full).
+			var sync int
+			if err := s.write.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil {
+				t.Fatal(err)
+			}
+			if want := map[string]int{"full": 2, "normal": 1, "none": 2}[mode]; sync != want {
+				t.Fatalf("synchronous = %d, want %d", sync, want)
 			}
 			want := 1
 			if mode == "none" {

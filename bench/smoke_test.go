@@ -41,6 +41,12 @@ func TestSmoke(t *testing.T) {
 			if r.Requests == 0 {
 				t.Errorf("conns=%d %s: no request was made", l.Conns, r.Name)
 			}
+			if sc := scenarioNamed(r.Name); r.Kind == "scenario" && sc != nil && (sc.hash || sc.floor != "") {
+				// The CPU ceiling's figures (the report drops a row without them).
+				if r.ClientCPUPerReqUs <= 0 || len(r.Ratios) == 0 || r.Ratios[0].CPUPerReqUs <= 0 {
+					t.Errorf("conns=%d %s: no CPU figures for the ceiling: generator %.0f µs, ratios %+v", l.Conns, r.Name, r.ClientCPUPerReqUs, r.Ratios)
+				}
+			}
 			if sc := scenarioNamed(r.Name); r.Kind == "scenario" && sc != nil && sc.hash {
 				if h := r.Hashing; h == nil || h.Hashes <= 0 || h.MsPerHash <= 0 || h.Busy <= 0 || h.Speed <= 0 {
 					t.Errorf("conns=%d %s: no hashing figures from Usher's /metrics: %+v (%s)", l.Conns, r.Name, h, r.HashingFailure)

@@ -121,12 +121,13 @@ func (s *Service) try(ctx context.Context, u usher.User, pw string, alternates .
 	return a, err
 }
 
-// record decides an attempt on cur, the user as locked in tx, with one
-// write whatever the outcome. The check succeeds when the password matched
+// record decides an attempt on cur, the user as locked in tx, with the
+// same writes whatever the outcome. The check succeeds when the password matched
 // the hash cur still has and cur is enabled. A right password clears the
 // failure count (and an outdated hash is replaced: cur shows the hash as
 // stored); a wrong one was counted by its reservation, and the row is
-// written back as it is, so that both cost the same. It sets a.outcome,
+// written back as it is, so that both cost the same (with the lockout off
+// neither writes an unchanged row). It sets a.outcome,
 // which the caller reports once the transaction has committed.
 func (s *Service) record(ctx context.Context, tx Tx, cur *usher.User, a *attempt) (ok bool, err error) {
 	if a.locked {
@@ -139,14 +140,19 @@ func (s *Service) record(ctx context.Context, tx Tx, cur *usher.User, a *attempt
 	// once a password change has reset the count).
 	stale := cur.Hash != v.against
 	match := v.match && !stale
-	if match && (cur.FailedChecks != 0 || !cur.FailedSince.IsZero() || cur.Enabled && v.newHash != "") {
+	changed := match && (cur.FailedChecks != 0 || !cur.FailedSince.IsZero() || cur.Enabled && v.newHash != "")
+	if changed {
 		cur.FailedChecks, cur.FailedSince = 0, time.Time{}
 		if cur.Enabled && v.newHash != "" {
 			cur.Hash = v.newHash
 		}
-		// Only when something changed: an UPDATE that changes nothing
-		// still writes the row's pages (a sign-in with no failure to clear
-		// would write one page more for nothing).
+	}
+	// With the lockout on, a right password always has its reservation to
+	// clear, so a wrong one writes the row back as it is: both write the
+	// user. With it off, neither writes a row that has not changed (an
+	// UPDATE that changes nothing still writes the row's pages and those
+	// of every index on its columns: a page a sign-in, for nothing).
+	if changed || s.c.Lockout.Max > 0 {
 		if err := tx.UpdateUser(ctx, cur); err != nil {
 			return false, err
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usherhq/usher/internal/account"
 	"github.com/usherhq/usher/internal/password"
 )
 
@@ -59,36 +60,40 @@ func TestCheckPasswordRehash(t *testing.T) {
 		{name: "current hash, right password: kept", pw: oldPassword, wantOK: true, wantParams: currentPHC},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := newTestService(t)
-			u := h.createUser(t, "rehash@example.com", oldPassword)
-			if tt.stale {
-				h.setStoredHash(t, u.ID, staleHash(t, oldPassword))
-			}
-			if tt.disabled {
-				if err := h.svc.SetEnabled(t.Context(), tenant, u.ID, false); err != nil {
-					t.Fatalf("SetEnabled(false): %v", err)
+		// Lockout off, a right password has no failure count to clear:
+		// the upgrade alone must still write the user.
+		for _, lockout := range []int{3, 0} {
+			t.Run(fmt.Sprintf("%s, lockout %d", tt.name, lockout), func(t *testing.T) {
+				h := newTestService(t, func(c *account.Config) { c.Lockout.Max = lockout })
+				u := h.createUser(t, "rehash@example.com", oldPassword)
+				if tt.stale {
+					h.setStoredHash(t, u.ID, staleHash(t, oldPassword))
 				}
-			}
-			before := h.user(t, u.ID).Hash
+				if tt.disabled {
+					if err := h.svc.SetEnabled(t.Context(), tenant, u.ID, false); err != nil {
+						t.Fatalf("SetEnabled(false): %v", err)
+					}
+				}
+				before := h.user(t, u.ID).Hash
 
-			if got := h.check(t, u.ID, tt.pw); got != tt.wantOK {
-				t.Errorf("CheckPassword: got %v, want %v", got, tt.wantOK)
-			}
-			after := h.user(t, u.ID).Hash
-			if got := after != before; got != tt.wantRehash {
-				t.Errorf("stored hash replaced: got %v, want %v", got, tt.wantRehash)
-			}
-			if got := paramsOf(t, after); got != tt.wantParams {
-				t.Errorf("stored hash params: got %s, want %s", got, tt.wantParams)
-			}
-			if tt.wantOK && !h.check(t, u.ID, oldPassword) {
-				t.Errorf("the password after the check: got false, want true")
-			}
-			if tt.wantRehash && h.user(t, u.ID).Hash != after {
-				t.Errorf("a check on the rehashed password rehashed it again")
-			}
-		})
+				if got := h.check(t, u.ID, tt.pw); got != tt.wantOK {
+					t.Errorf("CheckPassword: got %v, want %v", got, tt.wantOK)
+				}
+				after := h.user(t, u.ID).Hash
+				if got := after != before; got != tt.wantRehash {
+					t.Errorf("stored hash replaced: got %v, want %v", got, tt.wantRehash)
+				}
+				if got := paramsOf(t, after); got != tt.wantParams {
+					t.Errorf("stored hash params: got %s, want %s", got, tt.wantParams)
+				}
+				if tt.wantOK && !h.check(t, u.ID, oldPassword) {
+					t.Errorf("the password after the check: got false, want true")
+				}
+				if tt.wantRehash && h.user(t, u.ID).Hash != after {
+					t.Errorf("a check on the rehashed password rehashed it again")
+				}
+			})
+		}
 	}
 }
 
