@@ -205,7 +205,7 @@ func (r *Report) print(w io.Writer) {
 	if r.NoLog {
 		logs = "off (-no-log-requests)"
 	}
-	fmt.Fprintf(w, "Usher's settings are its defaults (hashing pool included) but for the rate limits and lockout; request log %s\n", logs)
+	fmt.Fprintf(w, "Usher's settings are its defaults (hashing pool included) but for the rate limits, lockout and per-address connection cap; request log %s\n", logs)
 	fmt.Fprintln(w, "cpu/req and peak RSS are the measured process's: Usher for scenarios, the bare server for bare-*, the argon2id yardstick's own process (every CPU).")
 	for _, l := range r.Levels {
 		fmt.Fprintf(w, "\n== %d connections ==\n", l.Conns)

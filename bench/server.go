@@ -41,7 +41,13 @@ const (
 // 0) because the harness sends everything from 127.0.0.1 and measures
 // throughput: the limits would answer 429 after 60 logins a minute.
 // Lockout is off (--lockout-max 0) so that no account state can change what a
-// password check costs or answers during a run. Everything else is Usher's
+// password check costs or answers during a run. The per-address connection
+// cap is off too (--max-conns-per-ip 0; the total cap stays): the flood's
+// client adds connections to keep its rate whenever answers slow down (on
+// a machine busy with other work, say), and from one address it would pass
+// the cap's 128 and see connections closed rather than refused with 503.
+// Usher's per-address defences are what a load test from one address must
+// switch off; they have their own tests. Everything else is Usher's
 // default: the hashing pool's size, and the per-request access log, which
 // goes to a pipe the harness reads (-no-log-requests turns it off, for a
 // comparison).
@@ -54,7 +60,7 @@ func usherArgs(data string, kind serverKind) []string {
 	args := []string{"serve", "--data", data,
 		"--backend-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0", "--no-admin-console", "--public-url", "http://usher-bench.test",
 		"--thunder-addr", "127.0.0.1:0", "--thunder-app", thunderApp + ":" + thunderSecret,
-		"--rate-auth", "0", "--rate-public", "0", "--lockout-max", "0"}
+		"--rate-auth", "0", "--rate-public", "0", "--lockout-max", "0", "--max-conns-per-ip", "0"}
 	if kind == usherNoHeaderCheck {
 		args = append(args, "--no-thunder-header-check")
 	}
