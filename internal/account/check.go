@@ -122,13 +122,13 @@ func (s *Service) try(ctx context.Context, u usher.User, pw string, alternates .
 }
 
 // record decides an attempt on cur, the user as locked in tx, with the
-// same writes whatever the outcome. The check succeeds when the password matched
-// the hash cur still has and cur is enabled. A right password clears the
-// failure count (and an outdated hash is replaced: cur shows the hash as
-// stored); a wrong one was counted by its reservation, and the row is
-// written back as it is, so that both cost the same (with the lockout off
-// neither writes an unchanged row). It sets a.outcome,
-// which the caller reports once the transaction has committed.
+// same writes whatever the outcome. The check succeeds when the password
+// matched the hash cur still has and cur is enabled. A right password
+// clears the failure count (and an outdated hash is replaced: cur shows
+// the hash as stored); a wrong one was counted by its reservation, and the
+// row is written back as it is, so that both cost the same (with the
+// lockout off neither writes an unchanged row). It sets a.outcome, which
+// the caller reports once the transaction has committed.
 func (s *Service) record(ctx context.Context, tx Tx, cur *usher.User, a *attempt) (ok bool, err error) {
 	if a.locked {
 		return false, s.auditCheck(ctx, tx, cur, a)
