@@ -153,6 +153,8 @@ type childOpts struct {
 	// Stdout receives the start-up hints (the console's install link);
 	// nil discards them.
 	Stdout io.Writer
+	// Bin is the binary to run (default: usherBinary's).
+	Bin string
 }
 
 // childServer is a running child `usher serve`.
@@ -194,7 +196,10 @@ func startChild(t testing.TB, o childOpts) *childServer {
 	if o.Data == "" {
 		o.Data = t.TempDir()
 	}
-	cmd := exec.Command(usherBinary(t), serveArgs(o.Data, o.Args...)...)
+	if o.Bin == "" {
+		o.Bin = usherBinary(t)
+	}
+	cmd := exec.Command(o.Bin, serveArgs(o.Data, o.Args...)...)
 	cmd.Env = childEnv(o.Env...)
 	cmd.Stdout = io.Discard // the start-up hint (a curl command line)
 	if o.Stdout != nil {

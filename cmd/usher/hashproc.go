@@ -47,7 +47,7 @@ func (h *hashWorkerCmd) run() int {
 // startHashProcess starts the hashing process for serve: this binary,
 // re-executed as `usher hash-worker`, with as many workers as the pool.
 func startHashProcess(c *config.Config) (*password.Offload, error) {
-	exe, err := os.Executable()
+	exe, err := selfExe()
 	if err != nil {
 		return nil, err
 	}
@@ -68,4 +68,16 @@ func startHashProcess(c *config.Config) (*password.Offload, error) {
 		return nil, err
 	}
 	return off, nil
+}
+
+// selfExe is the path that runs this binary again: /proc/self/exe where
+// there is one, which names the file serve was started from even once an
+// upgrade in place has replaced or removed it, so that the hashing process
+// (started again at the first hash after an idle minute) is always serve's
+// own version; os.Executable elsewhere.
+func selfExe() (string, error) {
+	if _, err := os.Stat("/proc/self/exe"); err == nil {
+		return "/proc/self/exe", nil
+	}
+	return os.Executable()
 }

@@ -149,3 +149,39 @@ func zombie(pid int) bool {
 	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
 	return len(f) > 0 && f[0] == "Z"
 }
+
+// TestServeHashesAfterItsBinaryIsReplaced: an upgrade in place replaces
+// the file serve was started from; the hashing process, started at the
+// first hash, is still serve's own binary (not the new file, nor a failure
+// to find the old one).
+func TestServeHashesAfterItsBinaryIsReplaced(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the usher binary")
+	}
+	bin := filepath.Join(t.TempDir(), "usher")
+	b, err := os.ReadFile(usherBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := startChild(t, childOpts{Bin: bin, Env: []string{"USHER_PASSWORD_MIN=8", "USHER_HASH_PRIORITY=low"}})
+	// The start-up check has ended its child: the next hash starts one.
+	if err := os.Remove(bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pub := p.publicAPI(p.publicKey(t))
+	pub.mustRegister(t, "after-upgrade@example.com", "correct horse battery")
+	child := hashWorkerOf(t, p.Cmd.Process.Pid)
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", child))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := bin + " (deleted)"; exe != want {
+		t.Errorf("the hashing process runs %q, want serve's own binary %q", exe, want)
+	}
+}
