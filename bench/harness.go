@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // Config is one harness run.
@@ -321,7 +323,7 @@ func (e *env) runScenario(s *scenario, conns, rate int) (*Run, error) {
 		e.report.mergeServerLog(r.ServerLog)
 		return r, nil
 	}
-	spec := attackSpec{name: s.name, conns: conns, rate: rate, capped: true, dur: e.cfg.Duration, warmup: e.warmup(), target: tr}
+	spec := e.scenarioSpec(s, conns, rate, tr)
 	if s.tls {
 		spec.tls = e.clientTLS
 	}
@@ -357,6 +359,11 @@ func (e *env) runScenario(s *scenario, conns, rate int) (*Run, error) {
 	return r, nil
 }
 
+// scenarioSpec is the attack of a scenario's measured run.
+func (e *env) scenarioSpec(s *scenario, conns, rate int, tr vegeta.Targeter) attackSpec {
+	return attackSpec{name: s.name, conns: conns, rate: rate, capped: true, dur: e.cfg.Duration, warmup: e.warmup(), target: tr}
+}
+
 // runFloor runs a login floor scenario on its own process, started at its
 // first run with the seeded users (floor.go).
 func (e *env) runFloor(s *scenario, conns, rate int) (*Run, error) {
@@ -379,7 +386,7 @@ func (e *env) runFloor(s *scenario, conns, rate int) (*Run, error) {
 	if err := e.preflight(s, tr); err != nil {
 		return &Run{Name: s.name, Kind: "scenario", Conns: conns, Failure: err.Error()}, nil
 	}
-	spec := attackSpec{name: s.name, conns: conns, rate: rate, capped: true, dur: e.cfg.Duration, warmup: e.warmup(), target: tr}
+	spec := e.scenarioSpec(s, conns, rate, tr)
 	return runFixed(spec, "scenario", p.pid(), s.status), nil
 }
 

@@ -78,21 +78,8 @@ func TestSchemaSQLiteMatchesPostgres(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		rows, err := db.QueryContext(ctx, `SELECT format('%I', tablename) FROM pg_tables
-			WHERE schemaname = current_schema() AND tablename <> 'goose_db_version'`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var tables []string
-		for rows.Next() {
-			var name string
-			if err := rows.Scan(&name); err != nil {
-				t.Fatal(err)
-			}
-			tables = append(tables, name)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil || len(tables) == 0 {
+		tables, err := pgtest.Tables(ctx, db, "")
+		if err != nil || len(tables) == 0 {
 			t.Fatalf("tables: %v %v", tables, err)
 		}
 		for _, table := range tables {

@@ -48,9 +48,16 @@ func DSN(t testing.TB) string {
 
 // drop drops a test's schema when the test ends.
 func drop(t testing.TB, schema string) {
-	if err := exec(10*time.Second, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
-		t.Errorf("pgtest: drop schema: %v", err)
+	if err := dropSchema(schema); err != nil {
+		t.Errorf("pgtest: %v", err)
 	}
+}
+
+func dropSchema(schema string) error {
+	if err := exec(10*time.Second, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+		return fmt.Errorf("drop schema: %w", err)
+	}
+	return nil
 }
 
 // kept holds the schemas ReusableDSN hands out again: those of tests that
@@ -74,8 +81,8 @@ func Main(m *testing.M) int {
 	kept.mu.Lock()
 	defer kept.mu.Unlock()
 	for _, schema := range kept.free {
-		if err := exec(10*time.Second, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			fmt.Fprintf(os.Stderr, "pgtest: drop schema: %v\n", err)
+		if err := dropSchema(schema); err != nil {
+			fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
 			code = max(code, 1)
 		}
 	}
@@ -144,21 +151,8 @@ func empty(schema string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rows, err := db.QueryContext(ctx, `SELECT format('%I.%I', schemaname, tablename)
-		FROM pg_tables WHERE schemaname = $1 AND tablename <> 'goose_db_version'`, schema)
+	tables, err := Tables(ctx, db, schema)
 	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var tables []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return err
-		}
-		tables = append(tables, t)
-	}
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	if len(tables) == 0 {
@@ -195,6 +189,26 @@ func empty(schema string) error {
 		tables = left
 	}
 	return tx.Commit()
+}
+
+// Tables lists the tables of schema ("": the connection's current
+// schema) but goose's version table, each as schema.table quoted for SQL.
+func Tables(ctx context.Context, db *sql.DB, schema string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
+		WHERE schemaname = coalesce(nullif($1, ''), current_schema()) AND tablename <> 'goose_db_version'`, schema)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		tables = append(tables, t)
+	}
+	return tables, rows.Err()
 }
 
 // adminDB is the pool of pgtest's own statements, opened once per test
