@@ -271,9 +271,7 @@ func (m *Main) buildHandlers(ctx context.Context) error {
 	proxies := m.proxies
 	backendSurface := api.Surface{Name: "backend", Routes: backendRoutes, Trusted: proxies}
 	// The backend's documents are behind mutual TLS like the rest of it.
-	if err := withDocs(c, &backendSurface, backend.OpenAPI(), api.ClientCert, apidoc.Info{}); err != nil {
-		return err
-	}
+	withDocs(c, &backendSurface, backend.OpenAPI(), api.ClientCert, apidoc.Info{})
 	if err := build(m.backend, backendSurface); err != nil {
 		return err
 	}
@@ -295,9 +293,7 @@ func (m *Main) buildHandlers(ctx context.Context) error {
 	}
 	// The public documents need no key: they describe the API, they open
 	// nothing, and a developer reads them before having a key.
-	if err := withDocs(c, &publicSurface, public.OpenAPI(), api.Open, apidoc.Info{}); err != nil {
-		return err
-	}
+	withDocs(c, &publicSurface, public.OpenAPI(), api.Open, apidoc.Info{})
 	err := build(m.public, publicSurface)
 	if err != nil {
 		return err
@@ -333,9 +329,7 @@ func (m *Main) buildHandlers(ctx context.Context) error {
 	if !c.ThunderEmail {
 		info.Omit = []string{"/verify"} // absent with email off, as in Thunder
 	}
-	if err := withDocs(c, &s, thunder.OpenAPI(), api.Open, info); err != nil {
-		return err
-	}
+	withDocs(c, &s, thunder.OpenAPI(), api.Open, info)
 	// Thunder meters its Swagger UI page (not the documents or assets).
 	for i, r := range s.Routes {
 		if r.Pattern == "GET "+apidoc.PathSwagger {

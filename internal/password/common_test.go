@@ -1,9 +1,45 @@
 package password
 
 import (
+	"flag"
+	"os"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/trustelem/zxcvbn/frequency"
 )
+
+var update = flag.Bool("update", false, "write common.txt from zxcvbn's list")
+
+// TestCommonListIsZxcvbns checks that common.txt holds the first
+// CommonCount of zxcvbn's ranked passwords, sorted, each once. With -update
+// it writes the file (after a change of the module's version or of
+// CommonCount).
+func TestCommonListIsZxcvbns(t *testing.T) {
+	ranked := frequency.FrequencyLists["passwords"]
+	if len(ranked) < CommonCount {
+		t.Fatalf("zxcvbn lists %d passwords, fewer than CommonCount (%d)", len(ranked), CommonCount)
+	}
+	list := slices.Clone(ranked[:CommonCount])
+	slices.Sort(list)
+	list = slices.Compact(list)
+	for _, pw := range list {
+		if pw == "" || strings.ContainsRune(pw, '\n') || pw != strings.ToLower(pw) || len(pw) > 72 {
+			t.Fatalf("zxcvbn lists %q: empty, multi-line, not lower case or over 72 bytes, which IsCommon cannot match", pw)
+		}
+	}
+	want := strings.Join(list, "\n") + "\n"
+	if *update {
+		if err := os.WriteFile("common.txt", []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if common != want {
+		t.Fatalf("common.txt (%d bytes) is not zxcvbn's first %d passwords sorted (%d bytes): run go test -run TestCommonListIsZxcvbns -update", len(common), CommonCount, len(want))
+	}
+}
 
 func TestIsCommon(t *testing.T) {
 	tests := []struct {
@@ -15,8 +51,12 @@ func TestIsCommon(t *testing.T) {
 		{"case ignored", "PassWord1", true},
 		{"deep in the list", "trustno1", true},
 		{"the last one listed", "geekboy", true},
+		{"first in sort order", strings.SplitN(common, "\n", 2)[0], true},
+		{"last in sort order", common[strings.LastIndexByte(common[:len(common)-1], '\n')+1 : len(common)-1], true},
+		{"empty", "", false},
 		{"a passphrase", "correct horse battery staple", false},
 		{"random", "qZ7#vLp2!xR", false},
+		{"two listed passwords on two lines", "password\n123456", false},
 		{"too long to be listed", "password" + strings.Repeat("x", 100), false},
 	}
 	for _, tt := range tests {
@@ -25,9 +65,6 @@ func TestIsCommon(t *testing.T) {
 				t.Errorf("IsCommon(%q) = %v, want %v", tt.pw, got, tt.want)
 			}
 		})
-	}
-	if n := common.Len(); n != CommonCount {
-		t.Errorf("list holds %d passwords, want %d", n, CommonCount)
 	}
 }
 
@@ -53,26 +90,38 @@ func BenchmarkIsCommon(b *testing.B) {
 	}
 }
 
-func TestPackedList(t *testing.T) {
-	l := pack([]string{"mango", "apple", "kiwi", "apple", "", "banana", "app"})
-	want := []string{"", "app", "apple", "banana", "kiwi", "mango"}
-	if l.Len() != len(want) {
-		t.Fatalf("Len() = %d, want %d (sorted, duplicates dropped)", l.Len(), len(want))
-	}
-	for i, w := range want {
-		if got := l.at(i); got != w {
-			t.Errorf("at(%d) = %q, want %q", i, got, w)
+func TestHasLine(t *testing.T) {
+	lines := []string{"", "app", "apple", "banana", "kiwi", "mango"}
+	list := strings.Join(lines, "\n") + "\n"
+	for n := range len(lines) + 1 {
+		// Every prefix of the list: odd and even counts, the empty list.
+		part := strings.Join(lines[:n], "\n") + "\n"
+		if n == 0 {
+			part = ""
 		}
-		if !l.contains(w) {
-			t.Errorf("contains(%q) = false, want true", w)
-		}
-	}
-	for _, absent := range []string{"a", "appl", "apples", "aaa", "cherry", "zebra", "Apple"} {
-		if l.contains(absent) {
-			t.Errorf("contains(%q) = true, want false", absent)
+		for i, w := range lines {
+			if got := hasLine(part, w); got != (i < n) {
+				t.Errorf("hasLine(%q, %q) = %v, want %v", part, w, got, i < n)
+			}
 		}
 	}
-	if empty := pack(nil); empty.contains("") || empty.Len() != 0 {
-		t.Errorf("the empty list contains the empty string or has entries")
+	for _, absent := range []string{"a", "appl", "apples", "aaa", "cherry", "zebra", "Apple", "apple\n", "\napp"} {
+		if hasLine(list, absent) {
+			t.Errorf("hasLine(%q) = true, want false", absent)
+		}
+	}
+	// Every member of the real list is found, and nothing between two
+	// neighbours is.
+	members := strings.Split(strings.TrimSuffix(common, "\n"), "\n")
+	if len(members) != CommonCount {
+		t.Fatalf("common.txt has %d lines, want %d", len(members), CommonCount)
+	}
+	for i, m := range members {
+		if !hasLine(common, m) {
+			t.Fatalf("hasLine(common, %q) = false", m)
+		}
+		if between := m + "\x00"; i+1 < len(members) && between < members[i+1] && hasLine(common, between) {
+			t.Fatalf("hasLine(common, %q) = true", between)
+		}
 	}
 }

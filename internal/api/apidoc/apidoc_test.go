@@ -237,3 +237,41 @@ func TestNewOmitsPaths(t *testing.T) {
 		}
 	}
 }
+
+// Deferred serves what New makes, made at the first request; a document
+// New refuses is answered as an internal error, and the rest of the
+// routes still serve.
+func TestDeferred(t *testing.T) {
+	d, err := apidoc.New([]byte(small), apidoc.Info{Title: "Later"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	surface := func(routes []api.Route) http.Handler {
+		h, err := api.Surface{Name: "test", Routes: routes}.Handler(slog.New(slog.DiscardHandler), nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	h := surface(apidoc.Deferred([]byte(small), apidoc.Info{Title: "Later"}, api.Open))
+	doctest.CheckServed(t, h, nil)
+	for range 2 {
+		if got := doctest.Get(t, h, apidoc.PathJSON, nil).Body.Bytes(); !bytes.Equal(got, d.JSON()) {
+			t.Errorf("GET %s is not New's JSON", apidoc.PathJSON)
+		}
+		if got := doctest.Get(t, h, apidoc.PathYAML, nil).Body.Bytes(); !bytes.Equal(got, d.YAML()) {
+			t.Errorf("GET %s is not New's YAML", apidoc.PathYAML)
+		}
+	}
+
+	bad := surface(apidoc.Deferred([]byte("# nothing\n"), apidoc.Info{}, api.Open))
+	for _, path := range []string{apidoc.PathJSON, apidoc.PathYAML} {
+		rec := doctest.Get(t, bad, path, nil)
+		if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), `"internal_error"`) {
+			t.Errorf("GET %s of a bad document: got %d %s, want 500 internal_error", path, rec.Code, rec.Body)
+		}
+	}
+	if rec := doctest.Get(t, bad, apidoc.PathSwagger, nil); rec.Code != http.StatusOK {
+		t.Errorf("GET %s beside a bad document: got %d, want 200", apidoc.PathSwagger, rec.Code)
+	}
+}

@@ -51,6 +51,17 @@ func TestDocumentationRoutes(t *testing.T) {
 		t.Errorf("info: got %q, %q; want the configured title and description", doc.Info.Title, doc.Info.Description)
 	}
 
+	// serve makes the document at its first request (apidoc.Deferred), so
+	// every form a setting gives must be made here: with email off the
+	// verification paths are left out.
+	d, err = apidoc.New(thunder.OpenAPI(), apidoc.Info{Title: "Acme users", Omit: []string{"/verify"}})
+	if err != nil {
+		t.Fatalf("the document with email off: %v", err)
+	}
+	if doc := doctest.CheckServed(t, docsHandler(t, d), nil); doc.Paths.Value("/verify") != nil || doc.Paths.Value("/verify/reset") != nil {
+		t.Errorf("with email off, the document still describes /verify: %v", doc.Paths.InMatchingOrder())
+	}
+
 	off := docsHandler(t, nil)
 	for _, path := range []string{apidoc.PathJSON, apidoc.PathYAML, apidoc.PathSwagger, "/swagger/swagger-ui-bundle.js"} {
 		rec := doctest.Get(t, off, path, nil)
