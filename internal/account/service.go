@@ -380,6 +380,12 @@ func hashErr(err error) error {
 	if errors.Is(err, password.ErrBusy) {
 		return usher.Wrap(usher.Overloaded, "The service is busy; try again shortly.", err)
 	}
+	if errors.Is(err, password.ErrOffload) {
+		// The hashing process could not be started or died twice: out of
+		// memory or processes for the moment, most likely. Nothing was
+		// written; the client may try again.
+		return usher.Wrap(usher.Unavailable, "Password checks are unavailable; try again shortly.", err)
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}

@@ -161,7 +161,7 @@ func TestOffloadSurvivesItsChild(t *testing.T) {
 }
 
 // TestOffloadFailsWhenNoChildCanRun: a hashing process that dies at once
-// every time gives ErrOffload (the caller answers 500), after one retry.
+// every time gives ErrOffload (the caller answers 503 unavailable), after one retry.
 func TestOffloadFailsWhenNoChildCanRun(t *testing.T) {
 	off := NewOffload([]string{"/bin/false"}, nil)
 	t.Cleanup(func() { _ = off.Close() })

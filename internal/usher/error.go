@@ -28,7 +28,7 @@ const (
 	MediaType       Code = "unsupported_media_type" // 415
 	RateLimited     Code = "rate_limited"           // 429
 	Internal        Code = "internal_error"         // 500
-	Unavailable     Code = "unavailable"            // 503, the database cannot be reached
+	Unavailable     Code = "unavailable"            // 503, the database or the password hashing process cannot be reached
 	Overloaded      Code = "overloaded"             // 503, password hashing capacity exhausted
 )
 
