@@ -139,6 +139,7 @@ type observed struct {
 	*store.Store
 	claims chan int // how many messages each Claim returned
 	marks  chan mark
+	sent   chan int // how many messages each MarkSent recorded
 }
 
 // mark is one outcome the relay recorded: "sent", "failed" or "abandoned".
@@ -148,7 +149,7 @@ type mark struct {
 }
 
 func observe(st *store.Store) *observed {
-	return &observed{Store: st, claims: make(chan int, 1024), marks: make(chan mark, 1024)}
+	return &observed{Store: st, claims: make(chan int, 1024), marks: make(chan mark, 1024), sent: make(chan int, 1024)}
 }
 
 func (o *observed) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]usher.Message, error) {
@@ -157,9 +158,12 @@ func (o *observed) Claim(ctx context.Context, now time.Time, lease time.Duration
 	return msgs, err
 }
 
-func (o *observed) MarkSent(ctx context.Context, id string, now time.Time) error {
-	err := o.Store.MarkSent(ctx, id, now)
-	o.marks <- mark{"sent", id, err}
+func (o *observed) MarkSent(ctx context.Context, now time.Time, ids ...string) error {
+	err := o.Store.MarkSent(ctx, now, ids...)
+	o.sent <- len(ids)
+	for _, id := range ids {
+		o.marks <- mark{"sent", id, err}
+	}
 	return err
 }
 
@@ -488,6 +492,48 @@ func TestRelayNotifyWakesIdleRelay(t *testing.T) {
 		t.Errorf("delivered: got %s, want %s", got, m.ID)
 	}
 	wantMark(t, obs, "sent", m.ID)
+}
+
+// Messages queued close together, each with its Notify, go out in one
+// claim when the relay gathers; the delivered ones are recorded sent in
+// one write, and a failure among them only for itself. This test waits on
+// the wall clock: Gather is a real timer.
+func TestRelayGathersAndMarksABatchOnce(t *testing.T) {
+	st := openStore(t)
+	obs := observe(st)
+	c := config(newClock(t0))
+	c.Gather = 2 * time.Second
+	var n tally
+	msgs := []usher.Message{newMessage(1), newMessage(2), newMessage(3), newMessage(4)}
+	doomed := msgs[2]
+	r, _ := start(t, obs, failing(&n, "451 try again later", doomed.ID), quiet, c)
+	if got := recv(t, obs.claims, "the first look at the outbox"); got != 0 {
+		t.Fatalf("first Claim: got %d messages, want 0", got)
+	}
+	// Four inserts take milliseconds; the relay looks 2 s after the first
+	// Notify.
+	for _, m := range msgs {
+		enqueue(t, st, m, t0)
+		r.Notify()
+	}
+	if got := recv(t, obs.claims, "the gathered claim"); got != len(msgs) {
+		t.Fatalf("the claim after the Notifies: got %d messages, want all %d", got, len(msgs))
+	}
+	if failed := recv(t, obs.marks, "the failure's record"); failed.Outcome != "failed" || failed.ID != doomed.ID || failed.Err != nil {
+		t.Fatalf("first record: got %s %s (store error %v), want failed %s", failed.Outcome, failed.ID, failed.Err, doomed.ID)
+	}
+	if got := recv(t, obs.sent, "the batch's MarkSent"); got != len(msgs)-1 {
+		t.Fatalf("MarkSent recorded %d messages at once, want the %d delivered", got, len(msgs)-1)
+	}
+	for _, m := range msgs {
+		want := row{Status: "sent", Attempts: 1, NextAttemptAt: t0.UnixMilli(), SentAt: t0.UnixMilli()}
+		if m.ID == doomed.ID {
+			want = row{Status: "pending", Params: m.Params, Attempts: 1, LastError: "451 try again later"}
+			wantRow(t, st, "the failed message", m.ID, want, ignoreNext)
+			continue
+		}
+		wantRow(t, st, "a delivered message", m.ID, want, ignoreLease)
+	}
 }
 
 func TestTwoRelaysDeliverEachMessageOnce(t *testing.T) {

@@ -194,7 +194,7 @@ func (e *Env) Mail(t testing.TB) []Mail {
 			if err != nil {
 				t.Fatalf("opening message %s: %v", m.ID, err)
 			}
-			if err := e.Store.MarkSent(ctx, m.ID, e.Clock.Now()); err != nil {
+			if err := e.Store.MarkSent(ctx, e.Clock.Now(), m.ID); err != nil {
 				t.Fatalf("MarkSent: %v", err)
 			}
 			out = append(out, Mail{Kind: m.Kind, To: m.To, Params: p})

@@ -132,18 +132,30 @@ func testOutbox(t *testing.T, s *store.Store) {
 
 	t.Run("MarkSent", func(t *testing.T) {
 		emptyOutbox(t, s)
-		m := newMessage(tenant, 3)
-		enqueue(t, s, m, base)
+		m, other, left := newMessage(tenant, 3), newMessage(tenant, 5), newMessage(tenant, 6)
+		for _, x := range []usher.Message{m, other, left} {
+			enqueue(t, s, x, base)
+		}
 		claim(t, s, base, lease, 10)
 		sent := base.Add(time.Second)
-		if err := s.MarkSent(ctx(t), m.ID, sent); err != nil {
+		if err := s.MarkSent(ctx(t), sent); err != nil {
+			t.Fatalf("MarkSent of no message: %v", err)
+		}
+		if err := s.MarkSent(ctx(t), sent, m.ID, other.ID); err != nil {
 			t.Fatalf("MarkSent: %v", err)
 		}
-		r := readOutbox(t, s, m.ID)
-		if r.Status != "sent" || r.Params != "" || r.SentAt != sent.UnixMilli() {
-			t.Errorf("sent row: got status %q, params %q, sent_at %d; want \"sent\", \"\", %d", r.Status, r.Params, r.SentAt, sent.UnixMilli())
+		for _, id := range []string{m.ID, other.ID} {
+			r := readOutbox(t, s, id)
+			if r.Status != "sent" || r.Params != "" || r.SentAt != sent.UnixMilli() {
+				t.Errorf("sent row: got status %q, params %q, sent_at %d; want \"sent\", \"\", %d", r.Status, r.Params, r.SentAt, sent.UnixMilli())
+			}
 		}
-		wantClaimed(t, "Claim of a sent message once its lease lapsed", claim(t, s, future, lease, 10))
+		// The message not named stays claimed, its contents kept.
+		if r := readOutbox(t, s, left.ID); r.Status != "pending" || r.Params != left.Params || r.SentAt != 0 {
+			t.Errorf("unnamed row: got status %q, params %q, sent_at %d; want pending, its params, 0", r.Status, r.Params, r.SentAt)
+		}
+		left.Attempts = 2
+		wantClaimed(t, "Claim once the lease lapsed: only the message not marked sent", claim(t, s, future, lease, 10), left)
 	})
 
 	t.Run("MarkFailedRetries", func(t *testing.T) {

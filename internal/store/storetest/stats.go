@@ -37,7 +37,7 @@ func testStats(t *testing.T, s *store.Store) {
 	enqueue(t, s, failed, now.Add(-40*time.Minute))
 	enqueue(t, s, pending, now.Add(-10*time.Minute))
 	enqueue(t, s, fresh, now)
-	if err := s.MarkSent(ctx(t), sent.ID, now.Add(-49*time.Minute)); err != nil {
+	if err := s.MarkSent(ctx(t), now.Add(-49*time.Minute), sent.ID); err != nil {
 		t.Fatalf("MarkSent: %v", err)
 	}
 	if err := s.MarkFailed(ctx(t), abandoned.ID, now.Add(-44*time.Minute), "gave up", true); err != nil {
@@ -67,7 +67,7 @@ func testStats(t *testing.T, s *store.Store) {
 	// Once every message has been sent, none is waiting, and nothing
 	// is old.
 	for _, m := range []usher.Message{failed, pending, fresh} {
-		if err := s.MarkSent(ctx(t), m.ID, now); err != nil {
+		if err := s.MarkSent(ctx(t), now, m.ID); err != nil {
 			t.Fatalf("MarkSent: %v", err)
 		}
 	}

@@ -44,7 +44,7 @@ func testSweep(t *testing.T, s *store.Store) {
 		id string
 		at time.Time
 	}{{sentOld.ID, now.Add(-week - 30*time.Minute)}, {sentRecent.ID, now.Add(-30 * time.Minute)}} {
-		if err := s.MarkSent(ctx(t), m.id, m.at); err != nil {
+		if err := s.MarkSent(ctx(t), m.at, m.id); err != nil {
 			t.Fatalf("MarkSent: %v", err)
 		}
 	}
