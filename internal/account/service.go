@@ -382,8 +382,11 @@ func hashErr(err error) error {
 	}
 	if errors.Is(err, password.ErrOffload) {
 		// The hashing process could not be started or died twice: out of
-		// memory or processes for the moment, most likely. Nothing was
-		// written; the client may try again.
+		// memory or processes for the moment, most likely. The client may
+		// try again. Nothing was created or changed, but a sign-in's
+		// reservation stays counted, as for ErrBusy (try, in check.go).
+		// Thunder's surface words every 503 as Thunder does ("Database is
+		// currently unavailable").
 		return usher.Wrap(usher.Unavailable, "Password checks are unavailable; try again shortly.", err)
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

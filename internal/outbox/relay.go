@@ -96,10 +96,16 @@ func (r *Relay) Run(ctx context.Context) error {
 
 const batch = 16
 
+// markEvery bounds how long a delivered message waits, in the claim being
+// sent, for the record that it was sent: a crash before that record sends
+// it again.
+const markEvery = time.Second
+
 // drain sends due messages until none is left or ctx ends. The messages
 // of a claim that were delivered are recorded as sent together, after the
-// last of them (a failure is recorded at once): a crash in between sends
-// them again, as one during a send would.
+// last of them, or sooner once the first has waited markEvery (a failure
+// is recorded at once): a crash in between sends them again, as one
+// during a send would.
 func (r *Relay) drain(ctx context.Context) {
 	for ctx.Err() == nil {
 		lease := r.c.SendTimeout*batch + time.Minute
@@ -111,12 +117,20 @@ func (r *Relay) drain(ctx context.Context) {
 			return
 		}
 		var sent []string
+		var oldest time.Time // when sent[0] was delivered
 		for i, m := range msgs {
 			if ctx.Err() != nil {
 				r.handBack(msgs[i:]) // undelivered: never send with a dead context
 				break
 			}
+			if len(sent) > 0 && time.Since(oldest) >= markEvery {
+				r.markSent(ctx, sent)
+				sent = sent[:0]
+			}
 			if r.send(ctx, m) {
+				if len(sent) == 0 {
+					oldest = time.Now()
+				}
 				sent = append(sent, m.ID)
 			}
 		}
@@ -163,20 +177,17 @@ func (r *Relay) send(ctx context.Context, m usher.Message) bool {
 	return false
 }
 
-// markSent records the delivered messages ids as sent; on shutdown, within
-// a short time of its own.
+// markSent records the delivered messages ids as sent. It does not end
+// with ctx: a shutdown that began during the statement would otherwise
+// leave delivered messages to be sent again.
 func (r *Relay) markSent(ctx context.Context, ids []string) {
 	if len(ids) == 0 {
 		return
 	}
-	if ctx.Err() != nil {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		_ = r.store.MarkSent(rctx, r.c.Now(), ids...)
-		return
-	}
-	if err := r.store.MarkSent(ctx, r.c.Now(), ids...); err != nil {
-		r.log.WarnContext(ctx, "outbox mark sent failed", "event", "outbox_mark_failed", "messages", len(ids), "error", err)
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := r.store.MarkSent(mctx, r.c.Now(), ids...); err != nil {
+		r.log.WarnContext(ctx, "outbox mark sent failed", "event", "outbox_mark_failed", "message_ids", ids, "error", err)
 	}
 }
 

@@ -536,6 +536,39 @@ func TestRelayGathersAndMarksABatchOnce(t *testing.T) {
 	}
 }
 
+// A delivered message does not wait for a slow batch to end to be recorded
+// sent: once it has waited a second, the record is written before the
+// next send. (This test waits a second on the wall clock.)
+func TestRelayMarksSentWithinASecond(t *testing.T) {
+	st := openStore(t)
+	obs := observe(st)
+	msgs := []usher.Message{newMessage(1), newMessage(2), newMessage(3)}
+	for _, m := range msgs {
+		enqueue(t, st, m, t0)
+	}
+	var firstSentBeforeLast atomic.Bool
+	start(t, obs, func(_ context.Context, m usher.Message) error {
+		switch m.ID {
+		case msgs[1].ID:
+			time.Sleep(1100 * time.Millisecond) // a slow SMTP server
+		case msgs[2].ID:
+			var status string // read here without t: this is the relay's goroutine
+			err := st.DB().QueryRow(`SELECT status FROM outbox WHERE id = $1`, st.IDArg(msgs[0].ID)).Scan(&status)
+			firstSentBeforeLast.Store(err == nil && status == "sent")
+		}
+		return nil
+	}, quiet, config(newClock(t0)))
+	if got := recv(t, obs.sent, "the first MarkSent"); got != 2 {
+		t.Errorf("first MarkSent recorded %d messages, want the 2 delivered before the slow one ended", got)
+	}
+	if got := recv(t, obs.sent, "the second MarkSent"); got != 1 {
+		t.Errorf("second MarkSent recorded %d messages, want the last 1", got)
+	}
+	if !firstSentBeforeLast.Load() {
+		t.Error("the first message was not recorded sent before the last one went out")
+	}
+}
+
 func TestTwoRelaysDeliverEachMessageOnce(t *testing.T) {
 	st := openStore(t)
 	obs := observe(st)

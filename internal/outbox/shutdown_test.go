@@ -92,3 +92,42 @@ func TestRelayDeliversNothingOnceStopped(t *testing.T) {
 			LastError: "interrupted by shutdown", Attempts: 1, NextAttemptAt: t0.UnixMilli()})
 	}
 }
+
+// A shutdown in the middle of a claimed batch: the message delivered
+// before it is recorded as sent (the record waits for the batch, and does
+// not end with the relay's context), the one interrupted and the one never
+// tried are handed back.
+func TestRelayShutdownMidBatch(t *testing.T) {
+	st := openStore(t)
+	obs := observe(st)
+	clk := newClock(t0)
+	done, interrupted, untried := newMessage(1), newMessage(2), newMessage(3)
+	for _, m := range []usher.Message{done, interrupted, untried} {
+		enqueue(t, st, m, t0)
+	}
+	inFlight := make(chan struct{})
+	var n tally
+	_, stop := start(t, obs, func(ctx context.Context, m usher.Message) error {
+		n.add(m.ID)
+		if m.ID == interrupted.ID {
+			close(inFlight)
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return nil
+	}, quiet, config(clk))
+
+	recv(t, inFlight, "the second delivery to start")
+	stopped := t0.Add(30 * time.Second)
+	clk.Set(stopped)
+	stop()
+	wantRow(t, st, "the message delivered before the shutdown", done.ID,
+		row{Status: "sent", Attempts: 1, NextAttemptAt: t0.UnixMilli(), SentAt: stopped.UnixMilli()}, ignoreLease)
+	for _, m := range []usher.Message{interrupted, untried} {
+		wantRow(t, st, "a message handed back", m.ID, row{Status: "pending", Params: m.Params,
+			LastError: "interrupted by shutdown", Attempts: 1, NextAttemptAt: stopped.UnixMilli()})
+	}
+	if got := n.get(untried.ID); got != 0 {
+		t.Errorf("the untried message was delivered %d times", got)
+	}
+}

@@ -105,6 +105,15 @@ func TestHasLine(t *testing.T) {
 			}
 		}
 	}
+	// A last line without its "\n" (a file an editor trimmed) is still a line.
+	for _, w := range []string{"app", "kiwi", "mango"} {
+		if !hasLine("app\nkiwi\nmango", w) {
+			t.Errorf("hasLine without the final newline, %q = false, want true", w)
+		}
+	}
+	if hasLine("app\nkiwi\nmango", "mang") {
+		t.Error(`hasLine without the final newline, "mang" = true, want false`)
+	}
 	for _, absent := range []string{"a", "appl", "apples", "aaa", "cherry", "zebra", "Apple", "apple\n", "\napp"} {
 		if hasLine(list, absent) {
 			t.Errorf("hasLine(%q) = true, want false", absent)
