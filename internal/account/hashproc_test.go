@@ -16,11 +16,7 @@ import (
 // hashes answer Unavailable, a 503 the client may retry, and write
 // nothing.
 func TestHashingProcessDownIsUnavailable(t *testing.T) {
-	off := password.NewOffload([]string{"/bin/false"}, nil)
-	t.Cleanup(func() { _ = off.Close() })
-	e := accounttest.New(t, func(c *account.Config) {
-		c.Hasher = password.NewHasher(accounttest.CheapHash, password.NewPool(2, 64, 10*time.Second)).OffloadTo(off)
-	})
+	e := accounttest.New(t, hashingDown(t))
 	ctx := t.Context()
 	want := func(what string, err error) {
 		t.Helper()
@@ -46,11 +42,7 @@ func TestHashingProcessDownIsUnavailable(t *testing.T) {
 // lockout on, the attempt's reservation stays counted, as one refused for
 // capacity does (the README says so).
 func TestHashingProcessDownSignIn(t *testing.T) {
-	off := password.NewOffload([]string{"/bin/false"}, nil)
-	t.Cleanup(func() { _ = off.Close() })
-	e := accounttest.New(t, func(c *account.Config) {
-		c.Hasher = password.NewHasher(accounttest.CheapHash, password.NewPool(2, 64, 10*time.Second)).OffloadTo(off)
-	})
+	e := accounttest.New(t, hashingDown(t))
 	ctx := t.Context()
 	hash, err := password.NewHasher(accounttest.CheapHash, password.NewPool(1, 1, time.Second)).Hash(ctx, oldPassword)
 	if err != nil {
@@ -74,5 +66,15 @@ func TestHashingProcessDownSignIn(t *testing.T) {
 	if after.Hash != before.Hash || after.FailedChecks != before.FailedChecks+1 {
 		t.Errorf("after the failed sign-in: hash changed %t, failed checks %d → %d; want the same hash and one more failure counted",
 			after.Hash != before.Hash, before.FailedChecks, after.FailedChecks)
+	}
+}
+
+// hashingDown is an option for accounttest.New: a Hasher whose hashing
+// process cannot run (a command that exits at once).
+func hashingDown(t *testing.T) func(*account.Config) {
+	off := password.NewOffload([]string{"/bin/false"}, nil)
+	t.Cleanup(func() { _ = off.Close() })
+	return func(c *account.Config) {
+		c.Hasher = password.NewHasher(accounttest.CheapHash, password.NewPool(2, 64, 10*time.Second)).OffloadTo(off)
 	}
 }

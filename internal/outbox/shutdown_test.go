@@ -62,47 +62,16 @@ func TestRelayHandsBackOnShutdown(t *testing.T) {
 	}
 }
 
+// A shutdown in the middle of a claimed batch: the message delivered
+// before it is recorded as sent (the record waits for the batch, and does
+// not end with the relay's context), the one interrupted and those never
+// tried are handed back, and nothing is delivered once the relay stopped.
 func TestRelayDeliversNothingOnceStopped(t *testing.T) {
 	st := openStore(t)
 	obs := observe(st)
 	clk := newClock(t0)
-	first, rest := newMessage(1), []usher.Message{newMessage(2), newMessage(3)}
-	for _, m := range append([]usher.Message{first}, rest...) {
-		enqueue(t, st, m, t0)
-	}
-	inFlight := make(chan struct{})
-	var n tally
-	_, stop := start(t, obs, func(ctx context.Context, m usher.Message) error {
-		n.add(m.ID)
-		if m.ID == first.ID {
-			close(inFlight)
-			<-ctx.Done()
-			return ctx.Err()
-		}
-		return nil
-	}, quiet, config(clk))
-
-	recv(t, inFlight, "the first delivery to start")
-	stop()
-	for _, m := range rest {
-		if got := n.get(m.ID); got != 0 {
-			t.Errorf("message %s, claimed in the same batch, was delivered %d times after the relay stopped", m.ID, got)
-		}
-		wantRow(t, st, "a message of the batch after shutdown", m.ID, row{Status: "pending", Params: m.Params,
-			LastError: "interrupted by shutdown", Attempts: 1, NextAttemptAt: t0.UnixMilli()})
-	}
-}
-
-// A shutdown in the middle of a claimed batch: the message delivered
-// before it is recorded as sent (the record waits for the batch, and does
-// not end with the relay's context), the one interrupted and the one never
-// tried are handed back.
-func TestRelayShutdownMidBatch(t *testing.T) {
-	st := openStore(t)
-	obs := observe(st)
-	clk := newClock(t0)
-	done, interrupted, untried := newMessage(1), newMessage(2), newMessage(3)
-	for _, m := range []usher.Message{done, interrupted, untried} {
+	done, interrupted, rest := newMessage(1), newMessage(2), []usher.Message{newMessage(3), newMessage(4)}
+	for _, m := range append([]usher.Message{done, interrupted}, rest...) {
 		enqueue(t, st, m, t0)
 	}
 	inFlight := make(chan struct{})
@@ -123,11 +92,13 @@ func TestRelayShutdownMidBatch(t *testing.T) {
 	stop()
 	wantRow(t, st, "the message delivered before the shutdown", done.ID,
 		row{Status: "sent", Attempts: 1, NextAttemptAt: t0.UnixMilli(), SentAt: stopped.UnixMilli()}, ignoreLease)
-	for _, m := range []usher.Message{interrupted, untried} {
-		wantRow(t, st, "a message handed back", m.ID, row{Status: "pending", Params: m.Params,
+	wantRow(t, st, "the message interrupted", interrupted.ID, row{Status: "pending", Params: interrupted.Params,
+		LastError: "interrupted by shutdown", Attempts: 1, NextAttemptAt: stopped.UnixMilli()})
+	for _, m := range rest {
+		if got := n.get(m.ID); got != 0 {
+			t.Errorf("message %s, claimed in the same batch, was delivered %d times after the relay stopped", m.ID, got)
+		}
+		wantRow(t, st, "a message of the batch after shutdown", m.ID, row{Status: "pending", Params: m.Params,
 			LastError: "interrupted by shutdown", Attempts: 1, NextAttemptAt: stopped.UnixMilli()})
-	}
-	if got := n.get(untried.ID); got != 0 {
-		t.Errorf("the untried message was delivered %d times", got)
 	}
 }
