@@ -28,7 +28,8 @@ import (
 // These tests run the relay on a real SQLite store and script only the
 // delivery, the edge of the system. Relays poll once an hour, so they look
 // at the outbox only when started or notified, and time is an injected
-// clock: nothing waits on the wall clock but the failure guards.
+// clock: nothing waits on the wall clock but the failure guards and the
+// two tests of the relay's own timers (Gather, markEvery).
 
 // t0 is the tests' starting time, on a whole millisecond as the store keeps times.
 var t0 = time.Date(2030, time.March, 4, 5, 6, 7, 0, time.UTC)
