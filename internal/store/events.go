@@ -74,9 +74,8 @@ func (s *Store) Events(ctx context.Context, q usher.EventQuery) ([]usher.Event, 
 	if q.MaxID != "" {
 		w.add("id < ?", s.id(q.MaxID))
 	}
-	w.args = append(w.args, q.Limit)
 	rows, err := s.r.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE `+w.String()+
-		` ORDER BY id LIMIT $`+strconv.Itoa(len(w.args)), s.replan(w.args)...)
+		` ORDER BY id`+limit(q.Limit), s.replan(w.args)...)
 	if err != nil {
 		return nil, s.wrap(err)
 	}
@@ -92,15 +91,15 @@ func (s *Store) Events(ctx context.Context, q usher.EventQuery) ([]usher.Event, 
 	return out, s.wrap(rows.Err())
 }
 
-// PruneEvents deletes up to limit events older than before (whose ids are
+// PruneEvents deletes up to most events older than before (whose ids are
 // below beforeID) and returns how many it deleted: a retention job calls
-// it until it deletes fewer than limit, so no one statement holds the
+// it until it deletes fewer than most, so no one statement holds the
 // writer long.
-func (s *Store) PruneEvents(ctx context.Context, beforeID string, limit int) (int, error) {
+func (s *Store) PruneEvents(ctx context.Context, beforeID string, most int) (int, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	res, err := s.w.ExecContext(ctx, `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id < $1 ORDER BY id LIMIT $2)`,
-		s.id(beforeID), limit)
+	res, err := s.w.ExecContext(ctx, `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id < $1 ORDER BY id`+limit(most)+`)`,
+		s.id(beforeID))
 	if err != nil {
 		return 0, s.wrap(err)
 	}

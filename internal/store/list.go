@@ -138,11 +138,10 @@ func (s *Store) windowEnd(ctx context.Context, q usher.UserQuery, window int) (*
 	w.add(s.tenantIs("?"), s.id(q.TenantID))
 	s.addCreated(w, q)
 	s.addCursor(w, q)
-	w.args = append(w.args, window-1)
 	var ms int64
 	var id string
 	err := s.r.QueryRowContext(ctx, `SELECT created_at, id FROM users WHERE `+w.String()+
-		` ORDER BY created_at, id LIMIT 1 OFFSET $`+strconv.Itoa(len(w.args)), s.replan(w.args)...).Scan(&ms, idDest{&id})
+		` ORDER BY created_at, id`+limit(1)+` OFFSET `+strconv.Itoa(window-1), s.replan(w.args)...).Scan(&ms, idDest{&id})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -178,9 +177,8 @@ func (s *Store) listByEmail(ctx context.Context, q usher.UserQuery) ([]usher.Use
 // are the users' own (no other table in selectFrom has them).
 func (s *Store) page(ctx context.Context, selectFrom string, w *where, q usher.UserQuery) ([]usher.User, error) {
 	s.addCursor(w, q)
-	w.args = append(w.args, q.Limit)
 	rows, err := s.r.QueryContext(ctx, selectFrom+` WHERE `+w.String()+
-		` ORDER BY created_at, id LIMIT $`+strconv.Itoa(len(w.args)), s.replan(w.args)...)
+		` ORDER BY created_at, id`+limit(q.Limit), s.replan(w.args)...)
 	if err != nil {
 		return nil, s.wrap(err)
 	}

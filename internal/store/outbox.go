@@ -17,17 +17,17 @@ func (t *tx) Enqueue(ctx context.Context, m usher.Message, now time.Time) error 
 	return t.s.wrap(err)
 }
 
-// Claim takes up to limit due messages for sending, leasing them until
+// Claim takes up to n due messages for sending, leasing them until
 // now+lease so that no other relay takes them meanwhile. A relay that dies
 // mid-send loses its lease, and the message is sent again later.
-func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]usher.Message, error) {
+func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, n int) ([]usher.Message, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	rows, err := s.w.QueryContext(ctx, `UPDATE outbox SET claimed_until = $1, attempts = attempts + 1
 		WHERE id IN (SELECT id FROM outbox
 			WHERE status = 'pending' AND next_attempt_at <= $2 AND claimed_until <= $2
-			ORDER BY next_attempt_at LIMIT $3`+s.d.SkipLocked+`)
-		RETURNING id, tenant_id, kind, recipient, params, attempts`, millis(now.Add(lease)), millis(now), limit)
+			ORDER BY next_attempt_at`+limit(n)+s.d.SkipLocked+`)
+		RETURNING id, tenant_id, kind, recipient, params, attempts`, millis(now.Add(lease)), millis(now))
 	if err != nil {
 		return nil, s.wrap(err)
 	}
@@ -46,7 +46,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, l
 // MarkSent records delivered messages and wipes their contents, in one
 // statement: a relay marks a claimed batch at once, one commit rather than
 // one per message. ids are as Claim returned them (at most a claim's
-// limit); on PostgreSQL one that is not an ID fails the statement.
+// n); on PostgreSQL one that is not an ID fails the statement.
 func (s *Store) MarkSent(ctx context.Context, now time.Time, ids ...string) error {
 	if len(ids) == 0 {
 		return nil

@@ -11,9 +11,9 @@ import (
 // The email queue as the console shows it, and an operator's retry and
 // discard.
 
-// QueuedMessages returns up to limit of a tenant's unsent messages in a
+// QueuedMessages returns up to n of a tenant's unsent messages in a
 // state (usher.QueuePending, QueueFailed or QueueAbandoned), oldest first.
-func (s *Store) QueuedMessages(ctx context.Context, tenantID, state string, limit int) ([]usher.QueuedMessage, error) {
+func (s *Store) QueuedMessages(ctx context.Context, tenantID, state string, n int) ([]usher.QueuedMessage, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	cond := `status = 'pending' AND last_error = ''`
@@ -24,7 +24,7 @@ func (s *Store) QueuedMessages(ctx context.Context, tenantID, state string, limi
 		cond = `status = 'abandoned'`
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT id, tenant_id, kind, recipient, status, attempts, next_attempt_at, last_error, created_at
-		FROM outbox WHERE tenant_id = $1 AND `+cond+` ORDER BY created_at, id LIMIT $2`, s.id(tenantID), limit)
+		FROM outbox WHERE tenant_id = $1 AND `+cond+` ORDER BY created_at, id`+limit(n), s.id(tenantID))
 	if err != nil {
 		return nil, s.wrap(err)
 	}

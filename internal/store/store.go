@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/usherhq/usher/internal/account"
@@ -257,6 +258,14 @@ func (s *Store) replan(args []any) []any {
 	}
 	return append(append(make([]any, 0, len(s.d.Replan)+len(args)), s.d.Replan...), args...)
 }
+
+// limit returns " LIMIT n" with n written into the statement rather than
+// bound. SQLite plans with the value bound to a LIMIT (or OFFSET), so a
+// statement whose limit is a parameter is compiled again at its first step
+// after each binding (sqlite3Reprepare): twice for every statement that is
+// not prepared, and at every call of one that is. n is an int from Usher's
+// code, checked where it came from a request, never text.
+func limit(n int) string { return " LIMIT " + strconv.Itoa(n) }
 
 // IDArg returns an ID as the database stores it, for SQL run outside the
 // store (tests, maintenance tools).

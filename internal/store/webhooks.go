@@ -67,7 +67,7 @@ func (s *Store) Webhooks(ctx context.Context, tenantID string) ([]usher.Webhook,
 	return out, s.wrap(rows.Err())
 }
 
-// ClaimDeliveries leases up to limit due deliveries until now+lease, so
+// ClaimDeliveries leases up to n due deliveries until now+lease, so
 // that no other relay takes them meanwhile. An endpoint with a delivery in
 // flight (leased and not yet done) gets none: one slow or dead endpoint
 // holds at most one batch of one relay, never the others' deliveries. Nor
@@ -76,7 +76,7 @@ func (s *Store) Webhooks(ctx context.Context, tenantID string) ([]usher.Webhook,
 // every delivery's attempts, one timeout each.
 // Claims take turns (on PostgreSQL, an advisory lock held by the claim's
 // transaction), so that a claim sees every lease made before it.
-func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]usher.Delivery, error) {
+func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, n int) ([]usher.Delivery, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	// Most polls find nothing: look on a reader first, and take the
@@ -102,8 +102,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 			WHERE status = 'pending' AND next_attempt_at <= $2 AND claimed_until <= $2
 			AND endpoint_id NOT IN (SELECT endpoint_id FROM webhook_deliveries WHERE status = 'pending'
 				AND (claimed_until > $2 OR last_error <> '' AND next_attempt_at > $2))
-			ORDER BY event_id LIMIT $3`+s.d.SkipLocked+`)
-		RETURNING event_id, endpoint_id, attempts, next_attempt_at`, millis(now.Add(lease)), millis(now), limit)
+			ORDER BY event_id`+limit(n)+s.d.SkipLocked+`)
+		RETURNING event_id, endpoint_id, attempts, next_attempt_at`, millis(now.Add(lease)), millis(now))
 	if err != nil {
 		return nil, s.wrap(err)
 	}
