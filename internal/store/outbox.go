@@ -45,8 +45,8 @@ func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, n
 
 // MarkSent records delivered messages and wipes their contents, in one
 // statement: a relay marks a claimed batch at once, one commit rather than
-// one per message. ids are as Claim returned them (at most a claim's
-// n); on PostgreSQL one that is not an ID fails the statement.
+// one per message. ids are as Claim returned them (at most the n a
+// claim was given); on PostgreSQL one that is not an ID fails the statement.
 func (s *Store) MarkSent(ctx context.Context, now time.Time, ids ...string) error {
 	if len(ids) == 0 {
 		return nil

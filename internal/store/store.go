@@ -264,8 +264,9 @@ func (s *Store) replan(args []any) []any {
 // statement whose limit is a parameter is compiled again at its first step
 // after each binding (sqlite3Reprepare): twice for every statement that is
 // not prepared, and at every call of one that is. n is an int from Usher's
-// code, checked where it came from a request, never text.
-func limit(n int) string { return " LIMIT " + strconv.Itoa(n) }
+// code, checked where it came from a request, never text; below zero it is
+// taken as 0 (SQLite reads a negative LIMIT as none at all).
+func limit(n int) string { return " LIMIT " + strconv.Itoa(max(n, 0)) }
 
 // IDArg returns an ID as the database stores it, for SQL run outside the
 // store (tests, maintenance tools).

@@ -76,6 +76,8 @@ func (s *Store) Webhooks(ctx context.Context, tenantID string) ([]usher.Webhook,
 // every delivery's attempts, one timeout each.
 // Claims take turns (on PostgreSQL, an advisory lock held by the claim's
 // transaction), so that a claim sees every lease made before it.
+// n is written into the statement (store.limit): on PostgreSQL each value
+// of it (1 to the relay's workers) is a statement of its own in pgx's cache.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, n int) ([]usher.Delivery, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
