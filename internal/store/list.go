@@ -138,10 +138,11 @@ func (s *Store) windowEnd(ctx context.Context, q usher.UserQuery, window int) (*
 	w.add(s.tenantIs("?"), s.id(q.TenantID))
 	s.addCreated(w, q)
 	s.addCursor(w, q)
+	w.args = append(w.args, window-1)
 	var ms int64
 	var id string
 	err := s.r.QueryRowContext(ctx, `SELECT created_at, id FROM users WHERE `+w.String()+
-		` ORDER BY created_at, id`+limit(1)+` OFFSET `+strconv.Itoa(window-1), s.replan(w.args)...).Scan(&ms, idDest{&id})
+		` ORDER BY created_at, id LIMIT 1 OFFSET $`+strconv.Itoa(len(w.args)), s.replan(w.args)...).Scan(&ms, idDest{&id})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

@@ -260,7 +260,7 @@ func (s *Store) replan(args []any) []any {
 }
 
 // limit returns " LIMIT n" with n written into the statement rather than
-// bound. SQLite plans with the value bound to a LIMIT (or OFFSET), so a
+// bound. SQLite plans with the value bound to a LIMIT (not an OFFSET), so a
 // statement whose limit is a parameter is compiled again at its first step
 // after each binding (sqlite3Reprepare): twice for every statement that is
 // not prepared, and at every call of one that is. n is an int from Usher's
