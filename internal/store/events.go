@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"strconv"
-	"strings"
 
 	"github.com/usherhq/usher/internal/usher"
 )
@@ -58,12 +56,11 @@ func (s *Store) Events(ctx context.Context, q usher.EventQuery) ([]usher.Event, 
 		w.add("user_id = ?", s.id(q.UserID))
 	}
 	if len(q.Types) > 0 {
-		ph := make([]string, len(q.Types))
-		for i, typ := range q.Types {
+		in := params(len(w.args), len(q.Types))
+		for _, typ := range q.Types {
 			w.args = append(w.args, typ)
-			ph[i] = "$" + strconv.Itoa(len(w.args))
 		}
-		w.conds = append(w.conds, "type IN ("+strings.Join(ph, ", ")+")")
+		w.conds = append(w.conds, "type IN ("+in+")")
 	}
 	if q.AfterID != "" {
 		w.add("id > ?", s.id(q.AfterID))

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -55,16 +53,11 @@ func (s *Store) MarkSent(ctx context.Context, now time.Time, ids ...string) erro
 	defer cancel()
 	args := make([]any, 0, 1+len(ids))
 	args = append(args, millis(now))
-	var in strings.Builder
-	for i, id := range ids {
-		if i > 0 {
-			in.WriteString(", ")
-		}
+	for _, id := range ids {
 		args = append(args, s.id(id))
-		in.WriteString("$" + strconv.Itoa(len(args)))
 	}
 	_, err := s.w.ExecContext(ctx, `UPDATE outbox SET status = 'sent', params = '', sent_at = $1, last_error = ''
-		WHERE id IN (`+in.String()+`)`, args...)
+		WHERE id IN (`+params(1, len(ids))+`)`, args...)
 	return s.wrap(err)
 }
 

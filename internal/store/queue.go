@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"github.com/usherhq/usher/internal/usher"
@@ -65,13 +64,9 @@ func (s *Store) EventCounts(ctx context.Context, tenantID string, types []string
 	}
 	width := bucket.Milliseconds()
 	args := []any{s.id(tenantID), millis(since), width}
-	in := ""
-	for i, t := range types {
-		if i > 0 {
-			in += ", "
-		}
+	in := params(len(args), len(types))
+	for _, t := range types {
 		args = append(args, t)
-		in += "$" + strconv.Itoa(len(args))
 	}
 	// The events_type index (tenant_id, type, id) serves this: ids are
 	// time-ordered, and time bounds the same range.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/usherhq/usher/internal/account"
@@ -267,6 +268,19 @@ func (s *Store) replan(args []any) []any {
 // code, checked where it came from a request, never text; below zero it is
 // taken as 0 (SQLite reads a negative LIMIT as none at all).
 func limit(n int) string { return " LIMIT " + strconv.Itoa(max(n, 0)) }
+
+// params returns "$k+1, $k+2, …, $k+n", the placeholders of n arguments
+// that follow k others: an IN list's.
+func params(k, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(k+i+1))
+	}
+	return b.String()
+}
 
 // IDArg returns an ID as the database stores it, for SQL run outside the
 // store (tests, maintenance tools).
