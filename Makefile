@@ -10,11 +10,15 @@ FUZZTIME ?= 30000x
 
 .PHONY: run test test-postgres fuzz vet build js-deps bench bench-smoke thunder-suites thunder-suites-selftest swagger-ui swagger-ui-check bench-scale bench-hashing bench-reads
 
+# Usher needs no C: built with CGO_ENABLED=0 the binary is static, links no
+# C library, and an idle server keeps about 2 MiB less resident (measured in
+# BENCHMARKS.md). Plain `go build` links the system's C library whenever a C
+# compiler is installed.
 run:
-	$(GO) run ./cmd/usher serve
+	CGO_ENABLED=0 $(GO) run ./cmd/usher serve
 
 build:
-	$(GO) build -o usher ./cmd/usher
+	CGO_ENABLED=0 $(GO) build -o usher ./cmd/usher
 
 vet:
 	$(GO) vet ./...

@@ -63,7 +63,11 @@ func (e *env) runFlood() error {
 		return attackSpec{name: name, conns: floodGetConns, rate: res.GetRate, dur: dur, tls: e.clientTLS, target: e.backendGetTargeter()}
 	}
 	e.report.mergeServerLog(e.usher.takeLog()) // lines logged before the flood
-	idleDur := max(e.cfg.Flood/2, time.Second)
+	// The two reference streams run as long as the flood's, so that the three
+	// p99s compared come from samples of one size: at 100 GETs a second a
+	// 10 s stream's p99 is its tenth-slowest answer, and one stall of the
+	// machine moved the busy-CPU yardstick's between 1.5 and 4 ms.
+	idleDur := max(e.cfg.Flood, time.Second)
 	e.logf("flood: GET stream alone at %d/s for %s", res.GetRate, idleDur)
 	res.IdleGet = runFixed(getSpec("flood-idle-get", idleDur), "flood", pid, 200)
 	e.logf("flood: GET stream at %d/s while another process keeps one CPU busy, for %s", res.GetRate, idleDur)

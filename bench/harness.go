@@ -173,7 +173,7 @@ func (e *env) prepare(ctx context.Context, prefix string) error {
 		return err
 	}
 	e.work, e.data = work, filepath.Join(work, "data")
-	e.logf("building usher from %s", root)
+	e.logf("building usher (static, CGO_ENABLED=0) from %s", root)
 	e.bin, err = buildUsher(ctx, root, work)
 	return err
 }

@@ -274,11 +274,13 @@ func cleanEnv() []string {
 	return env
 }
 
-// buildUsher builds the Usher binary from the repository root into dir.
+// buildUsher builds the Usher binary from the repository root into dir, as
+// `make build` does: static (CGO_ENABLED=0), the build the README installs.
 func buildUsher(ctx context.Context, root, dir string) (string, error) {
 	bin := filepath.Join(dir, "usher")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/usher")
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build ./cmd/usher: %w\n%s", err, out)
