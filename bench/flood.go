@@ -26,20 +26,29 @@ type FloodResult struct {
 	// BusyGet is the GET stream while another process keeps one CPU busy:
 	// what a busy CPU alone (no hashing, no Usher code) does to the stream's
 	// latency on this machine, the flood's yardstick.
-	BusyGet       *Run    `json:"busy_get"`
-	BusyP99Ratio  float64 `json:"busy_p99_ratio"`   // busy p99 / idle p99
-	FloodVsBusy   float64 `json:"flood_vs_busy"`    // flood p99 / busy p99
-	Logins        uint64  `json:"logins"`           // answered or failed
-	LoginsOK      uint64  `json:"logins_ok"`        // 200
-	Refused       uint64  `json:"refused"`          // 503 or 429
-	RefusedShare  float64 `json:"refused_share"`    // Refused / Logins
-	RefusalP50Ms  float64 `json:"refusal_p50_ms"`   // latency of the refusals
-	RefusalP99Ms  float64 `json:"refusal_p99_ms"`   //
-	SlowRefusals  uint64  `json:"slow_refusals"`    // refusals that took more than 50 ms (waited in the hashing queue)
-	AcceptedP99Ms float64 `json:"accepted_p99_ms"`  // latency of the 200s
-	PeakRSS       uint64  `json:"peak_rss_bytes"`   // Usher's peak RSS during the flood
-	PeakRSSExact  bool    `json:"peak_rss_exact"`   //
-	CPUPerLoginUs float64 `json:"cpu_us_per_login"` // Usher's CPU per login sent (GETs included)
+	BusyGet      *Run    `json:"busy_get"`
+	BusyP99Ratio float64 `json:"busy_p99_ratio"` // busy p99 / idle p99
+	FloodVsBusy  float64 `json:"flood_vs_busy"`  // flood p99 / busy p99
+	// HashingGet is the GET stream while the argon2id yardstick hashes on
+	// every CPU in a process of its own at the lowest priority there is
+	// (SCHED_IDLE, by chrt): what hashing on every CPU costs the stream on
+	// this machine with no Usher code in the hashing and no login sent, the
+	// best the flood could do. Nil when chrt could not start it.
+	HashingGet      *Run    `json:"hashing_get,omitempty"`
+	HashingFailure  string  `json:"hashing_failure,omitempty"`
+	HashingP99Ratio float64 `json:"hashing_p99_ratio,omitempty"` // hashing p99 / idle p99
+	FloodVsHashing  float64 `json:"flood_vs_hashing,omitempty"`  // flood p99 / hashing p99
+	Logins          uint64  `json:"logins"`                      // answered or failed
+	LoginsOK        uint64  `json:"logins_ok"`                   // 200
+	Refused         uint64  `json:"refused"`                     // 503 or 429
+	RefusedShare    float64 `json:"refused_share"`               // Refused / Logins
+	RefusalP50Ms    float64 `json:"refusal_p50_ms"`              // latency of the refusals
+	RefusalP99Ms    float64 `json:"refusal_p99_ms"`              //
+	SlowRefusals    uint64  `json:"slow_refusals"`               // refusals that took more than 50 ms (waited in the hashing queue)
+	AcceptedP99Ms   float64 `json:"accepted_p99_ms"`             // latency of the 200s
+	PeakRSS         uint64  `json:"peak_rss_bytes"`              // Usher's peak RSS during the flood
+	PeakRSSExact    bool    `json:"peak_rss_exact"`              //
+	CPUPerLoginUs   float64 `json:"cpu_us_per_login"`            // Usher's CPU per login sent (GETs included)
 	// LoginErrors counts login answers other than 200, 503 and 429.
 	LoginErrors       map[string]uint64 `json:"login_errors,omitempty"`
 	LoginErrorSamples []string          `json:"login_error_samples,omitempty"`
@@ -77,6 +86,14 @@ func (e *env) runFlood() error {
 	}
 	res.BusyGet = runFixed(getSpec("flood-busy-get", idleDur), "flood", pid, 200)
 	burner.stop()
+	e.logf("flood: GET stream at %d/s while argon2id runs on every CPU at SCHED_IDLE in another process, for %s", res.GetRate, idleDur)
+	if hasher, err := startIdleHasher(idleDur + 10*time.Second); err != nil {
+		res.HashingFailure = err.Error()
+		e.logf("flood: %v; no GET stream beside hashing", err)
+	} else {
+		res.HashingGet = runFixed(getSpec("flood-hashing-get", idleDur), "flood", pid, 200)
+		hasher.stop()
+	}
 
 	e.logf("flood: %d logins/s (10 × %.1f hashes/s) with the GET stream, for %s", res.LoginRate, hash, e.cfg.Flood)
 	login := attackSpec{name: "flood-login", conns: 16, rate: res.LoginRate, dur: e.cfg.Flood, target: e.loginTargeter(),
@@ -111,6 +128,10 @@ func (e *env) runFlood() error {
 	if res.BusyGet.P99Ms > 0 {
 		res.FloodVsBusy = res.FloodGet.P99Ms / res.BusyGet.P99Ms
 	}
+	if h := res.HashingGet; h != nil && h.P99Ms > 0 && res.IdleGet.P99Ms > 0 {
+		res.HashingP99Ratio = h.P99Ms / res.IdleGet.P99Ms
+		res.FloodVsHashing = res.FloodGet.P99Ms / h.P99Ms
+	}
 	res.Logins, res.LoginsOK, res.Refused = loginT.requests, loginT.count(200), loginT.count(503, 429)
 	if res.Logins > 0 {
 		res.RefusedShare = float64(res.Refused) / float64(res.Logins)
@@ -144,6 +165,27 @@ func startBurner() (*burner, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start the CPU burner: %w", err)
+	}
+	return &burner{cmd: cmd}, nil
+}
+
+// startIdleHasher starts the argon2id yardstick (every CPU, for at most
+// dur) under SCHED_IDLE, the policy Usher's hashing process runs under by
+// default. chrt (util-linux) sets it before the process starts, so every
+// thread the Go runtime makes inherits it.
+func startIdleHasher(dur time.Duration) (*burner, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	chrt, err := exec.LookPath("chrt")
+	if err != nil {
+		return nil, fmt.Errorf("chrt (util-linux) not found: %w", err)
+	}
+	cmd := exec.Command(chrt, "--idle", "0", self, hashRateFlag, dur.String())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start argon2id under SCHED_IDLE: %w", err)
 	}
 	return &burner{cmd: cmd}, nil
 }

@@ -4,7 +4,10 @@
 // two yardsticks measured on the same machine in the same run: the raw
 // argon2id rate at Usher's parameters (the limit of the calls that hash a
 // password) and a bare net/http handler (the limit of everything else).
-// Then a login flood, start-to-ready time, memory and database size.
+// Then a login flood (a backend GET stream alone, beside a process spinning
+// on one CPU, beside the argon2id yardstick at SCHED_IDLE started with chrt
+// from util-linux, and during the flood), start-to-ready time, memory and
+// database size.
 // Figures are printed next to their targets; a miss is never a failure.
 //
 //	cd bench && go run . -out report.json           # full run (about 15 minutes)

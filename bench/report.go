@@ -114,6 +114,9 @@ func (r *Report) finish() {
 	if f := r.Flood; f != nil {
 		unexpected(f.IdleGet, "flood")
 		unexpected(f.BusyGet, "flood")
+		if f.HashingGet != nil {
+			unexpected(f.HashingGet, "flood")
+		}
 		unexpected(f.FloodGet, "flood")
 		if len(f.LoginErrors) > 0 {
 			r.Unexpected = append(r.Unexpected, fmt.Sprintf("flood logins: answers other than 200/503/429: %s %v", errorString(f.LoginErrors), f.LoginErrorSamples))
@@ -128,7 +131,7 @@ func (r *Report) finish() {
 		check("flood: refusals' p99 latency", fmt.Sprintf("%.1f ms (%d of %d refused, %.0f%%)", f.RefusalP99Ms, f.Refused, f.Logins, 100*f.RefusedShare),
 			"≤ 50 ms", f.Refused > 0 && f.RefusalP99Ms <= 50)
 		check("flood: peak RSS", fmt.Sprintf("%.1f MiB", mib(f.PeakRSS)), "≤ 150 MiB", f.PeakRSS <= 150<<20)
-		other := f.FloodGet.errorCount() + f.IdleGet.errorCount() + f.BusyGet.errorCount()
+		other := f.FloodGet.errorCount() + f.IdleGet.errorCount() + f.BusyGet.errorCount() + f.HashingGet.errorCount()
 		for _, n := range f.LoginErrors {
 			other += n
 		}
@@ -246,6 +249,12 @@ func (r *Report) print(w io.Writer) {
 		if f.BusyGet != nil {
 			fmt.Fprintf(w, "yardstick: the same GET stream while another process keeps one CPU busy (no hashing, no login): p99 %.2f ms (%.2f× idle); the flood's p99 is %.2f× that\n",
 				f.BusyGet.P99Ms, f.BusyP99Ratio, f.FloodVsBusy)
+		}
+		if h := f.HashingGet; h != nil {
+			fmt.Fprintf(w, "yardstick: the same GET stream while argon2id hashes on every CPU at SCHED_IDLE in another process (no Usher code, no login): p99 %.2f ms (%.2f× idle); the flood's p99 is %.2f× that\n",
+				h.P99Ms, f.HashingP99Ratio, f.FloodVsHashing)
+		} else if f.HashingFailure != "" {
+			fmt.Fprintf(w, "no GET stream beside hashing: %s\n", f.HashingFailure)
 		}
 		fmt.Fprintf(w, "Usher peak RSS during the flood %.1f MiB\n", mib(f.PeakRSS))
 	}

@@ -36,6 +36,11 @@ func TestSmoke(t *testing.T) {
 	for _, u := range report.Unexpected {
 		t.Errorf("unexpected: %s", u)
 	}
+	if f := report.Flood; f == nil {
+		t.Error("no flood in the report")
+	} else if f.HashingGet == nil || f.HashingGet.Requests == 0 || f.FloodVsHashing <= 0 {
+		t.Errorf("flood: no GET stream beside argon2id at SCHED_IDLE: %+v (%s)", f.HashingGet, f.HashingFailure)
+	}
 	for _, l := range report.Levels {
 		for _, r := range l.Runs {
 			if r.Requests == 0 {
