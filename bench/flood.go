@@ -19,7 +19,7 @@ type FloodResult struct {
 	HashRate      float64 `json:"hash_rate"`       // the argon2id yardstick the flood is sized on
 	LoginRate     int     `json:"login_rate"`      // logins offered per second
 	LoginAchieved float64 `json:"login_rate_sent"` // logins actually sent per second
-	GetRate       int     `json:"get_rate"`        // backend GETs per second, idle and during the flood
+	GetRate       int     `json:"get_rate"`        // backend GETs per second, in each of the four streams
 	IdleGet       *Run    `json:"idle_get"`        // the GET stream alone, just before
 	FloodGet      *Run    `json:"flood_get"`       // the GET stream during the flood
 	GetP99Ratio   float64 `json:"get_p99_ratio"`   // flood p99 / idle p99
@@ -29,11 +29,11 @@ type FloodResult struct {
 	BusyGet      *Run    `json:"busy_get"`
 	BusyP99Ratio float64 `json:"busy_p99_ratio"` // busy p99 / idle p99
 	FloodVsBusy  float64 `json:"flood_vs_busy"`  // flood p99 / busy p99
-	// HashingGet is the GET stream while the argon2id yardstick hashes on
-	// every CPU in a process of its own at the lowest priority there is
-	// (SCHED_IDLE, by chrt): what hashing on every CPU costs the stream on
-	// this machine with no Usher code in the hashing and no login sent, the
-	// best the flood could do. Nil when chrt could not start it.
+	// HashingGet is the GET stream while the argon2id yardstick hashes flat
+	// out on every CPU in a process of its own under SCHED_IDLE (by chrt),
+	// the policy of Usher's hashing process: a reference for what hashing on
+	// every CPU does to the stream on this machine with no Usher code in the
+	// hashing and no login sent. Nil when it could not run (HashingFailure).
 	HashingGet      *Run    `json:"hashing_get,omitempty"`
 	HashingFailure  string  `json:"hashing_failure,omitempty"`
 	HashingP99Ratio float64 `json:"hashing_p99_ratio,omitempty"` // hashing p99 / idle p99
@@ -62,7 +62,8 @@ const refusalTarget = 50 * time.Millisecond
 // adds workers if answers slow down, so the stream keeps its rate.
 const floodGetConns = 4
 
-// runFlood measures the GET stream alone, then with the login flood.
+// runFlood measures the GET stream alone, beside a spinning CPU, beside
+// the argon2id yardstick at SCHED_IDLE, then with the login flood.
 func (e *env) runFlood() error {
 	hash := e.lastHashRate()
 	res := &FloodResult{HashRate: hash, LoginRate: max(int(math.Ceil(10*hash)), 10), GetRate: e.cfg.FloodGetRate}
@@ -72,10 +73,8 @@ func (e *env) runFlood() error {
 		return attackSpec{name: name, conns: floodGetConns, rate: res.GetRate, dur: dur, tls: e.clientTLS, target: e.backendGetTargeter()}
 	}
 	e.report.mergeServerLog(e.usher.takeLog()) // lines logged before the flood
-	// The two reference streams run as long as the flood's, so that the three
-	// p99s compared come from samples of one size: at 100 GETs a second a
-	// 10 s stream's p99 is its tenth-slowest answer, and one stall of the
-	// machine moved the busy-CPU yardstick's between 1.5 and 4 ms.
+	// The three reference streams run as long as the flood's, so that the
+	// four p99s compared come from samples of one size.
 	idleDur := max(e.cfg.Flood, time.Second)
 	e.logf("flood: GET stream alone at %d/s for %s", res.GetRate, idleDur)
 	res.IdleGet = runFixed(getSpec("flood-idle-get", idleDur), "flood", pid, 200)
@@ -92,6 +91,11 @@ func (e *env) runFlood() error {
 		e.logf("flood: %v; no GET stream beside hashing", err)
 	} else {
 		res.HashingGet = runFixed(getSpec("flood-hashing-get", idleDur), "flood", pid, 200)
+		if hasher.exited() {
+			// chrt refused the policy, or the yardstick failed: the stream
+			// ran beside nothing, and is not that yardstick.
+			res.HashingGet, res.HashingFailure = nil, "the argon2id process under SCHED_IDLE exited before the stream ended (its error is on the harness's standard error)"
+		}
 		hasher.stop()
 	}
 
@@ -128,9 +132,11 @@ func (e *env) runFlood() error {
 	if res.BusyGet.P99Ms > 0 {
 		res.FloodVsBusy = res.FloodGet.P99Ms / res.BusyGet.P99Ms
 	}
-	if h := res.HashingGet; h != nil && h.P99Ms > 0 && res.IdleGet.P99Ms > 0 {
-		res.HashingP99Ratio = h.P99Ms / res.IdleGet.P99Ms
+	if h := res.HashingGet; h != nil && h.P99Ms > 0 {
 		res.FloodVsHashing = res.FloodGet.P99Ms / h.P99Ms
+		if res.IdleGet.P99Ms > 0 {
+			res.HashingP99Ratio = h.P99Ms / res.IdleGet.P99Ms
+		}
 	}
 	res.Logins, res.LoginsOK, res.Refused = loginT.requests, loginT.count(200), loginT.count(503, 429)
 	if res.Logins > 0 {
@@ -148,31 +154,48 @@ func (e *env) runFlood() error {
 	res.PeakRSS, res.PeakRSSExact = peak, exact
 	res.ServerLog = e.usher.takeLog()
 	e.report.mergeServerLog(res.ServerLog)
-	e.logf("flood: %d logins, %.0f%% refused (p99 %.1f ms), GET p99 %.1f ms vs idle %.1f ms (one CPU busy elsewhere: %.1f ms), peak RSS %.1f MiB",
-		res.Logins, 100*res.RefusedShare, res.RefusalP99Ms, res.FloodGet.P99Ms, res.IdleGet.P99Ms, res.BusyGet.P99Ms, mib(peak))
+	hashingP99 := "n/a"
+	if res.HashingGet != nil {
+		hashingP99 = fmt.Sprintf("%.1f ms", res.HashingGet.P99Ms)
+	}
+	e.logf("flood: %d logins, %.0f%% refused (p99 %.1f ms), GET p99 %.1f ms vs idle %.1f ms (one CPU busy elsewhere: %.1f ms; argon2id at SCHED_IDLE on every CPU: %s), peak RSS %.1f MiB",
+		res.Logins, 100*res.RefusedShare, res.RefusalP99Ms, res.FloodGet.P99Ms, res.IdleGet.P99Ms, res.BusyGet.P99Ms, hashingP99, mib(peak))
 	return nil
 }
 
-// burner is a child process that keeps one CPU busy.
-type burner struct{ cmd *exec.Cmd }
+// burner is a child process that keeps the CPUs busy until stopped: the
+// spinning one, or the argon2id yardstick under SCHED_IDLE.
+type burner struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+}
+
+func startChild(cmd *exec.Cmd, what string) (*burner, error) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", what, err)
+	}
+	b := &burner{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait() // killed by stop, or failed (exited reports it)
+		close(b.done)
+	}()
+	return b, nil
+}
 
 func startBurner() (*burner, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, burnFlag)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the CPU burner: %w", err)
-	}
-	return &burner{cmd: cmd}, nil
+	return startChild(exec.Command(self, burnFlag), "the CPU burner")
 }
 
 // startIdleHasher starts the argon2id yardstick (every CPU, for at most
 // dur) under SCHED_IDLE, the policy Usher's hashing process runs under by
 // default. chrt (util-linux) sets it before the process starts, so every
-// thread the Go runtime makes inherits it.
+// thread the Go runtime makes inherits it; if it cannot, it exits with its
+// error on the harness's standard error.
 func startIdleHasher(dur time.Duration) (*burner, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -183,14 +206,21 @@ func startIdleHasher(dur time.Duration) (*burner, error) {
 		return nil, fmt.Errorf("chrt (util-linux) not found: %w", err)
 	}
 	cmd := exec.Command(chrt, "--idle", "0", self, hashRateFlag, dur.String())
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start argon2id under SCHED_IDLE: %w", err)
+	cmd.Stderr = os.Stderr
+	return startChild(cmd, "argon2id under SCHED_IDLE")
+}
+
+// exited reports whether the process has ended on its own before stop.
+func (b *burner) exited() bool {
+	select {
+	case <-b.done:
+		return true
+	default:
+		return false
 	}
-	return &burner{cmd: cmd}, nil
 }
 
 func (b *burner) stop() {
-	_ = b.cmd.Process.Kill()
-	_ = b.cmd.Wait()
+	_ = b.cmd.Process.Kill() // fails only if it has exited already
+	<-b.done
 }

@@ -39,7 +39,7 @@
 //	                  (default postgres://postgres@127.0.0.1:5432/test?sslmode=disable)
 //	-plain 200        operators mode: users imported with plain passwords (smoke 4)
 //
-// The harness is a black box: it builds ./cmd/usher with `go build` (in the
+// The harness is a black box: it builds ./cmd/usher with `CGO_ENABLED=0 go build`, as `make build` does (in the
 // repository root, the parent of bench/) and talks HTTP; it imports nothing
 // of Usher's. Usher runs with production hashing and with the limits that
 // would refuse a load test turned off (see usherArgs). Every address is

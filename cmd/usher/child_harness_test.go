@@ -79,6 +79,7 @@ func usherBinary(t testing.TB) string {
 		usherBuild.dir = dir
 		path := filepath.Join(dir, "usher")
 		cmd := exec.Command("go", "build", "-o", path, "-ldflags=-X main.version="+testVersion, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as `make build` ships it
 		if out, err := cmd.CombinedOutput(); err != nil {
 			usherBuild.err = fmt.Errorf("go build: %w\n%s", err, out)
 			return

@@ -74,7 +74,7 @@ if [[ -n $usher_bin ]]; then
 	cp "$usher_bin" "$work/usher"
 else
 	echo "building usher..."
-	(cd "$repo" && go build -o "$work/usher" ./cmd/usher)
+	(cd "$repo" && CGO_ENABLED=0 go build -o "$work/usher" ./cmd/usher)   # static, as make build
 fi
 
 usher_pid=
