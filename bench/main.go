@@ -39,9 +39,9 @@
 //	                  (default postgres://postgres@127.0.0.1:5432/test?sslmode=disable)
 //	-plain 200        operators mode: users imported with plain passwords (smoke 4)
 //
-// The harness is a black box: it builds ./cmd/usher with `CGO_ENABLED=0 go build`, as `make build` does (in the
-// repository root, the parent of bench/) and talks HTTP; it imports nothing
-// of Usher's. Usher runs with production hashing and with the limits that
+// The harness is a black box: it builds ./cmd/usher as `make build` does,
+// `CGO_ENABLED=0 go build` (in the repository root, the parent of bench/),
+// and talks HTTP; it imports nothing of Usher's. Usher runs with production hashing and with the limits that
 // would refuse a load test turned off (see usherArgs). Every address is
 // 127.0.0.1:0; the bound ones come from the JSON "listening" log lines.
 //

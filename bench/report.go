@@ -114,9 +114,7 @@ func (r *Report) finish() {
 	if f := r.Flood; f != nil {
 		unexpected(f.IdleGet, "flood")
 		unexpected(f.BusyGet, "flood")
-		if f.HashingGet != nil {
-			unexpected(f.HashingGet, "flood")
-		}
+		unexpected(f.HashingGet, "flood") // nil when it could not run
 		unexpected(f.FloodGet, "flood")
 		if len(f.LoginErrors) > 0 {
 			r.Unexpected = append(r.Unexpected, fmt.Sprintf("flood logins: answers other than 200/503/429: %s %v", errorString(f.LoginErrors), f.LoginErrorSamples))
